@@ -1,0 +1,29 @@
+"""The wafermon event v1 contract for Python services."""
+
+from .files import schema_path, vectors_path
+from .model import Event, cross_field_problem
+from .validate import (
+    MAX_EVENT_BYTES,
+    Accepted,
+    BatchFormatError,
+    Problem,
+    check_batch,
+    check_event,
+    event_to_dict,
+    split_body,
+)
+
+__all__ = [
+    "MAX_EVENT_BYTES",
+    "Accepted",
+    "BatchFormatError",
+    "Event",
+    "Problem",
+    "check_batch",
+    "check_event",
+    "cross_field_problem",
+    "event_to_dict",
+    "schema_path",
+    "split_body",
+    "vectors_path",
+]
