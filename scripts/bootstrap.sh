@@ -31,6 +31,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade "pip>=23.2"
-# Each Python package of the repository, editable, with its test extras.
-.venv/bin/python -m pip install -q -r scripts/requirements-dev.txt
+# Each Python package of the repository, editable, with its test extras: one file per component in
+# scripts/requirements.d/, installed together so pip resolves them as one set.
+req_args=()
+for req in scripts/requirements.d/*.txt; do req_args+=(-r "$req"); done
+.venv/bin/python -m pip install -q "${req_args[@]}"
 echo "bootstrap: done"

@@ -27,15 +27,12 @@ run_stage() {
 SELECTED=("$@")
 
 # --- stages -------------------------------------------------------------------------------
-stage_lint_python() {
-  ruff check conformance/python
-  ruff format --check conformance/python
-  mypy --strict conformance/python/src
-}
-stage_schema() { "$PY" -m pytest -q conformance/python/tests; }
-
-run_stage lint-python stage_lint_python
-run_stage schema stage_schema
+# Each component owns one file in scripts/stages/ (NN-name.sh) that defines its stage function(s)
+# and calls run_stage; they run in file-name order.
+for stage_file in scripts/stages/*.sh; do
+  # shellcheck source=/dev/null
+  source "$stage_file"
+done
 # -------------------------------------------------------------------------------------------
 
 echo
