@@ -1,0 +1,55 @@
+/* Internal: the client configuration, assembled from defaults, file, environment and caller. */
+#ifndef WM_CONFIG_H
+#define WM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "wafermon.h"
+
+#define WM__MAX_BACKENDS 8
+
+typedef enum wm__mode { WM__MODE_SIDECAR = 0, WM__MODE_DIRECT = 1 } wm__mode;
+typedef enum wm__when_full { WM__WHEN_FULL_SPOOL = 0, WM__WHEN_FULL_DROP = 1 } wm__when_full;
+
+typedef struct wm__backend_config {
+    char *type; /* "filesystem" */
+    char *path;
+    char *format; /* "jsonl" */
+    uint64_t max_file_bytes;
+    bool fsync;
+} wm__backend_config;
+
+typedef struct wm__config {
+    wm__mode mode;
+    char *sidecar_url;
+    double sidecar_timeout_s;
+    int sidecar_retries;
+    char *sidecar_token;
+    bool sidecar_gzip;
+    size_t n_backends;
+    wm__backend_config backends[WM__MAX_BACKENDS];
+    char *app_name;
+    char *app_version;
+    char *site_id;
+    bool spool_enabled;
+    char *spool_path;
+    uint64_t spool_max_bytes;
+    size_t queue_size;
+    wm__when_full when_full;
+    size_t batch_size;
+    double flush_interval_s;
+    double exit_flush_timeout_s;
+    wm__log_level log_level;
+    char *sdk_lang;
+    char *sdk_version;
+} wm__config;
+
+/* Builds the configuration: defaults < WAFERMON_CONFIG < WAFERMON_* variables < config_json.
+ * On failure the detail (naming the key or variable) is in wm_last_error(). */
+wm_status wm__config_load(const char *config_json, wm__config *out);
+void wm__config_free(wm__config *cfg);
+
+#endif

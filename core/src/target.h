@@ -1,0 +1,51 @@
+/* Internal: one delivery target — a transport, its spool, its circuit state and its dead letters.
+ * The delivery thread hands each batch to every target; a target that fails keeps the batch in its
+ * own spool, so one dead destination holds up no other. */
+#ifndef WM_TARGET_H
+#define WM_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "spool.h"
+#include "transport.h"
+
+typedef struct wm__target {
+    wm__transport transport;
+    wm__spool *spool;       /* NULL when spooling is disabled */
+    char *dead_letter_path; /* BASE/dead-letter.jsonl */
+    bool down; /* the last attempt failed: new batches go to the spool until the probe */
+    int64_t next_probe_us; /* monotonic time of the next attempt while down */
+    double probe_backoff_s;
+    char last_error[512];
+} wm__target;
+
+/* Outcome counts of one delivery, for the client's stats. */
+typedef struct wm__outcome_counts {
+    uint64_t delivered, spooled, dropped, dead_lettered, retries, replayed;
+} wm__outcome_counts;
+
+typedef struct wm__delivery_policy {
+    int retries;   /* attempts after the first, while up */
+    bool may_wait; /* false when stopping: no retries, straight to the spool */
+} wm__delivery_policy;
+
+/* Sends a live batch with retries; on final failure spools it (or drops it without a spool). */
+void wm__target_deliver(wm__target *t, const char *ndjson, size_t len, uint32_t count,
+                        const wm__delivery_policy *policy, wm__outcome_counts *out);
+/* Writes a batch straight to the spool (queue overflow, shutdown); drops it without a spool. */
+void wm__target_spool(wm__target *t, const char *ndjson, size_t len, uint32_t count,
+                      wm__outcome_counts *out);
+/* Replays one spooled batch when the target is up or due a probe. true when it made progress. */
+bool wm__target_replay_one(wm__target *t, wm__buf *scratch, wm__outcome_counts *out);
+/* True when the spool holds events and the target is up or due a probe. */
+bool wm__target_has_replay_work(wm__target *t);
+
+void wm__target_destroy(wm__target *t);
+
+/* Appends the events of a batch (all, or the listed lines) to the dead-letter file with a reason.
+ * The file is bounded: past 16 MiB it is renamed to .1 (replacing the previous one). */
+void wm__dead_letter(const char *path, const char *target, const char *ndjson, size_t len,
+                     const wm__rejection *only, size_t n_only, const char *reason);
+
+#endif
