@@ -1,0 +1,44 @@
+"""Dead-letter file per backend: events a backend permanently refused, one JSON line each with the reason.
+
+Bounded: when the file passes half of delivery.dead_letter_max_mb it becomes `<name>.jsonl.1`
+(replacing the previous one), so at most the limit is kept and the oldest lines are dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import msgspec
+
+
+class DeadLetters:
+    def __init__(self, directory: Path, backend_name: str, max_bytes: int) -> None:
+        self.path = directory / f"{backend_name}.jsonl"
+        self.max_bytes = max_bytes
+        self.rotations = 0
+
+    def write(self, backend_name: str, items: list[tuple[int, bytes, str]]) -> None:
+        """items: (seq, raw event, reason). Appended and fsync'd before the cursor moves past them."""
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        head = b'{"at":"' + now.encode() + b'","backend":' + msgspec.json.encode(backend_name)
+        lines = [
+            head
+            + b',"seq":'
+            + str(seq).encode()
+            + b',"reason":'
+            + msgspec.json.encode(reason)
+            + b',"event":'
+            + raw
+            + b"}\n"
+            for seq, raw, reason in items
+        ]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and self.path.stat().st_size > self.max_bytes // 2:
+            os.replace(self.path, self.path.with_suffix(".jsonl.1"))
+            self.rotations += 1
+        with open(self.path, "ab") as fh:
+            fh.write(b"".join(lines))
+            fh.flush()
+            os.fsync(fh.fileno())

@@ -1,0 +1,249 @@
+"""One delivery worker per backend: reads the spool from its own cursor and hands batches to the backend.
+
+Workers share nothing but the spool, so a slow or dead backend only grows its own lag. Transient
+failures are retried forever (with exponential backoff, jitter and a circuit breaker) because dropping
+them would lose data; permanent failures go to the dead-letter file and delivery moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .backends.base import Backend, Batch, PermanentError, TransientError
+from .breaker import BreakerState, CircuitBreaker
+from .config import BackendSettings, Delivery
+from .cursor import Cursor
+from .deadletter import DeadLetters
+from .metrics import Metrics
+from .spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
+    """Exponential backoff with "equal jitter": between half and all of min(max, initial·2^(n-1))."""
+    ceiling = min(maximum, initial * (2 ** min(attempt - 1, 30)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        settings: BackendSettings,
+        backend: Backend,
+        spool: Spool,
+        cursor: Cursor,
+        delivery: Delivery,
+        default_batch: int,
+        default_flush: float,
+        metrics: Metrics,
+        dead_letters: DeadLetters,
+        on_cursor_persisted: Callable[[], None],
+    ) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.spool = spool
+        self.cursor = cursor
+        self.delivery = delivery
+        self.batch_size = settings.max_batch_size or default_batch
+        self.flush_interval = settings.flush_interval if settings.flush_interval is not None else default_flush
+        self.metrics = metrics
+        self.dead_letters = dead_letters
+        self.on_cursor_persisted = on_cursor_persisted
+        self.breaker = CircuitBreaker(
+            delivery.breaker_failure_threshold, delivery.breaker_reset_s, delivery.breaker_max_reset_s
+        )
+        self.initialized = False
+        self.delivered = 0
+        self.dead_lettered = 0
+        self.attempts_failed = 0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.last_success_at: float | None = None
+        self._attempt = 0
+        self._sending = False
+        self._stopping = False
+        self._last_persist = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @property
+    def lag(self) -> int:
+        return max(self.spool.next_seq - max(self.cursor.seq, self.spool.first_seq), 0)
+
+    def state(self) -> str:
+        if not self.initialized:
+            return "initializing"
+        breaker = self.breaker.state
+        if breaker is not BreakerState.CLOSED:
+            return str(breaker.value)
+        return "retrying" if self._attempt else "ok"
+
+    async def status(self) -> dict[str, Any]:
+        try:
+            details = await asyncio.wait_for(self.backend.health(), 2.0)
+        except Exception as exc:  # health must never break /v1/healthz
+            details = {"health_error": str(exc)}
+        return {
+            "type": self.settings.type,
+            "enabled": True,
+            "priority": self.settings.priority,
+            "state": self.state(),
+            "circuit": self.breaker.state.value,
+            "lag_events": self.lag,
+            "cursor_seq": self.cursor.seq,
+            "delivered_events": self.delivered,
+            "dead_lettered_events": self.dead_lettered,
+            "failed_attempts": self.attempts_failed,
+            "consecutive_failures": self._attempt,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "last_success_at": self.last_success_at,
+            "details": details,
+        }
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"deliver-{self.name}")
+
+    async def stop(self, grace_s: float) -> None:
+        """Let an in-flight batch finish (up to grace_s), then persist the cursor and close the backend."""
+        self._stopping = True
+        task = self._task
+        if task is not None:
+            if not self._sending:
+                task.cancel()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), grace_s)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(self.cursor.persist)
+        with contextlib.suppress(Exception):
+            await self.backend.close()
+
+    # --- the loop -----------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        await self._initialize()
+        while not self._stopping:
+            try:
+                await self._step()
+                await self._maybe_persist()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug or a spool read error must not kill delivery for good
+                log.exception("backend %s: delivery loop error", self.name)
+                self._note_error(f"internal: {type(exc).__name__}: {exc}")
+                await asyncio.sleep(1.0)
+
+    async def _initialize(self) -> None:
+        attempt = 0
+        while not self._stopping:
+            try:
+                await self.backend.initialize()
+                self.initialized = True
+                return
+            except Exception as exc:
+                attempt += 1
+                self._note_error(f"initialize failed: {exc}")
+                log.warning("backend %s: initialize failed (%s); retrying", self.name, exc)
+                await asyncio.sleep(
+                    backoff_delay(attempt, self.delivery.backoff_initial_s, self.delivery.backoff_max_s)
+                )
+
+    async def _step(self) -> None:
+        if not await self.spool.wait_for_data(self.cursor.seq, self.delivery.cursor_sync_interval_s):
+            await self._maybe_persist(force=True)
+            return
+        available = self.spool.next_seq - self.cursor.seq
+        if available < self.batch_size and self.flush_interval > 0:
+            # A fuller batch is cheaper to send; wait a little for one, never longer than flush_interval.
+            await self.spool.wait_for_data(self.cursor.seq + self.batch_size - 1, self.flush_interval)
+        events, start, end = self.spool.read(self.cursor.seq, self.batch_size)
+        if start > self.cursor.seq:
+            log.warning("backend %s: events %d..%d are no longer on the spool", self.name, self.cursor.seq, start - 1)
+        if not events:
+            self.cursor.seq = end
+            return
+        wait = self.breaker.wait_s()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        batch = Batch(events, start)
+        self._sending = True
+        try:
+            await asyncio.wait_for(self.backend.send_batch(batch), self.delivery.send_timeout_s)
+        except PermanentError as exc:
+            self.breaker.record_success()  # the backend answered; it is up
+            self._dead_letter(batch, exc)
+            self._advance(end)
+        except (TransientError, Exception) as exc:
+            self._failed(exc)
+            retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None
+            delay = backoff_delay(self._attempt, self.delivery.backoff_initial_s, self.delivery.backoff_max_s)
+            if retry_after is not None:
+                delay = min(max(delay, retry_after), self.delivery.backoff_max_s)
+            self._sending = False
+            await asyncio.sleep(max(delay, self.breaker.wait_s()))
+            return
+        finally:
+            self._sending = False
+        self._attempt = 0
+        self.breaker.record_success()
+        self.delivered += len(batch)
+        self.metrics.delivered.labels(self.name).inc(len(batch))
+        self.last_success_at = time.time()
+        self._advance(end)
+
+    def _advance(self, end: int) -> None:
+        self.cursor.seq = end
+        self.metrics.lag.labels(self.name).set(self.lag)
+
+    async def _maybe_persist(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.cursor.seq == self.cursor.persisted_seq:
+            return
+        if force or now - self._last_persist >= self.delivery.cursor_sync_interval_s:
+            self._last_persist = now
+            await asyncio.to_thread(self.cursor.persist)
+            self.on_cursor_persisted()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._attempt += 1
+        self.attempts_failed += 1
+        self.breaker.record_failure()
+        self.metrics.attempts_failed.labels(self.name).inc()
+        message = str(exc) or type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            message = f"no answer within {self.delivery.send_timeout_s}s"
+        self._note_error(message)
+        log.warning("backend %s: delivery failed (attempt %d): %s", self.name, self._attempt, message)
+
+    def _note_error(self, message: str) -> None:
+        self.last_error = message
+        self.last_error_at = time.time()
+
+    def _dead_letter(self, batch: Batch, exc: PermanentError) -> None:
+        reason = str(exc)
+        if exc.rejected:
+            items = [(batch.first_seq + i, batch.raw[i], why) for i, why in sorted(exc.rejected.items())]
+        else:
+            items = [(batch.first_seq + i, raw, reason) for i, raw in enumerate(batch.raw)]
+        self.dead_letters.write(self.name, items)
+        good = len(batch) - len(items)
+        self.delivered += good
+        self.metrics.delivered.labels(self.name).inc(good)
+        self.dead_lettered += len(items)
+        self.metrics.failed.labels(self.name).inc(len(items))
+        self._note_error(f"permanent: {reason}")
+        log.error("backend %s: %d event(s) dead-lettered: %s", self.name, len(items), reason)

@@ -1,0 +1,96 @@
+"""Builds one backend + cursor + delivery worker per enabled backend and frees delivered spool segments."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from .backends import load_backend_class
+from .config import Settings
+from .cursor import Cursor
+from .deadletter import DeadLetters
+from .delivery import DeliveryWorker
+from .metrics import Metrics
+from .spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+class FanOut:
+    def __init__(self, settings: Settings, spool: Spool, metrics: Metrics) -> None:
+        self.settings = settings
+        self.spool = spool
+        self.metrics = metrics
+        root = Path(settings.spool.path)
+        self.cursor_dir = root / "cursors"
+        self.dead_letter_dir = root / "deadletter"
+        self.workers: list[DeliveryWorker] = []
+        self.cursors: dict[str, Cursor] = {}
+        # Backends are built (and their config checked) before anything is opened.
+        self._backends = [(b, load_backend_class(b.type)(b.name, b.config)) for b in settings.backends if b.enabled]
+
+    def load_cursors(self) -> int:
+        """Read every enabled backend's cursor; returns the highest (the spool never restarts below it)."""
+        self.cursor_dir.mkdir(parents=True, exist_ok=True)
+        highest = 0
+        for b, _ in self._backends:
+            cursor = Cursor(self.cursor_dir, b.name)
+            highest = max(highest, cursor.load())
+            self.cursors[b.name] = cursor
+        return highest
+
+    def start(self) -> None:
+        for b, backend in self._backends:
+            cursor = self.cursors[b.name]
+            if not cursor.exists():
+                # A backend new to this spool starts with whatever the spool still holds.
+                cursor.seq = self.spool.first_seq
+                cursor.persist()
+            worker = DeliveryWorker(
+                b,
+                backend,
+                self.spool,
+                cursor,
+                self.settings.delivery,
+                self.settings.ingest.max_batch_size,
+                self.settings.ingest.flush_interval,
+                self.metrics,
+                DeadLetters(self.dead_letter_dir, b.name, int(self.settings.delivery.dead_letter_max_mb * 1024 * 1024)),
+                self.release,
+            )
+            self.workers.append(worker)
+            worker.start()
+        self.release()
+
+    def release(self) -> None:
+        """Delete segments every enabled backend has durably passed."""
+        if not self.cursors:
+            return  # with no backend at all, nothing would ever free the spool; keep it (documented)
+        floor = min(c.persisted_seq for c in self.cursors.values())
+        if self.spool.release(floor):
+            self.metrics.spool_bytes.set(self.spool.bytes)
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        await asyncio.gather(*(w.stop(grace_s) for w in self.workers))
+        self.release()
+
+    async def status(self) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = {}
+        by_name = {w.name: w for w in self.workers}
+        for b in self.settings.backends:
+            worker = by_name.get(b.name)
+            if worker is None:
+                result[b.name] = {"type": b.type, "enabled": False, "priority": b.priority, "state": "disabled"}
+            else:
+                result[b.name] = await worker.status()
+        return result
+
+    def refresh_metrics(self) -> None:
+        codes = {"closed": 0, "half_open": 1, "open": 2}
+        for w in self.workers:
+            self.metrics.lag.labels(w.name).set(w.lag)
+            self.metrics.circuit.labels(w.name).set(codes[w.breaker.state.value])
+        self.metrics.spool_bytes.set(self.spool.bytes)
+        self.metrics.spool_max_bytes.set(self.spool.max_bytes)

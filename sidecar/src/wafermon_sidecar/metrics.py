@@ -1,0 +1,42 @@
+"""Prometheus metrics of one sidecar (own registry, so tests can run many apps in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+PREFIX = "wafermon_sidecar"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.received = Counter(f"{PREFIX}_events_received", "Events received on ingest (valid or not)", registry=r)
+        self.rejected = Counter(f"{PREFIX}_events_rejected", "Events refused by validation", registry=r)
+        self.spooled = Counter(f"{PREFIX}_events_spooled", "Events durably written to the spool", registry=r)
+        self.refused = Counter(f"{PREFIX}_requests_refused", "Ingest requests refused whole", ["reason"], registry=r)
+        self.delivered = Counter(f"{PREFIX}_events_delivered", "Events a backend confirmed", ["backend"], registry=r)
+        self.failed = Counter(
+            f"{PREFIX}_events_failed", "Events a backend refused permanently (dead-lettered)", ["backend"], registry=r
+        )
+        self.attempts_failed = Counter(
+            f"{PREFIX}_delivery_attempts_failed", "Batch deliveries that failed and will be retried", ["backend"],
+            registry=r,
+        )  # fmt: skip
+        self.lag = Gauge(f"{PREFIX}_backend_lag_events", "Spooled events a backend has not yet confirmed",
+                         ["backend"], registry=r)  # fmt: skip
+        self.circuit = Gauge(
+            f"{PREFIX}_backend_circuit_open", "Circuit breaker: 0 closed, 1 half-open, 2 open", ["backend"], registry=r
+        )
+        self.spool_bytes = Gauge(f"{PREFIX}_spool_bytes", "Bytes of segment files on the spool", registry=r)
+        self.spool_max_bytes = Gauge(f"{PREFIX}_spool_max_bytes", "The spool size limit", registry=r)
+        self.latency = Histogram(
+            f"{PREFIX}_request_duration_seconds",
+            "Ingest request latency (including the spool fsync)",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,317 @@
+"""The write-ahead spool: append-only segment files of framed records, with group commit.
+
+Every accepted event gets a global sequence number. A request's events become one record; all records
+that arrive while the previous write+fsync is in flight are written together with one write() and one
+fdatasync() (group commit), and only then are their requests answered. Segments are named by the
+sequence number of their first event, so the spool can be rebuilt from the directory alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .framing import HEADER_SIZE, decode_header, encode_record, payload_ok
+
+log = logging.getLogger(__name__)
+
+SEGMENT_SUFFIX = ".seg"
+
+
+class SpoolFull(Exception):
+    """Accepting this record would take the spool over its size limit (back-pressure)."""
+
+
+class SpoolDiskError(Exception):
+    """The disk refused the write (e.g. ENOSPC); nothing of the failed group was acknowledged."""
+
+
+@dataclass(slots=True)
+class Segment:
+    base_seq: int
+    path: Path
+    size: int = 0
+    firsts: list[int] = field(default_factory=list)  # first seq of each record
+    offsets: list[int] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    read_fd: int | None = None
+
+    @property
+    def end_seq(self) -> int:
+        return self.firsts[-1] + self.counts[-1] if self.firsts else self.base_seq
+
+    def close(self) -> None:
+        if self.read_fd is not None:
+            os.close(self.read_fd)
+            self.read_fd = None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _segment_name(base_seq: int) -> str:
+    return f"{base_seq:020d}{SEGMENT_SUFFIX}"
+
+
+class Spool:
+    def __init__(self, directory: Path, max_bytes: int, segment_bytes: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.segment_bytes = segment_bytes
+        self.segments: list[Segment] = []
+        self.next_seq = 0
+        self.bytes = 0
+        self.recovery_warnings: list[str] = []
+        self._write_fd: int | None = None
+        self._pending: list[tuple[bytes, int, asyncio.Future[int]]] = []
+        self._pending_bytes = 0
+        self._committer: asyncio.Task[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        # One thread does every write and fsync, so records land in sequence order.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-writer")
+
+    # --- recovery ---------------------------------------------------------------------------------
+
+    def open(self, min_next_seq: int = 0) -> None:
+        """Rebuild the index from the segment files, cutting off a torn or corrupt tail."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        names = sorted(p for p in self.directory.iterdir() if p.name.endswith(SEGMENT_SUFFIX))
+        for path in names:
+            try:
+                base = int(path.name[: -len(SEGMENT_SUFFIX)])
+            except ValueError:
+                self._warn(f"ignoring unexpected file in the spool: {path.name}")
+                continue
+            self.segments.append(self._scan(Segment(base, path)))
+        # Empty segments other than the last one carry nothing; drop them.
+        for seg in self.segments[:-1]:
+            if not seg.firsts:
+                seg.path.unlink()
+        self.segments = [s for s in self.segments[:-1] if s.firsts] + self.segments[-1:]
+        end = self.segments[-1].end_seq if self.segments else 0
+        self.next_seq = max(end, min_next_seq)
+        last = self.segments[-1] if self.segments else None
+        if last is None or (not last.firsts and last.base_seq != self.next_seq):
+            if last is not None:
+                last.path.unlink()
+                self.segments.pop()
+            self._new_segment()
+        self._write_fd = os.open(self.segments[-1].path, os.O_WRONLY | os.O_APPEND)
+        self.bytes = sum(s.size for s in self.segments)
+
+    def _warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.recovery_warnings.append(message)
+
+    def _scan(self, seg: Segment) -> Segment:
+        data = seg.path.read_bytes()
+        pos = 0
+        expected = seg.base_seq
+        while pos < len(data):
+            header = decode_header(data[pos : pos + HEADER_SIZE])
+            start = pos + HEADER_SIZE
+            payload = data[start : start + header.length] if header else b""
+            if header is None or header.first_seq != expected or not payload_ok(header, payload):
+                self._warn(
+                    f"spool segment {seg.path.name}: torn or corrupt record at byte {pos} "
+                    f"({len(data) - pos} bytes); truncating it there"
+                )
+                with open(seg.path, "r+b") as fh:
+                    fh.truncate(pos)
+                    os.fsync(fh.fileno())
+                break
+            seg.firsts.append(header.first_seq)
+            seg.offsets.append(pos)
+            seg.counts.append(header.count)
+            expected = header.first_seq + header.count
+            pos = start + header.length
+        seg.size = pos
+        return seg
+
+    def _new_segment(self) -> None:
+        path = self.directory / _segment_name(self.next_seq)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        os.fsync(fd)
+        _fsync_dir(self.directory)
+        if self._write_fd is not None:
+            os.close(self._write_fd)
+        self._write_fd = fd
+        self.segments.append(Segment(self.next_seq, path))
+
+    # --- append with group commit --------------------------------------------------------------------
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest sequence number still on the spool."""
+        for seg in self.segments:
+            if seg.firsts:
+                return seg.firsts[0]
+        return self.next_seq
+
+    def can_take(self, nbytes: int) -> bool:
+        return self.bytes + self._pending_bytes + HEADER_SIZE + nbytes <= self.max_bytes
+
+    async def append(self, payload: bytes, count: int) -> int:
+        """Durably append one record; returns its first sequence number once it is fsync'd."""
+        if not self.can_take(len(payload)):
+            raise SpoolFull(f"the spool is full ({self.bytes} of {self.max_bytes} bytes in use)")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._pending.append((payload, count, future))
+        self._pending_bytes += HEADER_SIZE + len(payload)
+        if self._committer is None:
+            self._committer = loop.create_task(self._commit_loop())
+        # shield: a client that hangs up must not cancel the write the others share.
+        return await asyncio.shield(future)
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                self._pending_bytes = 0
+                seq = self.next_seq
+                chunks: list[bytes] = []
+                placed: list[tuple[int, int, int, int]] = []  # first_seq, count, offset, length
+                offset = self.segments[-1].size
+                for payload, count, _ in group:
+                    record = encode_record(seq, count, payload)
+                    chunks.append(record)
+                    placed.append((seq, count, offset, len(record)))
+                    offset += len(record)
+                    seq += count
+                data = b"".join(chunks)
+                try:
+                    await loop.run_in_executor(self._executor, self._write, data)
+                except OSError as exc:
+                    error = SpoolDiskError(
+                        f"the spool disk refused the write: {exc.strerror or exc} (errno {exc.errno})"
+                    )
+                    log.error("%s", error)
+                    for _, _, future in group:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                seg = self.segments[-1]
+                for first, count, off, _length in placed:
+                    seg.firsts.append(first)
+                    seg.counts.append(count)
+                    seg.offsets.append(off)
+                seg.size += len(data)
+                self.bytes += len(data)
+                self.next_seq = seq
+                for (_, _, future), (first, _, _, _) in zip(group, placed, strict=True):
+                    if not future.done():
+                        future.set_result(first)
+                self._wake()
+                if seg.size >= self.segment_bytes:
+                    try:
+                        await loop.run_in_executor(self._executor, self._new_segment)
+                    except OSError as exc:  # keep appending to the old segment; try again next time
+                        log.error("could not start a new spool segment: %s", exc)
+        finally:
+            self._committer = None
+
+    def _write(self, data: bytes) -> None:
+        """Runs on the writer thread: append, fsync; on failure cut the file back to its old end."""
+        fd = self._write_fd
+        assert fd is not None
+        before = self.segments[-1].size
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fdatasync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, before)
+            except OSError:
+                log.exception("could not cut the spool segment back after a failed write")
+            raise
+
+    # --- readers -------------------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_for_data(self, seq: int, timeout: float) -> bool:
+        """True once events from seq on exist; False after timeout."""
+        if self.next_seq > seq:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            return False
+        return self.next_seq > seq
+
+    def read(self, seq: int, max_events: int) -> tuple[list[bytes], int, int]:
+        """Up to max_events events from seq on: (events, first seq read, seq after the last)."""
+        seq = max(seq, self.first_seq)
+        start = seq
+        events: list[bytes] = []
+        bases = [s.base_seq for s in self.segments]
+        index = max(bisect.bisect_right(bases, seq) - 1, 0)
+        for seg in self.segments[index:]:
+            position = max(bisect.bisect_right(seg.firsts, seq) - 1, 0)
+            for i in range(position, len(seg.firsts)):
+                first, count = seg.firsts[i], seg.counts[i]
+                if first + count <= seq:
+                    continue
+                lines = self._payload(seg, i).split(b"\n")
+                skip = max(seq - first, 0)
+                take = lines[skip : skip + max_events - len(events)]
+                events.extend(take)
+                seq = first + skip + len(take)
+                if len(events) >= max_events:
+                    return events, start, seq
+        return events, start, seq
+
+    def _payload(self, seg: Segment, i: int) -> bytes:
+        if seg.read_fd is None:
+            seg.read_fd = os.open(seg.path, os.O_RDONLY)
+        offset = seg.offsets[i]
+        header_bytes = os.pread(seg.read_fd, HEADER_SIZE, offset)
+        header = decode_header(header_bytes)
+        if header is None:
+            raise OSError(f"spool segment {seg.path.name}: no record header at byte {offset}")
+        payload = os.pread(seg.read_fd, header.length, offset + HEADER_SIZE)
+        if not payload_ok(header, payload):
+            raise OSError(f"spool segment {seg.path.name}: record at byte {offset} fails its CRC")
+        return payload
+
+    def release(self, upto_seq: int) -> int:
+        """Delete whole segments (never the active one) that end at or before upto_seq."""
+        removed = 0
+        while len(self.segments) > 1 and self.segments[0].end_seq <= upto_seq:
+            seg = self.segments.pop(0)
+            seg.close()
+            seg.path.unlink(missing_ok=True)
+            self.bytes -= seg.size
+            removed += 1
+        return removed
+
+    async def close(self) -> None:
+        if self._committer is not None:
+            await self._committer
+        for seg in self.segments:
+            seg.close()
+        if self._write_fd is not None:
+            os.close(self._write_fd)
+            self._write_fd = None
+        self._executor.shutdown(wait=True)
