@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from . import validation
 from .config import Settings
 from .fanout import FanOut
 from .metrics import Metrics
@@ -37,6 +38,7 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
 
 def build_sidecar(settings: Settings) -> Sidecar:
     """Everything that can fail on bad configuration, before a port is bound or a file opened."""
+    validation.self_check()
     metrics = Metrics()
     spool = Spool(Path(settings.spool.path) / "segments", settings.spool.max_bytes, settings.spool.segment_bytes)
     fanout = FanOut(settings, spool, metrics)

@@ -1,0 +1,134 @@
+"""A pattern-free twin of wafermon_schema's Event model, derived from it at import time.
+
+msgspec checks a `pattern` constraint by calling Python's `re` once per string, which is more than
+half the cost of decoding an event. The twin keeps every other constraint (types, enums, lengths,
+ranges, unknown fields) and the patterns are checked afterwards once per batch: all values of a field
+joined by newlines and matched by one compiled regex. The twin is only ever used to say "every event
+of this batch is valid"; anything else falls back to wafermon_schema.check_batch, the authority.
+It is derived (not copied) so it follows the schema package; `self_check` compares it on the vectors.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import msgspec
+
+from wafermon_schema.model import Event
+
+_META_KEYS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "tz")
+# Regex syntax that could match a newline; such patterns are checked value by value instead.
+_NEWLINE_CAPABLE = re.compile(r"\.|\\s|\\S|\\W|\\D|\[\^|\\n")
+
+
+class UnsupportedModel(Exception):
+    """A pattern sits where the batch check cannot reach it (inside a list or dict)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PatternCheck:
+    """All fields (paths) sharing one pattern, checked together over a whole batch."""
+
+    paths: tuple[tuple[str, ...], ...]
+    bulk: re.Pattern[str] | None  # (?:X\n)* for one fullmatch over all values
+    single: re.Pattern[str]  # the schema's own pattern, re.search as msgspec does
+
+    def values(self, events: Sequence[Any]) -> list[str]:
+        out: list[str] = []
+        for path in self.paths:
+            level: list[Any] = list(events)
+            for name in path:
+                # map(attrgetter) runs in C; absent (UNSET) and null values drop out between levels.
+                level = [v for v in map(attrgetter(name), level) if v is not None and v is not msgspec.UNSET]
+            out.extend(v for v in level if type(v) is str)
+        return out
+
+    def ok(self, events: Sequence[Any]) -> bool:
+        values = self.values(events)
+        if not values:
+            return True
+        if self.bulk is not None:
+            joined = "\n".join(values) + "\n"
+            # No value may carry its own newline, or the joined lines would not be the values.
+            return joined.count("\n") == len(values) and self.bulk.fullmatch(joined) is not None
+        return all("\n" not in v and self.single.search(v) is not None for v in values)
+
+
+class _Deriver:
+    def __init__(self) -> None:
+        self.patterns: dict[str, list[tuple[str, ...]]] = {}
+        self._structs: dict[tuple[type, tuple[str, ...]], Any] = {}
+
+    def struct(self, cls: type[msgspec.Struct], path: tuple[str, ...]) -> Any:
+        key = (cls, path)
+        if key in self._structs:
+            return self._structs[key]
+        hints = typing.get_type_hints(cls, include_extras=True)
+        names = cls.__struct_fields__
+        defaults = cls.__struct_defaults__
+        first_default = len(names) - len(defaults)
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        for i, name in enumerate(names):
+            kind = self.rewrite(hints[name], (*path, name))
+            fields.append((name, kind, defaults[i - first_default]) if i >= first_default else (name, kind))
+        config = cls.__struct_config__
+        twin = msgspec.defstruct(
+            f"Fast{cls.__name__}",
+            fields,
+            forbid_unknown_fields=config.forbid_unknown_fields,
+            rename=None,
+        )
+        self._structs[key] = twin
+        return twin
+
+    def rewrite(self, kind: Any, path: tuple[str, ...]) -> Any:
+        origin = get_origin(kind)
+        if origin is Annotated:
+            base, *metas = get_args(kind)
+            kept: list[Any] = []
+            for meta in metas:
+                if isinstance(meta, msgspec.Meta) and meta.pattern is not None:
+                    self._add_check(path, meta.pattern)
+                    meta = msgspec.Meta(**{k: getattr(meta, k) for k in _META_KEYS if getattr(meta, k) is not None})
+                kept.append(meta)
+            return Annotated[(self.rewrite(base, path), *kept)]
+        if origin in (Union, types.UnionType):
+            return Union[tuple(self.rewrite(arg, path) for arg in get_args(kind))]  # noqa: UP007
+        if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+            return self.struct(kind, path)
+        if "pattern=" in repr(kind):
+            raise UnsupportedModel(f"pattern inside {kind!r} at {'.'.join(path)}")
+        return kind
+
+    def _add_check(self, path: tuple[str, ...], pattern: str) -> None:
+        self.patterns.setdefault(pattern, []).append(path)
+
+    def checks(self) -> list[PatternCheck]:
+        result = []
+        for pattern, paths in self.patterns.items():
+            bulk = None
+            if pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$"):
+                core = pattern[1:-1]
+                if not _NEWLINE_CAPABLE.search(core.replace("\\.", "")):
+                    bulk = re.compile(f"(?:(?:{core})\\n)*")
+            result.append(PatternCheck(tuple(paths), bulk, re.compile(pattern)))
+        return result
+
+
+def derive() -> tuple[Any, list[PatternCheck]] | None:
+    """(twin Event type, pattern checks), or None when the model cannot be twinned safely."""
+    deriver = _Deriver()
+    try:
+        twin = deriver.struct(Event, ())
+    except (UnsupportedModel, TypeError) as exc:  # pragma: no cover - depends on the schema package
+        import logging
+
+        logging.getLogger(__name__).warning("validation fast path disabled: %s", exc)
+        return None
+    return twin, deriver.checks()
