@@ -1,0 +1,61 @@
+"""The app factory: settings in, FastAPI app out; the store and background tasks live in its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from . import __version__
+from .auth import Authenticator
+from .errors import install_handlers
+from .metrics import GatewayMetrics, MetricsMiddleware
+from .routes import admin, health, ingest, jobs, stream
+from .settings import Settings, check_bind_policy
+from .store import Store, make_store
+from .tasks import Background
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    auth: Authenticator
+    metrics: GatewayMetrics
+    background: Background
+
+
+def create_app(settings: Settings, store: Store | None = None, background_tasks: bool = True) -> FastAPI:
+    """Build the app. Tests may pass their own store; background_tasks=False leaves timers off so
+    liveness and retention run only when a test asks (POST /v1/admin/maintenance)."""
+    check_bind_policy(settings)
+    the_store = store or make_store(settings)
+    metrics = GatewayMetrics()
+    runtime = Runtime(settings, the_store, Authenticator(settings.api_keys), metrics,
+                      Background(settings, the_store, metrics))  # fmt: skip
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await the_store.open()
+        if background_tasks:
+            runtime.background.start()
+        try:
+            yield
+        finally:
+            await runtime.background.stop()
+            await the_store.close()
+
+    app = FastAPI(
+        title="wafermon gateway",
+        version=__version__,
+        description="Per-site store and API for wafermon job events: ingest, queries, live stream, liveness.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_handlers(app)
+    for module in (ingest, jobs, stream, health, admin):
+        app.include_router(module.router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

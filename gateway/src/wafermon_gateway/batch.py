@@ -1,0 +1,146 @@
+"""Turn an ingest request body into validated events and per-event problems.
+
+Accepts the managed envelope `{"events": [...], "source": ..., "site_id": ...}`, a bare JSON array,
+NDJSON, or one event object; optionally gzip-compressed. Each event is judged on its own (the
+shared wafermon_schema validator plus the checks only a store needs), so one bad event never
+poisons its batch.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import msgspec
+import orjson
+
+from wafermon_schema import Accepted, BatchFormatError, Problem, check_event, split_body
+
+from .liveness import iso
+from .reducer import Facts, facts_from_event
+from .settings import Settings
+
+
+class BodyError(Exception):
+    """The request as a whole is unusable; status is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    facts: Facts
+    raw: bytes
+    at: datetime
+
+
+ENVELOPE_FIELDS = frozenset({"events", "source", "site_id"})
+_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u(?:0000|[dD][89abAB][0-9a-fA-F]{2})")
+
+
+def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+    enc = (encoding or "identity").strip().lower()
+    if enc in ("", "identity"):
+        return body
+    if enc not in ("gzip", "x-gzip"):
+        raise BodyError(415, f"Content-Encoding {enc!r} is not supported; use gzip or none", "Content-Encoding")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BodyError(400, f"the body is not valid gzip: {exc}", "Content-Encoding") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BodyError(413, f"the decompressed body exceeds {limit} bytes", "body")
+    if not inflater.eof:
+        raise BodyError(400, "the gzip body is truncated", "Content-Encoding")
+    return out
+
+
+def _items(body: bytes) -> tuple[list[bytes], str | None]:
+    """Raw event items and the envelope's site_id (None when the body is not an envelope)."""
+    stripped = body.strip()
+    if stripped[:1] == b"{":
+        try:
+            obj = msgspec.json.decode(stripped, type=dict[str, msgspec.Raw])
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            obj = None  # not one object: NDJSON, handled below
+        if obj is not None and "events" in obj:
+            unknown = sorted(set(obj) - ENVELOPE_FIELDS)
+            if unknown:
+                raise BodyError(400, f"unknown field {unknown[0]!r} in the batch envelope", unknown[0])
+            try:
+                events = msgspec.json.decode(obj["events"], type=list[msgspec.Raw])
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                raise BodyError(400, "'events' must be a JSON array of event objects", "events") from None
+            site_id: str | None = None
+            for name, limit in (("source", 64), ("site_id", 128)):
+                if name in obj:
+                    try:
+                        value = msgspec.json.decode(obj[name], type=str | None)
+                    except (msgspec.DecodeError, msgspec.ValidationError):
+                        raise BodyError(400, f"'{name}' must be a string", name) from None
+                    if value is not None and not 0 < len(value) <= limit:
+                        raise BodyError(400, f"'{name}' must be 1..{limit} characters", name)
+                    if name == "site_id":
+                        site_id = value
+            return [bytes(item) for item in events], site_id
+    try:
+        return split_body(stripped), None
+    except BatchFormatError as exc:
+        raise BodyError(400, str(exc), "body") from None
+
+
+def _store_problem(
+    index: int, raw: bytes, accepted: Accepted, site_id: str | None, now: datetime, skew: float
+) -> Problem | None:
+    """Checks the schema cannot express but a store needs: a real date, sane clock, storable text."""
+    event = accepted.event
+    try:
+        at = datetime.fromisoformat(event.at)
+    except ValueError:
+        return Problem(index, "at", f"at {event.at!r} is not a real date and time")
+    if at > now + timedelta(seconds=skew):
+        return Problem(index, "at", f"at {event.at} is more than {skew:g} s in the future (now {iso(now)})")
+    if site_id is not None and event.site_id != site_id:
+        return Problem(index, "site_id", f"site_id {event.site_id!r} differs from the batch's site_id {site_id!r}")
+    if _ESCAPE.search(raw):
+        # NUL and lone surrogates are legal JSON escapes but no database text type stores them.
+        try:
+            orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return Problem(index, "event", "the event contains a lone UTF-16 surrogate escape")
+        if re.search(rb"(?<!\\)(?:\\\\)*\\u0000", raw):
+            return Problem(index, "event", "the event contains a NUL character (\\u0000), which cannot be stored")
+    return None
+
+
+def parse_batch(
+    body: bytes, content_encoding: str | None, settings: Settings, now: datetime
+) -> tuple[list[Prepared], list[Problem]]:
+    data = decompress(body, content_encoding, settings.max_decoded_bytes)
+    if not data.strip():
+        raise BodyError(400, "the body is empty; send {events: [...]}, a JSON array or NDJSON", "body")
+    items, site_id = _items(data)
+    if len(items) > settings.max_events_per_batch:
+        raise BodyError(
+            413, f"the batch holds {len(items)} events; the limit is {settings.max_events_per_batch}", "events"
+        )
+    good: list[Prepared] = []
+    problems: list[Problem] = []
+    for index, raw in enumerate(items):
+        verdict = check_event(index, raw)
+        if isinstance(verdict, Problem):
+            problems.append(verdict)
+            continue
+        problem = _store_problem(index, raw, verdict, site_id, now, settings.max_future_skew_s)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        good.append(Prepared(facts_from_event(verdict.event), raw, datetime.fromisoformat(verdict.event.at)))
+    return good, problems

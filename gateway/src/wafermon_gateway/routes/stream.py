@@ -1,0 +1,100 @@
+"""GET /v1/stream: job and sub-job changes as Server-Sent Events.
+
+Each SSE message is the full current row (`event: job` or `event: subjob`) with `id:` its change id.
+A client that reconnects with Last-Event-ID (or ?after=) gets every row that changed since, in
+change order, then live changes; rows that changed several times while it was away arrive once,
+in their newest state. Without either it starts with changes from now on (?after=0 replays all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response, StreamingResponse
+
+from ..auth import require
+from ..errors import ApiError
+from ..query import Filters, QueryError, parse_after, parse_filters
+from ..store.base import entity_view
+from .common import runtime
+
+router = APIRouter(tags=["stream"])
+PAGE = 500
+
+
+async def _pending(request: Request, filters: list[Filters], after: int) -> list[tuple[int, str, dict[str, Any]]]:
+    rt = runtime(request)
+    merged: list[tuple[int, str, dict[str, Any]]] = []
+    for f in filters:
+        merged.extend((int(r["change_id"]), f.kind, r) for r in await rt.store.changes(f, after, PAGE))
+    merged.sort(key=lambda item: item[0])
+    return merged[:PAGE]
+
+
+@router.get(
+    "/v1/stream",
+    summary="Live job/sub-job changes (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE: event job|subjob, id change id"}},
+)
+async def stream(
+    request: Request,
+    kind: str | None = Query(None, description="job, subjob or all (default all)"),
+    after: str | None = Query(None, description="resume after this event id (like Last-Event-ID)"),
+    site_id: str | None = Query(None),
+    app: str | None = Query(None),
+    status: str | None = Query(None),
+    business_key: str | None = Query(None),
+    host: str | None = Query(None),
+    since: str | None = Query(None),
+    until: str | None = Query(None),
+    parent_id: str | None = Query(None, description="sub-jobs of this job (kind=subjob)"),
+    sub_key: str | None = Query(None, description="kind=subjob"),
+    _key: str | None = Depends(require("read")),
+) -> Response:
+    rt = runtime(request)
+    params = request.query_params
+    try:
+        kinds = params.get("kind", "all")
+        if kinds not in ("job", "subjob", "all") or len(params.getlist("kind")) > 1:
+            raise QueryError("kind", "kind must be job, subjob or all")
+        selected = ["job", "subjob"] if kinds == "all" else [kinds]
+        if kinds == "all" and ("parent_id" in params or "sub_key" in params):
+            raise QueryError("parent_id", "parent_id and sub_key need kind=subjob")
+        filters = [parse_filters(params, k, {"kind", "after"}) for k in selected]
+        header = request.headers.get("last-event-id")
+        position = parse_after(header if header is not None else params.get("after"))
+    except QueryError as exc:
+        raise ApiError(400, exc.message, exc.field) from None
+    if rt.metrics.stream_clients._value.get() >= rt.settings.max_stream_clients:
+        raise ApiError(503, "too many stream clients; retry later", None, {"Retry-After": "5"})
+    start = position if position is not None else await rt.store.latest_change()
+    bus = rt.store.bus
+    keepalive = rt.settings.stream_keepalive_s
+
+    async def events() -> AsyncIterator[bytes]:
+        after_id = start
+        rt.metrics.stream_clients.inc()
+        try:
+            yield b"retry: 2000\n: connected\n\n"
+            while True:
+                seen = bus.latest
+                rows = await _pending(request, filters, after_id)
+                for change_id, kind, row in rows:
+                    data = orjson.dumps(entity_view(row, kind))
+                    yield b"id: %d\nevent: %s\ndata: %s\n\n" % (change_id, kind.encode(), data)
+                    after_id = change_id
+                if len(rows) == PAGE:
+                    continue
+                # Wake on a commit; otherwise re-read anyway after keepalive (covers a lost NOTIFY).
+                if not await bus.wait_beyond(seen, keepalive):
+                    yield b": keepalive\n\n"
+        finally:
+            rt.metrics.stream_clients.dec()
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

@@ -1,0 +1,253 @@
+"""The store interface both backends implement, and the backend-neutral parts of ingest.
+
+Both stores keep the same tables (apps, jobs, subjobs, events, plus schema_migrations) with the
+same columns, so the API layer never knows which one it talks to and the tests run the same cases
+against both.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from ..batch import Prepared
+from ..bus import ChangeBus
+from ..liveness import deadline, effective_status, iso
+from ..query import Filters, ListQuery
+from ..reducer import EntityState, reduce
+from ..settings import Settings
+
+KINDS = {"job": "jobs", "subjob": "subjobs"}
+# Column order of the jobs and subjobs tables (identical on purpose: one row codec for both).
+STATE_COLUMNS = (
+    "entity_id", "parent_id", "site_id", "app_name", "app_version", "app_id", "business_key", "sub_key",
+    "host", "pid", "metadata", "heartbeat_s", "created_at", "updated_at", "started_at", "finished_at",
+    "last_seq", "base_status", "status", "error", "metrics", "duration_s", "progress", "deadline_at",
+    "keys", "change_id", "received_at",
+)  # fmt: skip
+TIME_COLUMNS = ("created_at", "updated_at", "started_at", "finished_at", "deadline_at", "received_at")
+JSON_COLUMNS = ("metadata", "error", "metrics", "keys")
+EVENT_COLUMNS = (
+    "event_id", "at", "received_at", "job_id", "entity_type", "entity_id", "seq", "event_kind", "status",
+    "site_id", "body",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    last_change: int
+
+
+class Store(ABC):
+    name: str
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.bus = ChangeBus()
+        # Newest ingest, for /v1/healthz lag and metrics.
+        self.last_ingest_at: datetime | None = None
+        self.last_ingest_lag_s: float | None = None
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise if the store cannot answer a trivial query."""
+
+    @abstractmethod
+    async def ingest(self, events: list[Prepared], now: datetime) -> IngestResult:
+        """Store new events, skip known ones, fold the new ones into job/sub-job state, atomically."""
+
+    @abstractmethod
+    async def list_entities(self, q: ListQuery) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def get_entity(self, kind: str, entity_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def timeline(self, job_id: str, limit: int) -> list[dict[str, Any]]:
+        """Raw events of a job and its sub-jobs, oldest first."""
+
+    @abstractmethod
+    async def changes(self, f: Filters, after: int, limit: int) -> list[dict[str, Any]]:
+        """Rows of f.kind whose change id is above `after`, in change order."""
+
+    @abstractmethod
+    async def sweep(self, now: datetime) -> int:
+        """Apply time-driven liveness (lost, orphaned); returns how many rows changed."""
+
+    @abstractmethod
+    async def maintain(self, now: datetime) -> dict[str, Any]:
+        """Retention and (PostgreSQL) partition upkeep; returns what was done."""
+
+    @abstractmethod
+    async def latest_change(self) -> int: ...
+
+    @abstractmethod
+    async def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, sorted, for tests that prove a replay changed nothing."""
+
+    def note_ingest(self, events: list[Prepared], now: datetime) -> None:
+        if events:
+            newest = max(p.at for p in events)
+            self.last_ingest_at = now
+            self.last_ingest_lag_s = max(0.0, (now - newest).total_seconds())
+
+
+def dedupe(events: list[Prepared]) -> tuple[list[Prepared], int]:
+    """Drop repeats of an event_id inside one batch (first one kept)."""
+    seen: set[str] = set()
+    unique: list[Prepared] = []
+    for p in events:
+        if p.facts.event_id not in seen:
+            seen.add(p.facts.event_id)
+            unique.append(p)
+    return unique, len(events) - len(unique)
+
+
+def raw_horizon(settings: Settings, now: datetime) -> datetime:
+    """Events older than this are not kept as raw rows (retention would drop them at once)."""
+    return now - timedelta(hours=settings.retention_hours)
+
+
+def fold_new(existing: dict[str, EntityState], events: Iterable[Prepared]) -> dict[str, EntityState]:
+    """Fold new events into their entities' states; returns only the entities that changed."""
+    touched: dict[str, EntityState] = {}
+    for p in events:
+        eid = p.facts.entity_id
+        prior = touched.get(eid) or existing.get(eid)
+        touched[eid] = reduce(prior, p.facts)
+    return touched
+
+
+def state_record(state: EntityState, previous_status: str | None, settings: Settings, now_iso: str) -> dict[str, Any]:
+    """A state as a row of the jobs/subjobs table (times as ISO strings, JSON as text)."""
+    deadline_at = deadline(state, settings.heartbeat_s, settings.lost_after_missed)
+    return {
+        "entity_id": state.entity_id,
+        "parent_id": state.parent_id,
+        "site_id": state.site_id,
+        "app_name": state.app_name,
+        "app_version": state.app_version,
+        "app_id": state.app_id,
+        "business_key": state.business_key,
+        "sub_key": state.sub_key,
+        "host": state.host,
+        "pid": state.pid,
+        "metadata": orjson.dumps(state.metadata).decode(),
+        "heartbeat_s": state.heartbeat_s,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "started_at": state.started_at,
+        "finished_at": state.finished_at,
+        "last_seq": state.last_seq,
+        "base_status": state.base_status,
+        "status": effective_status(state.base_status, previous_status, deadline_at, now_iso),
+        "error": None if state.error is None else orjson.dumps(state.error).decode(),
+        "metrics": orjson.dumps(state.metrics).decode(),
+        "duration_s": state.duration_s,
+        "progress": state.progress,
+        "deadline_at": deadline_at,
+        "keys": orjson.dumps(state.keys_dict()).decode(),
+        "change_id": 0,
+        "received_at": now_iso,
+    }
+
+
+def _loads(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def state_from_row(row: dict[str, Any], kind: str) -> EntityState:
+    """Rebuild a reducer state from a stored row (normalised: ISO times, JSON text or objects)."""
+    s = EntityState(entity_id=row["entity_id"], entity_type=kind)
+    for name in ("parent_id", "site_id", "app_name", "app_version", "app_id", "business_key", "sub_key", "host",
+                 "pid", "heartbeat_s", "created_at", "updated_at", "started_at", "finished_at", "last_seq",
+                 "base_status", "progress"):  # fmt: skip
+        setattr(s, name, row[name])
+    s.metadata = _loads(row["metadata"])
+    s.error = _loads(row["error"]) if row["error"] is not None else None
+    s.metrics = _loads(row["metrics"])
+    s.load_keys(_loads(row["keys"]))
+    return s
+
+
+def entity_view(row: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The public JSON shape of a job or sub-job row."""
+    view: dict[str, Any] = {
+        "id": row["entity_id"],
+        "type": kind,
+        "site_id": row["site_id"],
+        "app": {"name": row["app_name"], "version": row["app_version"], "id": row["app_id"]},
+        "business_key": row["business_key"],
+        "status": row["status"],
+        "reported_status": row["base_status"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "duration_s": row["duration_s"],
+        "progress": row["progress"],
+        "metrics": _loads(row["metrics"]),
+        "error": _loads(row["error"]) if row["error"] is not None else None,
+        "host": row["host"],
+        "pid": row["pid"],
+        "metadata": _loads(row["metadata"]),
+        "last_seq": row["last_seq"],
+        "lost_after": row["deadline_at"] if row["base_status"] == "running" else None,
+        "change_id": row["change_id"],
+    }
+    if kind == "subjob":
+        view["parent_id"] = row["parent_id"]
+        view["sub_key"] = row["sub_key"]
+    return view
+
+
+def where_clauses(f: Filters, param: Callable[[Any], str], time: Callable[[str], Any]) -> list[str]:
+    """SQL conditions for the filters; every value goes through `param` (a bound placeholder)."""
+    out: list[str] = []
+    for column, value in (
+        ("site_id", f.site_id),
+        ("app_name", f.app),
+        ("business_key", f.business_key),
+        ("sub_key", f.sub_key),
+        ("host", f.host),
+        ("parent_id", f.parent_id),
+    ):
+        if value is not None:
+            out.append(f"{column} = {param(value)}")
+    if f.statuses:
+        out.append(f"status IN ({', '.join(param(s) for s in f.statuses)})")
+    if f.since is not None:
+        out.append(f"updated_at >= {param(time(f.since))}")
+    if f.until is not None:
+        out.append(f"created_at < {param(time(f.until))}")
+    return out
+
+
+def keyset_clause(q: ListQuery, param: Callable[[Any], str], time: Callable[[str], Any]) -> str | None:
+    if q.after_value is None or q.after_id is None:
+        return None
+    op = "<" if q.descending else ">"
+    return f"({q.sort}, entity_id) {op} ({param(time(q.after_value))}, {param(q.after_id)})"
+
+
+def order_clause(q: ListQuery) -> str:
+    direction = "DESC" if q.descending else "ASC"
+    return f"ORDER BY {q.sort} {direction}, entity_id {direction}"
+
+
+def now_iso(now: datetime) -> str:
+    return iso(now)

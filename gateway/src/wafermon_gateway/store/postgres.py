@@ -1,0 +1,401 @@
+"""The PostgreSQL store: asyncpg pool, COPY-staged ingest, LISTEN/NOTIFY wake-ups.
+
+Ingest copies a batch into a per-connection temporary staging table (binary COPY, the fastest path
+into PostgreSQL), then moves it into `events` with INSERT ... ON CONFLICT DO NOTHING RETURNING, so
+the database itself says which events are new. Only new events are folded into job state.
+Writers take one transaction-scoped advisory lock: it keeps change ids committed in the order they
+were issued (a stream reader that saw id N never later finds an N-1) and makes the read-fold-write
+of job state safe across several gateways sharing one database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import orjson
+
+from ..batch import Prepared
+from ..liveness import iso
+from ..query import Filters, ListQuery
+from ..reducer import EntityState
+from . import partitions, timescale
+from .base import (
+    EVENT_COLUMNS,
+    KINDS,
+    STATE_COLUMNS,
+    TIME_COLUMNS,
+    IngestResult,
+    Store,
+    dedupe,
+    fold_new,
+    keyset_clause,
+    now_iso,
+    order_clause,
+    raw_horizon,
+    state_from_row,
+    state_record,
+    where_clauses,
+)
+from .migrations import EVENT_COLUMNS_PG, POSTGRES, SCHEMA_MIGRATIONS_SQL
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Conn = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+
+log = logging.getLogger("wafermon.gateway.postgres")
+CHANNEL = "wafermon_changes"
+WRITE_LOCK = 0x7761666572  # "wafer": the writers' advisory lock key
+MIGRATE_LOCK = 0x77616D6967
+_TERMINAL_SQL = "('succeeded', 'failed', 'cancelled')"
+_UPSERT = {
+    table: f"INSERT INTO {table} ({', '.join(STATE_COLUMNS)}) VALUES "
+    f"({', '.join(f'${i + 1}' for i in range(len(STATE_COLUMNS)))}) ON CONFLICT (entity_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in STATE_COLUMNS if c != "entity_id")
+    for table in ("jobs", "subjobs")
+}
+
+
+def _dt(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _normalise(record: asyncpg.Record) -> dict[str, Any]:
+    """A row with the SQLite store's value types: str ids, ISO times, JSON as text."""
+    row = dict(record)
+    for column in ("entity_id", "parent_id"):
+        if row.get(column) is not None:
+            row[column] = str(row[column])
+    for column in TIME_COLUMNS:
+        if row.get(column) is not None:
+            row[column] = iso(row[column])
+    return row
+
+
+async def apply_migrations(conn: Any, partition_hours: int, retention_hours: float, compress_after: float) -> str:
+    """Apply pending migrations; returns the events storage mode. `conn` is an asyncpg connection
+    (or a test double with execute/fetch/fetchval and a transaction() context manager)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATE_LOCK)
+        await conn.execute(SCHEMA_MIGRATIONS_SQL)
+        applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+        mode = await conn.fetchval("SELECT value FROM gateway_meta WHERE key = 'events_mode'") if applied else None
+        if mode is None:
+            mode = "timescaledb" if await conn.fetchval(timescale.DETECT_SQL) else "partitioned"
+        for migration in POSTGRES:
+            if migration.version in applied:
+                continue
+            for statement in migration.sql(mode, partition_hours, retention_hours, compress_after):
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_migrations VALUES ($1, $2, $3)",
+                migration.version,
+                migration.name,
+                iso(datetime.now(UTC)),
+            )
+            if migration.version == 1:
+                await conn.execute("INSERT INTO gateway_meta VALUES ('events_mode', $1)", mode)
+        if mode == "timescaledb":
+            for statement in timescale.retention_sql(retention_hours):
+                await conn.execute(statement)
+    return str(mode)
+
+
+class PostgresStore(Store):
+    name = "postgres"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self.mode = "partitioned"
+        self._partitions: set[datetime] = set()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        return self._pool
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def open(self) -> None:
+        s = self.settings
+        conn = await asyncpg.connect(s.database_url)
+        try:
+            self.mode = await apply_migrations(conn, s.partition_hours, s.retention_hours, s.compress_after_hours)
+        finally:
+            await conn.close()
+        self._pool = await asyncpg.create_pool(
+            s.database_url, min_size=s.pool_min_size, max_size=s.pool_max_size, init=self._init_connection
+        )
+        await self.maintain(datetime.now(UTC))
+        self.bus.publish(await self.latest_change())
+        await self._listen()
+
+    @staticmethod
+    async def _init_connection(conn: Conn) -> None:
+        # Staging table private to this connection, emptied by every commit.
+        await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS events_stage ({EVENT_COLUMNS_PG}) ON COMMIT DELETE ROWS")
+
+    async def _listen(self) -> None:
+        try:
+            self._listener = await asyncpg.connect(self.settings.database_url)
+            await self._listener.add_listener(CHANNEL, self._on_notify)
+        except (OSError, asyncpg.PostgresError) as exc:  # the stream still polls; log and go on
+            log.warning("LISTEN %s failed: %s", CHANNEL, exc)
+            self._listener = None
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        if isinstance(payload, str) and payload.isdigit():
+            self.bus.publish(int(payload))
+
+    async def ensure_listening(self) -> None:
+        if self._listener is None or self._listener.is_closed():
+            await self._listen()
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    # --- partitions ------------------------------------------------------------------------
+    async def _ensure_partitions(self, conn: Conn, moments: list[datetime]) -> None:
+        if self.mode != "partitioned" or not moments:
+            return
+        hours = self.settings.partition_hours
+        starts = {partitions.partition_start(m, hours) for m in moments} - self._partitions
+        for start in sorted(starts):
+            await conn.execute(partitions.create_sql(start, hours))
+            self._partitions.add(start)
+
+    # --- ingest ----------------------------------------------------------------------------
+    async def ingest(self, events: list[Prepared], now: datetime) -> IngestResult:
+        unique, duplicates = dedupe(events)
+        horizon = raw_horizon(self.settings, now)
+        raw = [p for p in unique if p.at >= horizon]
+        old = [p for p in unique if p.at < horizon]
+        async with self.pool.acquire() as conn:
+            await self._ensure_partitions(conn, [p.at for p in raw])
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "events_stage",
+                    columns=EVENT_COLUMNS,
+                    records=[
+                        (
+                            f.event_id,
+                            p.at,
+                            now,
+                            f.parent_id or f.entity_id,
+                            f.entity_type,
+                            f.entity_id,
+                            f.seq,
+                            f.event_kind,
+                            f.status,
+                            f.site_id,
+                            p.raw.decode(),
+                        )
+                        for p in raw
+                        for f in (p.facts,)
+                    ],
+                )
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                inserted = await conn.fetch(
+                    "INSERT INTO events SELECT * FROM events_stage ON CONFLICT DO NOTHING RETURNING event_id"
+                )
+                new_ids = {str(r[0]) for r in inserted}
+                new = [p for p in raw if p.facts.event_id in new_ids] + old
+                duplicates += len(raw) - len(new_ids)
+                latest = await self._fold(conn, new, now)
+        self.note_ingest(events, now)
+        self.bus.publish(latest)
+        return IngestResult(accepted=len(new), duplicates=duplicates, last_change=latest)
+
+    async def _allocate(self, conn: Conn, count: int) -> list[int]:
+        if count == 0:
+            return []
+        rows = await conn.fetch("SELECT nextval('change_seq') FROM generate_series(1, $1)", count)
+        return [int(r[0]) for r in rows]
+
+    async def _fold(self, conn: Conn, new: list[Prepared], now: datetime) -> int:
+        now_s = now_iso(now)
+        touched: dict[str, list[str]] = {"job": [], "subjob": []}
+        await self._upsert_apps(conn, new)
+        for kind, table in KINDS.items():
+            mine = [p for p in new if p.facts.entity_type == kind]
+            if not mine:
+                continue
+            ids = sorted({p.facts.entity_id for p in mine})
+            existing: dict[str, tuple[EntityState, str]] = {}
+            for found in await conn.fetch(f"SELECT * FROM {table} WHERE entity_id = ANY($1::uuid[])", ids):
+                row = _normalise(found)
+                existing[row["entity_id"]] = (state_from_row(row, kind), row["status"])
+            folded = fold_new({k: v[0] for k, v in existing.items()}, mine)
+            records = []
+            for eid, state in folded.items():
+                prior = existing.get(eid)
+                if prior is not None and prior[0].comparable() == state.comparable():
+                    continue
+                records.append(state_record(state, prior[1] if prior else None, self.settings, now_s))
+            change_ids = await self._allocate(conn, len(records))
+            args = []
+            for record, cid in zip(records, change_ids, strict=True):
+                record["change_id"] = cid
+                args.append(tuple(_dt(record[c]) if c in TIME_COLUMNS else record[c] for c in STATE_COLUMNS))
+            if args:
+                await conn.executemany(_UPSERT[table], args)
+            touched[kind] = [r["entity_id"] for r in records]
+        await self._mark_orphans(
+            conn,
+            "(s.parent_id = ANY($1::uuid[]) OR s.entity_id = ANY($2::uuid[]))",
+            [touched["job"], touched["subjob"]],
+            now,
+        )
+        latest = await self._latest(conn)
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(latest))
+        return latest
+
+    async def _mark_orphans(self, conn: Conn, where: str, args: list[Any], now: datetime) -> int:
+        n = len(args)
+        result = await conn.execute(
+            f"UPDATE subjobs s SET status = 'orphaned', change_id = nextval('change_seq'), received_at = ${n + 1} "
+            f"WHERE s.status IN ('running', 'lost') AND {where} AND EXISTS (SELECT 1 FROM jobs j "
+            f"WHERE j.entity_id = s.parent_id AND j.base_status IN {_TERMINAL_SQL})",
+            *args,
+            now,
+        )
+        return int(result.split()[-1])
+
+    async def _upsert_apps(self, conn: Conn, new: list[Prepared]) -> None:
+        apps: dict[tuple[str, str], tuple[str | None, datetime, datetime]] = {}
+        for p in new:
+            f = p.facts
+            k = (f.app_name, f.app_version)
+            app_id, lo, hi = apps.get(k, (f.app_id, p.at, p.at))
+            apps[k] = (app_id or f.app_id, min(lo, p.at), max(hi, p.at))
+        if apps:
+            await conn.executemany(
+                "INSERT INTO apps VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name, version) DO UPDATE SET "
+                "app_id = coalesce(apps.app_id, EXCLUDED.app_id), "
+                "first_seen_at = least(apps.first_seen_at, EXCLUDED.first_seen_at), "
+                "last_seen_at = greatest(apps.last_seen_at, EXCLUDED.last_seen_at)",
+                [(k[0], k[1], v[0], v[1], v[2]) for k, v in sorted(apps.items())],
+            )
+
+    # --- liveness and maintenance ------------------------------------------------------------
+    async def sweep(self, now: datetime) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            changed = await self._mark_orphans(conn, "true", [], now)
+            for table in KINDS.values():
+                result = await conn.execute(
+                    f"UPDATE {table} SET status = 'lost', change_id = nextval('change_seq'), received_at = $1 "
+                    "WHERE status = 'running' AND deadline_at < $1",
+                    now,
+                )
+                changed += int(result.split()[-1])
+            latest = await self._latest(conn)
+            if changed:
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(latest))
+        self.bus.publish(latest)
+        return changed
+
+    async def maintain(self, now: datetime) -> dict[str, Any]:
+        s = self.settings
+        report: dict[str, Any] = {"mode": self.mode}
+        horizon = raw_horizon(s, now)
+        async with self.pool.acquire() as conn:
+            if self.mode == "partitioned":
+                wanted = partitions.starts_between(
+                    horizon, now + timedelta(hours=s.partition_hours * s.partitions_ahead), s.partition_hours
+                )
+                existing = [(r[0], r[1]) for r in await conn.fetch(partitions.LIST_SQL)]
+                names = {name for name, _ in existing}
+                created = [partitions.partition_name(st) for st in wanted if partitions.partition_name(st) not in names]
+                self._partitions = set()
+                await self._ensure_partitions(conn, wanted)
+                dropped = partitions.to_drop(existing, horizon)
+                for name in dropped:
+                    await conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+                self._partitions = {partitions.partition_start(m, s.partition_hours) for m in wanted}
+                report |= {"partitions_created": created, "partitions_dropped": dropped}
+            state_horizon = now - timedelta(hours=s.state_retention_hours)
+            deleted = 0
+            for table in KINDS.values():
+                result = await conn.execute(f"DELETE FROM {table} WHERE updated_at < $1", state_horizon)
+                deleted += int(result.split()[-1])
+            report["state_rows_deleted"] = deleted
+        await self.ensure_listening()
+        return report
+
+    # --- queries ---------------------------------------------------------------------------
+    @staticmethod
+    def _builder() -> tuple[list[Any], Callable[[Any], str]]:
+        params: list[Any] = []
+
+        def param(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        return params, param
+
+    async def _select(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        return [_normalise(r) for r in await self.pool.fetch(sql, *params)]
+
+    async def list_entities(self, q: ListQuery) -> list[dict[str, Any]]:
+        params, param = self._builder()
+        clauses = where_clauses(q.filters, param, datetime.fromisoformat)
+        keyset = keyset_clause(q, param, datetime.fromisoformat)
+        if keyset:
+            clauses.append(keyset)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM {KINDS[q.filters.kind]} {where} {order_clause(q)} LIMIT {int(q.limit) + 1}"
+        return await self._select(sql, params)
+
+    async def get_entity(self, kind: str, entity_id: str) -> dict[str, Any] | None:
+        rows = await self._select(f"SELECT * FROM {KINDS[kind]} WHERE entity_id = $1", [entity_id])
+        return rows[0] if rows else None
+
+    async def timeline(self, job_id: str, limit: int) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            "SELECT body::text AS body, received_at FROM events WHERE job_id = $1 "
+            "ORDER BY at, entity_type, seq, event_id LIMIT $2",
+            job_id,
+            limit,
+        )
+        return [{"event": orjson.loads(r["body"]), "received_at": iso(r["received_at"])} for r in rows]
+
+    async def changes(self, f: Filters, after: int, limit: int) -> list[dict[str, Any]]:
+        params, param = self._builder()
+        clauses = [f"change_id > {param(after)}", *where_clauses(f, param, datetime.fromisoformat)]
+        sql = f"SELECT * FROM {KINDS[f.kind]} WHERE {' AND '.join(clauses)} ORDER BY change_id LIMIT {int(limit)}"
+        return await self._select(sql, params)
+
+    async def _latest(self, conn: Conn) -> int:
+        return int(
+            await conn.fetchval(
+                "SELECT greatest((SELECT max(change_id) FROM jobs), (SELECT max(change_id) FROM subjobs), 0)"
+            )
+        )
+
+    async def latest_change(self) -> int:
+        async with self.pool.acquire() as conn:
+            return await self._latest(conn)
+
+    async def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for table in ("apps", "jobs", "subjobs", "events", "schema_migrations", "gateway_meta"):
+            rows = await self.pool.fetch(f"SELECT * FROM {table}")
+            out[table] = sorted(tuple(str(v) for v in r.values()) for r in rows)
+        async with self.pool.acquire() as conn:
+            out["change_seq"] = [(await conn.fetchval("SELECT last_value FROM change_seq"),)]
+        return out
