@@ -62,13 +62,13 @@ static wm_status parse_metadata(const char *metadata_json, json_t **out) {
         return wm__fail(WM_E_METADATA, "metadata is not valid JSON (column %d): %s", err.column,
                         err.text);
     if (!json_is_object(v)) {
+        const char *type = json_is_array(v)    ? "array"
+                           : json_is_string(v) ? "string"
+                           : json_is_number(v) ? "number"
+                           : json_is_null(v)   ? "null"
+                                               : "boolean";
         json_decref(v);
-        return wm__fail(WM_E_METADATA, "metadata must be a JSON object, got a JSON %s",
-                        json_is_array(v)    ? "array"
-                        : json_is_string(v) ? "string"
-                        : json_is_number(v) ? "number"
-                        : json_is_null(v)   ? "null"
-                                            : "boolean");
+        return wm__fail(WM_E_METADATA, "metadata must be a JSON object, got a JSON %s", type);
     }
     *out = v;
     return WM_OK;

@@ -1,0 +1,77 @@
+/* wm_emitter: a test program for the integration tests (tests/integration, pytest).
+ *   wm_emitter emit N K [SLEEP_US]  N jobs (started + finished each); after every K jobs flush
+ *                                   and print "flushed <entity_id>" for each job it covered
+ *   wm_emitter drain SECONDS         open (adopting the spool), wait until it is replayed, close
+ * Configuration comes from WAFERMON_CONFIG / WAFERMON_* as for any program. The last line is the
+ * client's stats as JSON. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <wafermon.h>
+
+static void print_stats(wm_client *c) {
+    printf("{");
+    for (int s = 0; s < WM_STAT__COUNT; s++)
+        printf("%s\"%s\": %llu", s ? ", " : "", wm_stat_name((wm_stat)s),
+               (unsigned long long)wm_client_stat(c, (wm_stat)s));
+    printf("}\n");
+    fflush(stdout);
+}
+
+static int emit(wm_client *c, long n, long k, long sleep_us) {
+    char(*ids)[37] = calloc((size_t)k, sizeof *ids);
+    long pending = 0;
+    for (long i = 0; i < n; i++) {
+        wm_job *j;
+        if (wm_job_start(c, "integration", NULL, "{\"n\": 1}", &j) != WM_OK) {
+            fprintf(stderr, "start: %s\n", wm_last_error());
+            return 1;
+        }
+        wm_job_id(j, ids[pending++], 37);
+        wm_job_succeed(j, NULL);
+        wm_job_destroy(j);
+        if (pending == k || i == n - 1) {
+            wm_status st = wm_client_flush(c, 30);
+            if (st != WM_OK) {
+                fprintf(stderr, "flush: %s\n", wm_last_error());
+                return 1;
+            }
+            for (long p = 0; p < pending; p++)
+                printf("flushed %s\n", ids[p]);
+            fflush(stdout);
+            pending = 0;
+        }
+        if (sleep_us)
+            usleep((useconds_t)sleep_us);
+    }
+    free(ids);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: wm_emitter emit N K [SLEEP_US] | drain SECONDS\n");
+        return 2;
+    }
+    wm_client *c;
+    if (wm_client_open(NULL, &c) != WM_OK) {
+        fprintf(stderr, "open: %s\n", wm_last_error());
+        return 1;
+    }
+    int rc = 0;
+    if (!strcmp(argv[1], "emit")) {
+        rc = emit(c, atol(argv[2]), argc > 3 ? atol(argv[3]) : 100, argc > 4 ? atol(argv[4]) : 0);
+    } else if (!strcmp(argv[1], "drain")) {
+        double limit = atof(argv[2]);
+        for (double waited = 0; waited < limit && wm_client_stat(c, WM_STAT_SPOOL_PENDING) > 0;
+             waited += 0.05) {
+            wm_client_flush(c, 0);
+            usleep(50000);
+        }
+        rc = wm_client_stat(c, WM_STAT_SPOOL_PENDING) == 0 ? 0 : 3;
+    }
+    print_stats(c);
+    wm_client_close(c, 10);
+    return rc;
+}

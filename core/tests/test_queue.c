@@ -1,0 +1,102 @@
+/* The bounded queue: both full policies, flush, stats. */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static int emit_jobs(wm_client *c, int n) {
+    for (int i = 0; i < n; i++) {
+        wm_job *j;
+        CHECK_OK(wm_job_start(c, NULL, NULL, NULL, &j));
+        wm_job_destroy(j); /* emits "cancelled" */
+    }
+    return 0;
+}
+
+int test_queue_full_drop_policy_counts(void) {
+    const char *base = tu_tempdir();
+    char dir[300], spool[300];
+    snprintf(dir, sizeof dir, "%s/out", base);
+    snprintf(spool, sizeof spool, "%s/spool", base);
+    wm_client *c;
+    /* A batch larger than the queue and a long interval: nothing drains until the flush. */
+    CHECK_OK(
+        tu_open_direct(dir, spool,
+                       "\"queue\": {\"size\": 5, \"when_full\": \"drop\"}, \"batch_size\": 1000, "
+                       "\"flush_interval\": 60",
+                       &c));
+    CHECK(emit_jobs(c, 10) == 0); /* 20 events */
+    CHECK(wm_client_stat(c, WM_STAT_EMITTED) == 5);
+    CHECK(wm_client_stat(c, WM_STAT_DROPPED) == 15);
+    CHECK(wm_client_stat(c, WM_STAT_QUEUE_DEPTH) == 5);
+    CHECK_OK(wm_client_flush(c, 10));
+    CHECK(wm_client_stat(c, WM_STAT_DELIVERED) == 5);
+    CHECK_OK(wm_client_close(c, 5));
+    char *text = tu_read_events(dir, NULL);
+    CHECK(tu_count_lines(text) == 5);
+    free(text);
+    tu_rmtree(base);
+    return 0;
+}
+
+int test_queue_full_spool_policy_spools_on_caller(void) {
+    const char *base = tu_tempdir();
+    char dir[300], spool[300];
+    snprintf(dir, sizeof dir, "%s/out", base);
+    snprintf(spool, sizeof spool, "%s/spool", base);
+    wm_client *c;
+    CHECK_OK(
+        tu_open_direct(dir, spool,
+                       "\"queue\": {\"size\": 5, \"when_full\": \"spool\"}, \"batch_size\": 1000, "
+                       "\"flush_interval\": 60",
+                       &c));
+    CHECK(emit_jobs(c, 10) == 0);
+    CHECK(wm_client_stat(c, WM_STAT_EMITTED) == 20);
+    CHECK(wm_client_stat(c, WM_STAT_DROPPED) == 0);
+    /* The first overflow also wakes the thread, so later emits may find room again. */
+    uint64_t spooled = wm_client_stat(c, WM_STAT_SPOOLED);
+    CHECK(spooled >= 1 && spooled <= 15);
+    CHECK_OK(wm_client_flush(c, 10));
+    /* The receiver is healthy, so the thread replays the spooled 15 once the queue is quiet. */
+    for (int i = 0; i < 500 && wm_client_stat(c, WM_STAT_SPOOL_PENDING) > 0; i++) {
+        wm_client_flush(c, 0);
+        usleep(10000);
+    }
+    CHECK(wm_client_stat(c, WM_STAT_SPOOL_PENDING) == 0);
+    CHECK(wm_client_stat(c, WM_STAT_REPLAYED) == spooled);
+    CHECK_OK(wm_client_close(c, 5));
+    char *text = tu_read_events(dir, NULL);
+    CHECK(tu_count_lines(text) == 20);
+    free(text);
+    tu_rmtree(base);
+    return 0;
+}
+
+int test_flush_waits_for_delivery(void) {
+    const char *base = tu_tempdir();
+    char dir[300], spool[300];
+    snprintf(dir, sizeof dir, "%s/out", base);
+    snprintf(spool, sizeof spool, "%s/spool", base);
+    wm_client *c;
+    CHECK_OK(tu_open_direct(dir, spool, "\"flush_interval\": 30", &c));
+    CHECK(emit_jobs(c, 50) == 0);
+    CHECK_OK(wm_client_flush(c, 10));
+    CHECK(wm_client_stat(c, WM_STAT_DELIVERED) == 100);
+    char *text = tu_read_events(dir, NULL);
+    CHECK(tu_count_lines(text) == 100); /* on disk before close */
+    free(text);
+    CHECK_STATUS(wm_client_flush(c, -1), WM_E_INVALID_ARGUMENT);
+    CHECK_OK(wm_client_close(c, 5));
+    tu_rmtree(base);
+    return 0;
+}
+
+int test_stats_names_and_bounds(void) {
+    CHECK(!strcmp(wm_stat_name(WM_STAT_EMITTED), "emitted"));
+    CHECK(!strcmp(wm_stat_name(WM_STAT_CORRUPT), "corrupt"));
+    CHECK(wm_stat_name(WM_STAT__COUNT) == NULL);
+    CHECK(wm_stat_name((wm_stat)-1) == NULL);
+    CHECK(wm_client_stat(NULL, WM_STAT_EMITTED) == 0);
+    return 0;
+}

@@ -1,0 +1,52 @@
+/* Tiny test harness: CHECK macros and helpers shared by the unit tests. */
+#ifndef WM_TESTUTIL_H
+#define WM_TESTUTIL_H
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wafermon.h"
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, __LINE__,      \
+                    #cond, wm_last_error());                                                       \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_STATUS(expr, expected)                                                               \
+    do {                                                                                           \
+        wm_status got_ = (expr);                                                                   \
+        if (got_ != (expected)) {                                                                  \
+            fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n", __FILE__,     \
+                    __LINE__, #expr, wm_status_name(got_), wm_status_name(expected),               \
+                    wm_last_error());                                                              \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK_STATUS(expr, WM_OK)
+#define CHECK_ERROR_MENTIONS(text) CHECK(strstr(wm_last_error(), (text)) != NULL)
+
+/* A fresh temp directory (mkdtemp); the path is valid until the next call. */
+const char *tu_tempdir(void);
+/* Removes a directory tree. */
+void tu_rmtree(const char *path);
+/* Reads a whole file (malloc'd, NUL-terminated), NULL if missing. */
+char *tu_read_file(const char *path, size_t *len);
+/* Concatenates every events-*.jsonl file in dir (malloc'd). */
+char *tu_read_events(const char *dir, size_t *len);
+/* Counts lines in text. */
+size_t tu_count_lines(const char *text);
+/* Opens a client writing to the file backend in dir with its spool under spool_dir; extra is
+ * merged config JSON members (without braces), may be "". */
+wm_status tu_open_direct(const char *dir, const char *spool_dir, const char *extra,
+                         wm_client **out);
+/* Validates NDJSON against the conformance schema with the repository's Python validator
+ * (wafermon_schema, installed in .venv by the bootstrap); returns 0 when valid. */
+int tu_validate_with_schema(const char *ndjson_path);
+
+#endif

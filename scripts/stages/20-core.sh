@@ -1,0 +1,23 @@
+# The C core: formatting, unit tests (ctest), the same under ASan/UBSan, and the integration tests
+# that drive built binaries against a real HTTP receiver process (pytest).
+stage_core_format() {
+  clang-format --dry-run -Werror core/include/*.h core/src/*.[ch] core/tests/*.[ch] core/examples/*.c
+}
+stage_core_unit() {
+  cmake --build build
+  (cd build/core && ctest --output-on-failure -j"$JOBS" --timeout 120)
+}
+stage_core_sanitizers() {
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWAFERMON_SANITIZE=ON >/dev/null
+  cmake --build build-asan
+  (cd build-asan/core && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure -j"$JOBS" --timeout 300)
+}
+stage_core_integration() {
+  WAFERMON_BUILD_DIR="$ROOT/build" "$PY" -m pytest -q core/tests/integration
+}
+
+run_stage core-format stage_core_format
+run_stage core-unit stage_core_unit
+run_stage core-asan-ubsan stage_core_sanitizers
+run_stage core-integration stage_core_integration
