@@ -107,20 +107,20 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def _expand(value: Any) -> Any:
+def _expand(value: Any, env: dict[str, str]) -> Any:
     """Replace "${NAME}" strings by the environment variable, recursively."""
     if isinstance(value, str):
         match = _SECRET.match(value)
         if match:
             name = match.group(1)
-            if name not in os.environ:
+            if name not in env:
                 raise SettingsError(f"setting refers to ${{{name}}} but the environment variable {name} is not set")
-            return os.environ[name]
+            return env[name]
         return value
     if isinstance(value, list):
-        return [_expand(item) for item in value]
+        return [_expand(item, env) for item in value]
     if isinstance(value, dict):
-        return {key: _expand(item) for key, item in value.items()}
+        return {key: _expand(item, env) for key, item in value.items()}
     return value
 
 
@@ -175,7 +175,7 @@ def load_settings(
     values.update(_from_env({k: v for k, v in env.items() if k != "WAFERMON_GATEWAY_CONFIG"}))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
-        return Settings.model_validate(_expand(values))
+        return Settings.model_validate(_expand(values, env))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
