@@ -30,7 +30,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return json_response(exc.status, {"error": exc.reason}, headers=dict(exc.headers))
+        keep = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after", "www-authenticate")}
+        return json_response(exc.status, {"error": exc.reason}, headers=keep)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_response(500, {"error": "internal error; see the sidecar log"})

@@ -1,0 +1,233 @@
+"""Real processes for the tests: the `wafermon-sidecar` console script and stand-in HTTP receivers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from wafermon_schema import vectors_path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+VECTORS: list[dict[str, Any]] = json.loads(Path(vectors_path()).read_text())
+VALID = [v["event"] for v in VECTORS if v["valid"]]
+SIDECAR_EXE = str(Path(sys.executable).with_name("wafermon-sidecar"))
+# Fast retries so the tests do not wait on production back-off figures.
+FAST_DELIVERY = {
+    "backoff_initial_s": 0.05,
+    "backoff_max_s": 0.4,
+    "breaker_failure_threshold": 3,
+    "breaker_reset_s": 0.3,
+    "breaker_max_reset_s": 0.6,
+    "send_timeout_s": 5.0,
+    "cursor_sync_interval_s": 0.05,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def make_events(n: int, **extra: Any) -> list[dict[str, Any]]:
+    """n valid events (copies of the valid vectors) with fresh, unique event_ids."""
+    events = []
+    for i in range(n):
+        event = json.loads(json.dumps(VALID[i % len(VALID)]))
+        event["event_id"] = str(uuid.uuid4())
+        event.update(extra)
+        events.append(event)
+    return events
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class SidecarProc:
+    def __init__(self, workdir: Path, backends: list[dict[str, Any]], **sections: Any) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.spool_dir = workdir / "spool"
+        self.log_path = workdir / "sidecar.log"
+        config: dict[str, Any] = {
+            "ingest": {"port": self.port, "flush_interval": 0.02},
+            "spool": {"path": str(self.spool_dir)},
+            "delivery": dict(FAST_DELIVERY),
+            "backends": backends,
+        }
+        for section, values in sections.items():
+            if isinstance(values, dict):
+                config.setdefault(section, {}).update(values)
+            else:
+                config[section] = values
+        self.config_path = workdir / "sidecar.json"
+        self.config_path.write_text(json.dumps(config))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30.0)
+        self.token: str | None = config["ingest"].get("auth_token")
+
+    def start(self, extra_args: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [SIDECAR_EXE, "--config", str(self.config_path), *(extra_args or [])],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+            )
+        wait_until(self._ready, 30, "the sidecar to answer /v1/healthz")
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the sidecar exited with {self.proc.returncode}:\n{self.log()}")
+        try:
+            return self.client.get("/v1/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self.client.close()
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30.0)
+
+    def stop(self) -> int:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode if self.proc is not None else 0
+
+    def post(
+        self,
+        body: bytes | list[dict[str, Any]] | dict[str, Any],
+        path: str = "/v1/ingest/events:batch",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if self.token and "Authorization" not in all_headers:
+            all_headers["Authorization"] = f"Bearer {self.token}"
+        return self.client.post(path, content=data, headers=all_headers)
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.client.get("/v1/healthz").json()
+        return result
+
+    def lag(self, backend: str) -> int:
+        value: int = self.health()["backends"][backend]["lag_events"]
+        return value
+
+
+class ReceiverProc:
+    """A stand-in receiver (tests/receiver.py) in its own process."""
+
+    def __init__(self, workdir: Path, name: str, port: int | None = None, **options: Any) -> None:
+        self.port = port or free_port()
+        self.out = workdir / f"{name}.received"
+        self.options = options
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> None:
+        args = [sys.executable, str(HERE / "receiver.py"), "--port", str(self.port), "--out", str(self.out)]
+        for key, value in self.options.items():
+            flag = "--" + key.replace("_", "-")
+            args += [flag] if value is True else [flag, str(value)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("ready"), line
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def lines(self) -> list[tuple[str, str]]:
+        if not self.out.exists():
+            return []
+        return [tuple(line.split()) for line in self.out.read_text().splitlines() if line.strip()]  # type: ignore[misc]
+
+    def event_ids(self) -> list[str]:
+        return [line[0] for line in self.lines()]
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[dict[str, list[Any]]]:
+    """Collects every process a test starts and stops them all at the end, whatever happened."""
+    started: dict[str, list[Any]] = {"sidecars": [], "receivers": []}
+    yield started
+    for sidecar in started["sidecars"]:
+        sidecar.kill()
+        sidecar.client.close()
+    for receiver in started["receivers"]:
+        receiver.stop()
+
+
+@pytest.fixture
+def sidecar(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., SidecarProc]:
+    def factory(backends: list[dict[str, Any]], start: bool = True, **sections: Any) -> SidecarProc:
+        workdir = tmp_path / f"sidecar{len(procs['sidecars'])}"
+        workdir.mkdir()
+        proc = SidecarProc(workdir, backends, **sections)
+        procs["sidecars"].append(proc)
+        if start:
+            proc.start()
+        return proc
+
+    return factory
+
+
+@pytest.fixture
+def receiver(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., ReceiverProc]:
+    def factory(name: str, start: bool = True, port: int | None = None, **options: Any) -> ReceiverProc:
+        proc = ReceiverProc(tmp_path, name, port, **options)
+        procs["receivers"].append(proc)
+        if start:
+            proc.start()
+        return proc
+
+    return factory
+
+
+def read_jsonl_ids(directory: Path) -> list[str]:
+    """event_ids in every *.jsonl file of a filesystem backend (a torn line from a crash is skipped)."""
+    ids = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            try:
+                ids.append(json.loads(line)["event_id"])
+            except (ValueError, KeyError):
+                continue
+    return ids
