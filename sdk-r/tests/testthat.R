@@ -1,0 +1,3 @@
+library(testthat)
+library(wafermon)
+test_check("wafermon")
