@@ -1,0 +1,149 @@
+"""The client: one ``wm_client`` (queue, delivery thread, spool), its jobs, flush, stats, close."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from . import _config, _metadata
+from ._config import ConfigSource
+from ._job import Job
+from ._native import cstr, ffi, lib
+from ._scope import JobScope
+from .errors import ClosedError, InvalidArgumentError, raise_status
+
+_STAT_NAMES = tuple(cstr(lib.wm_stat_name(i)) for i in range(lib.WM_STAT__COUNT))
+
+
+class Client:
+    """A connection to the sidecar or to direct backends, as configured.
+
+    ``Client(config, **overrides)``: ``config`` is a mapping, JSON text or a JSON file path in the
+    universal configuration schema (``mode``, ``sidecar``, ``direct_backends``, ``app``, ``spool``,
+    ``queue``, ``batch_size``, ``flush_interval``, ``exit_flush_timeout``, ``log_level``); keyword
+    arguments override its top-level keys. ``WAFERMON_CONFIG`` and ``WAFERMON_*`` variables apply
+    underneath. A bad key raises :class:`ConfigError` naming it.
+
+    Emitting never waits on the network. Close it (or leave it to interpreter exit) to deliver
+    what is queued; what cannot be delivered in time is spooled and sent by the next start.
+    """
+
+    def __init__(self, config: ConfigSource = None, /, **overrides: Any) -> None:
+        settings = _config.load(config, overrides)
+        data = _config.to_json(settings)
+        out = ffi.new("wm_client **")
+        status = lib.wm_client_open(data, out)
+        if status:
+            raise_status(status)
+        self._ptr: Any = out[0]
+        self._lock = threading.Lock()
+        self.exit_flush_timeout = _config.exit_flush_timeout(settings)
+        _live.add(self)
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._ptr is None
+
+    def start(
+        self, business_key: str | None = None, *, site_id: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> Job:
+        """Starts a job now (emits "started") and returns it; finish it yourself or use it as a
+        context manager. :func:`wafermon.job` is the usual way in."""
+        key = _metadata.text("business_key", business_key)
+        site = _metadata.text("site_id", site_id)
+        meta = _metadata.encode(metadata)
+        return self._start(key, site, meta, business_key)
+
+    def _start(self, key: Any, site: Any, meta: Any, business_key: str | None) -> Job:
+        out = ffi.new("wm_job **")
+        with self._lock:
+            if self._ptr is None:
+                raise ClosedError("the client is closed")
+            status = lib.wm_job_start(self._ptr, key, site, meta, out)
+        if status:
+            raise_status(status, "job")
+        return Job(out[0], self, business_key, None, None)
+
+    def job(
+        self, business_key: str | None = None, *, site_id: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> JobScope:
+        """A job scope on this client: context manager (sync and async) and decorator."""
+        return JobScope(business_key, site_id=site_id, metadata=metadata, client=self)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Waits until every event emitted before the call is delivered or durably spooled.
+
+        Raises :class:`wafermon.TimeoutError` when that took longer than ``timeout`` seconds.
+        """
+        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout >= 0:
+            raise InvalidArgumentError(f"flush: timeout must be a number >= 0, got {timeout!r}")
+        with self._lock:
+            ptr = self._ptr
+            if ptr is None:
+                raise ClosedError("the client is closed")
+        status = lib.wm_client_flush(ptr, float(timeout))  # waits: outside the lock
+        if status:
+            raise_status(status, "flush")
+
+    def stats(self) -> dict[str, int]:
+        """The core's counters: emitted, delivered, spooled, dropped, retries, dead_lettered,
+        replayed, queue_depth, spool_bytes, spool_pending, corrupt."""
+        with self._lock:
+            if self._ptr is None:
+                raise ClosedError("the client is closed")
+            return {name: int(lib.wm_client_stat(self._ptr, i)) for i, name in enumerate(_STAT_NAMES)}
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flushes for at most ``timeout`` seconds (default: the configured
+        ``exit_flush_timeout``), spools the rest, stops the delivery thread. Idempotent.
+
+        Jobs still running stay as they are; their later emits raise :class:`ClosedError`.
+        Raises :class:`wafermon.TimeoutError` when the flush did not complete (nothing is lost:
+        the rest is on the spool for the next start).
+        """
+        with self._lock:
+            ptr, self._ptr = self._ptr, None
+        if ptr is None:
+            return
+        _live.discard(self)
+        status = lib.wm_client_close(ptr, self.exit_flush_timeout if timeout is None else float(timeout))
+        if status:
+            raise_status(status, "close")
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A timed-out close has spooled the rest; nothing to report from a finaliser.
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+# ---- process-wide: live clients, exit, fork ----------------------------------------------------
+
+_live: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+def _close_all_at_exit() -> None:
+    for client in list(_live):
+        with contextlib.suppress(Exception):  # timed out: the rest is spooled for the next start
+            client.close()
+
+
+def _after_fork_in_child() -> None:
+    # A lock held by another thread at fork() stays held forever in the child: start fresh.
+    for client in list(_live):
+        client._lock = threading.Lock()
+
+
+atexit.register(_close_all_at_exit)
+os.register_at_fork(after_in_child=_after_fork_in_child)

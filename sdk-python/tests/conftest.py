@@ -1,0 +1,154 @@
+"""Fixtures: real receivers only — the file backend (mode direct, files in a tmp dir) and an HTTP
+receiver process — never a patched binding."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import wafermon
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+Event = dict[str, Any]
+
+
+def read_jsonl_dir(directory: Path) -> list[Event]:
+    """Every event the file backend wrote under ``directory``, in file order."""
+    events: list[Event] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        events.extend(json.loads(line) for line in path.read_text().splitlines() if line)
+    return events
+
+
+def direct_config(tmp: Path) -> dict[str, Any]:
+    """Configuration for mode direct into ``tmp/out`` with a spool in ``tmp/spool``."""
+    return {
+        "mode": "direct",
+        "direct_backends": [{"type": "filesystem", "path": str(tmp / "out"), "fsync": False}],
+        "spool": {"path": str(tmp / "spool")},
+        "app": {"name": "sdk-tests", "version": "1.0", "site_id": "fab-test"},
+        "flush_interval": 0.01,
+        "exit_flush_timeout": 5,
+    }
+
+
+class FileSink:
+    """A client in mode direct plus a reader of what the file backend wrote."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.dir = tmp / "out"
+        self.config = direct_config(tmp)
+        self.client = wafermon.Client(self.config)
+
+    def events(self, flush: bool = True) -> list[Event]:
+        if flush:
+            self.client.flush(10)
+        return read_jsonl_dir(self.dir)
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[FileSink]:
+    s = FileSink(tmp_path)
+    yield s
+    s.client.close(5)
+
+
+@pytest.fixture
+def default_sink(tmp_path: Path) -> Iterator[FileSink]:
+    """Like ``sink`` but installed as the default client through ``wafermon.configure``."""
+    s = FileSink.__new__(FileSink)
+    s.dir = tmp_path / "out"
+    s.config = direct_config(tmp_path)
+    s.client = wafermon.configure(s.config)
+    yield s
+    wafermon.shutdown(5)
+
+
+class Receiver:
+    """A receiver.py process; ``stop()``/``start()`` keep the same port."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.port = 0
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        args = [sys.executable, str(HERE / "receiver.py"), str(self.out)]
+        if self.port:
+            args.append(str(self.port))
+        deadline = time.monotonic() + 10
+        while True:
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+            assert self.proc.stdout is not None
+            line = self.proc.stdout.readline()
+            if line.strip():
+                self.port = int(line)
+                return
+            self.proc.wait()  # port not free yet after a restart: try again
+            if time.monotonic() > deadline:
+                raise RuntimeError("receiver did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def events(self) -> list[Event]:
+        if not self.out.exists():
+            return []
+        return [json.loads(line) for line in self.out.read_text().splitlines() if line]
+
+    def wait_for(self, predicate: Callable[[list[Event]], bool], timeout: float = 30) -> list[Event]:
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.events()
+            if predicate(events) or time.monotonic() > deadline:
+                return events
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[Receiver]:
+    r = Receiver(tmp_path / "received.ndjson")
+    r.start()
+    yield r
+    r.stop()
+
+
+def sidecar_config(url: str, tmp: Path) -> dict[str, Any]:
+    return {
+        "mode": "sidecar",
+        "sidecar": {"url": url, "timeout": 2, "retries": 1},
+        "spool": {"path": str(tmp / "spool")},
+        "app": {"name": "sdk-tests", "version": "1.0", "site_id": "fab-test"},
+        "flush_interval": 0.01,
+    }
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for a child process, without WAFERMON_* from the caller."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
+
+
+@pytest.fixture(autouse=True)
+def _no_wafermon_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The caller's WAFERMON_* settings must not leak into what a test configures.
+    for key in list(os.environ):
+        if key.startswith("WAFERMON_"):
+            monkeypatch.delenv(key)
