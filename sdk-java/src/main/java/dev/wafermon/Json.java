@@ -11,8 +11,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * A small, strict JSON writer for metadata and configuration maps, so the SDK needs no library.
  *
  * <p>Accepted values: {@code null}, {@link String}, {@link Character}, {@link Boolean}, the JDK's
- * integral numbers ({@code Byte Short Integer Long BigInteger AtomicInteger AtomicLong}), finite
- * {@code Float Double BigDecimal}, {@link Map} with {@link String} keys, {@link Iterable}, and
+ * integral numbers ({@code Byte Short Integer Long AtomicInteger AtomicLong}, {@code BigInteger} within
+ * 64 bits), finite {@code Float Double} and {@code BigDecimal} within double range, {@link Map} with {@link String} keys, {@link Iterable}, and
  * arrays (object or primitive). Anything else — a NaN or infinite number, a non-String key, an
  * unknown type, nesting deeper than {@value #MAX_DEPTH} levels (which also stops cycles), a string
  * with an unpaired surrogate — is refused with an exception naming the key path, e.g.
@@ -93,8 +93,14 @@ final class Json {
         } else if (v instanceof Boolean) {
             sb.append(((Boolean) v).booleanValue() ? "true" : "false");
         } else if (v instanceof Integer || v instanceof Long || v instanceof Short
-                || v instanceof Byte || v instanceof BigInteger || v instanceof AtomicInteger
-                || v instanceof AtomicLong) {
+                || v instanceof Byte || v instanceof AtomicInteger || v instanceof AtomicLong) {
+            sb.append(v.toString());
+        } else if (v instanceof BigInteger) {
+            // The core (jansson) holds integers as 64-bit: refuse here, naming the key.
+            if (((BigInteger) v).bitLength() > 63) {
+                throw error(kind, path, v + " is outside the signed 64-bit range of JSON integers "
+                        + "wafermon accepts (send it as a string)");
+            }
             sb.append(v.toString());
         } else if (v instanceof Double || v instanceof Float) {
             double d = ((Number) v).doubleValue();
@@ -104,6 +110,10 @@ final class Json {
             // Double.toString / Float.toString: "1.0", "1.0E-5" — valid JSON numbers.
             sb.append(v.toString());
         } else if (v instanceof BigDecimal) {
+            if (!Double.isFinite(((BigDecimal) v).doubleValue())) {
+                throw error(kind, path, v + " is outside the range of a double (send it as a "
+                        + "string)");
+            }
             sb.append(((BigDecimal) v).toString());
         } else if (v instanceof Character) {
             writeString(kind, sb, v.toString(), path);
