@@ -185,8 +185,10 @@ class DeliveryWorker:
             await asyncio.wait_for(self.backend.send_batch(batch), self.delivery.send_timeout_s)
         except PermanentError as exc:
             self.breaker.record_success()  # the backend answered; it is up
+            self._attempt = 0
             self._dead_letter(batch, exc)
             self._advance(end)
+            return
         except (TransientError, Exception) as exc:
             self._failed(exc)
             retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None

@@ -8,7 +8,9 @@ import time
 from .base import PermanentError, TransientError
 
 # 408 timeout, 425 too early, 429 too many requests: the receiver asks us to come back later.
-RETRYABLE_4XX = frozenset({408, 425, 429})
+# 401, 403, 404: a wrong key or URL is a configuration fault that someone will fix; dead-lettering
+# every event meanwhile would lose them for this backend, so these are retried (health shows them).
+RETRYABLE_4XX = frozenset({401, 403, 404, 408, 425, 429})
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -26,7 +28,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def raise_for_status(status: int, body: str, retry_after: str | None, target: str) -> None:
-    """Nothing for 2xx; TransientError for 5xx/408/425/429; PermanentError for other 4xx (and 3xx)."""
+    """Nothing for 2xx; TransientError for 5xx and RETRYABLE_4XX; PermanentError for other 4xx (and 3xx)."""
     if 200 <= status < 300:
         return
     snippet = body[:300].strip()

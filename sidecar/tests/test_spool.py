@@ -1,0 +1,156 @@
+"""The spool on its own: framing, group commit, reading from any sequence number, freeing segments,
+and recovery from a torn or corrupt tail."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from wafermon_sidecar.cursor import Cursor
+from wafermon_sidecar.framing import HEADER_SIZE, decode_header, encode_record, payload_ok
+from wafermon_sidecar.spool import Spool, SpoolFull
+
+
+def events(start: int, n: int) -> bytes:
+    return b"\n".join(b'{"n":%d}' % i for i in range(start, start + n))
+
+
+def test_framing_round_trip_and_crc() -> None:
+    record = encode_record(7, 2, b'{"a":1}\n{"b":2}')
+    header = decode_header(record)
+    assert header is not None and (header.first_seq, header.count) == (7, 2)
+    assert payload_ok(header, record[HEADER_SIZE:])
+    assert not payload_ok(header, record[HEADER_SIZE:-1] + b"X")
+    assert decode_header(b"junk" * 10) is None and decode_header(record[:10]) is None
+
+
+async def _fill(spool: Spool, batches: int, size: int, concurrent: bool = False) -> list[int]:
+    if concurrent:  # all in flight together: one group commit
+        return list(await asyncio.gather(*(spool.append(events(i * size, size), size) for i in range(batches))))
+    return [await spool.append(events(i * size, size), size) for i in range(batches)]
+
+
+def test_group_commit_orders_sequences_and_reads_back(tmp_path: Path) -> None:
+    async def run() -> None:
+        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=2_000)
+        spool.open()
+        firsts = await _fill(spool, 30, 10, concurrent=True)
+        assert firsts == list(range(0, 300, 10))  # in arrival order
+        assert len(spool.segments[0].firsts) >= 29  # the 29 that queued behind the first write went together
+        firsts = await _fill(spool, 30, 10)
+        assert firsts == list(range(300, 600, 10))
+        assert spool.next_seq == 600 and len(spool.segments) >= 3  # rolled over several times
+        got, start, end = spool.read(95, 17)
+        assert (start, end, len(got)) == (95, 112, 17)
+        everything, _, end = spool.read(0, 10_000)
+        assert end == 600 and len(everything) == 600
+        assert len(set(everything[:300])) == 300 and everything[:300] == everything[300:]
+        await spool.close()
+
+    asyncio.run(run())
+
+
+def test_release_deletes_only_passed_segments_and_never_the_active_one(tmp_path: Path) -> None:
+    async def run() -> None:
+        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=1_000)
+        spool.open()
+        await _fill(spool, 20, 10)
+        count = len(spool.segments)
+        boundary = spool.segments[2].base_seq
+        assert spool.release(boundary) == 2
+        assert spool.first_seq == boundary and len(spool.segments) == count - 2
+        spool.release(10**9)
+        assert len(spool.segments) == 1
+        assert spool.bytes == spool.segments[0].size
+        assert spool.read(0, 5)[1] >= boundary  # reading from before the spool starts at what is left
+        await spool.close()
+
+    asyncio.run(run())
+
+
+def test_size_limit_refuses_before_writing(tmp_path: Path) -> None:
+    async def run() -> None:
+        spool = Spool(tmp_path, max_bytes=2_000, segment_bytes=500)
+        spool.open()
+        with pytest.raises(SpoolFull):
+            for i in range(100):
+                await spool.append(events(i, 10), 10)
+        assert spool.bytes <= 2_000
+        await spool.close()
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("damage", ["torn_header", "torn_payload", "flipped_byte", "garbage_tail"])
+def test_recovery_truncates_a_bad_tail_with_a_warning(tmp_path: Path, damage: str) -> None:
+    async def write() -> None:
+        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+        spool.open()
+        await _fill(spool, 5, 4)
+        await spool.close()
+
+    asyncio.run(write())
+    segment = next(tmp_path.glob("*.seg"))
+    data = segment.read_bytes()
+    last_record = len(encode_record(16, 4, events(16, 4)))
+    good = len(data) - last_record
+    if damage == "torn_header":
+        segment.write_bytes(data[: good + 10])
+    elif damage == "torn_payload":
+        segment.write_bytes(data[:-5])
+    elif damage == "flipped_byte":
+        segment.write_bytes(data[:-3] + bytes([data[-3] ^ 0xFF]) + data[-2:])
+    else:
+        segment.write_bytes(data + b"\x00\x13garbage")
+        good = len(data)
+
+    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+    spool.open()
+    assert os.path.getsize(segment) == good
+    expected_events = 20 if damage == "garbage_tail" else 16
+    assert spool.next_seq == expected_events
+    assert spool.recovery_warnings and "truncating" in spool.recovery_warnings[0]
+    assert len(spool.read(0, 100)[0]) == expected_events
+
+    async def append_after() -> int:
+        first = await spool.append(events(100, 2), 2)
+        await spool.close()
+        return first
+
+    assert asyncio.run(append_after()) == expected_events
+
+
+def test_restart_keeps_sequence_numbers_above_cursors(tmp_path: Path) -> None:
+    async def run() -> None:
+        spool = Spool(tmp_path / "seg", max_bytes=10_000_000, segment_bytes=300)
+        spool.open()
+        await _fill(spool, 6, 5)
+        spool.release(30)
+        await spool.close()
+        again = Spool(tmp_path / "seg", max_bytes=10_000_000, segment_bytes=300)
+        again.open(min_next_seq=30)
+        assert again.next_seq == 30
+        assert await again.append(events(0, 1), 1) == 30
+        await again.close()
+
+    asyncio.run(run())
+
+
+def test_cursor_is_atomic_and_falls_back_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cursor = Cursor(tmp_path, "files")
+    assert cursor.load() == 0 and not cursor.exists()
+    cursor.seq = 41
+    cursor.persist()
+    assert Cursor(tmp_path, "files").load() == 41
+    assert not list(tmp_path.glob("*.tmp"))
+
+    def no_space(seq: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cursor, "_replace", no_space)
+    cursor.seq = 1234567
+    cursor.persist()  # disk full: overwritten in place instead
+    assert Cursor(tmp_path, "files").load() == 1234567 and cursor.persisted_seq == 1234567

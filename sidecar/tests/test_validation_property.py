@@ -1,0 +1,130 @@
+"""Property tests: any mix of valid and invalid vectors → exactly the valid ones accepted and every
+invalid index reported with its field; and the fast path never disagrees with wafermon_schema."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from conftest import VECTORS, SidecarProc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wafermon_schema import check_batch
+from wafermon_sidecar.validation import judge, self_check
+
+ENCODINGS = ["array", "ndjson", "array+gzip", "ndjson+gzip", "pretty-array"]
+
+
+def encode(events: list[Any], encoding: str) -> tuple[bytes, dict[str, str]]:
+    headers = {"Content-Type": "application/json"}
+    if encoding.startswith("ndjson"):
+        body = b"\n".join(json.dumps(e).encode() for e in events) + b"\n"
+        headers["Content-Type"] = "application/x-ndjson"
+    elif encoding == "pretty-array":
+        body = json.dumps(events, indent=2).encode()
+    else:
+        body = json.dumps(events).encode()
+    if encoding.endswith("gzip"):
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    return body, headers
+
+
+def field_matches(reported: str, expected: str) -> bool:
+    # the vectors name the top-level field; the validator may add the sub-field ("metrics.duration_s")
+    return reported == expected or reported.startswith(expected + ".")
+
+
+mixes = st.lists(st.integers(0, len(VECTORS) - 1), min_size=1, max_size=25)
+
+
+def test_any_mix_of_vectors_over_http(sidecar: Callable[..., SidecarProc], tmp_path: Path) -> None:
+    sc = sidecar([{"type": "filesystem", "name": "files", "config": {"path": str(tmp_path / "out")}}])
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(picks=mixes, encoding=st.sampled_from(ENCODINGS))
+    def check(picks: list[int], encoding: str) -> None:
+        chosen = [VECTORS[i] for i in picks]
+        body, headers = encode([v["event"] for v in chosen], encoding)
+        r = sc.post(body, headers=headers)
+        valid = sum(1 for v in chosen if v["valid"])
+        expected_status = 202 if valid == len(chosen) else (400 if valid == 0 else 207)
+        assert r.status_code == expected_status, r.text
+        reply = r.json()
+        assert reply["accepted"] == (valid if valid else 0)
+        bad = [(i, v["field"]) for i, v in enumerate(chosen) if not v["valid"]]
+        assert [p["index"] for p in reply["rejected"]] == [i for i, _ in bad]
+        for problem, (_, field) in zip(reply["rejected"], bad, strict=True):
+            assert field_matches(problem["field"], field), (problem, field)
+
+    check()
+
+
+# Mutations of valid events: every field set to values of the wrong type, shape or pattern.
+FIELDS = sorted({k for v in VECTORS if v["valid"] for k in v["event"]} | {"progress", "trace", "surprise"})
+odd_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**60), 2**60),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "01936f0e-8a6b-7c3d-9e1f-0a1b2c3d4e5f",
+            "01936F0E-8A6B-7C3D-9E1F-0A1B2C3D4E5F",
+            "01936f0e-8a6b-7c3d-9e1f-0a1b2c3d4e5f\n",
+            "2026-11-23T08:15:30.123456Z",
+            "2026-11-23T08:15:30.123456Z\n",
+            "2026-11-23T08:15:30Z",
+            {"trace_id": "0" * 32, "span_id": "0" * 16},
+            {"trace_id": "0" * 32 + "\n", "span_id": "0" * 16},
+            {"trace_id": "A" * 32, "span_id": "0" * 16},
+            {"name": "x", "version": "1"},
+            {"lang": "c", "version": "1"},
+            {"duration_s": 1.0},
+            {"type": "E", "message": "m"},
+            "running",
+            "finished",
+            "subjob",
+        ]
+    ),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+mutation = st.tuples(st.sampled_from(FIELDS), odd_values, st.booleans())
+valid_events = [v["event"] for v in VECTORS if v["valid"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    items=st.lists(
+        st.tuples(st.integers(0, len(valid_events) - 1), st.lists(mutation, max_size=2)), min_size=1, max_size=12
+    ),
+    ndjson=st.booleans(),
+)
+def test_fast_path_agrees_with_the_schema_package(items: list[tuple[int, list[Any]]], ndjson: bool) -> None:
+    events = []
+    for index, mutations in items:
+        event = json.loads(json.dumps(valid_events[index]))
+        for field, value, delete in mutations:
+            if delete:
+                event.pop(field, None)
+            else:
+                event[field] = value
+        events.append(event)
+    body = b"\n".join(json.dumps(e).encode() for e in events) if ndjson else json.dumps(events).encode()
+    verdict = judge(body)
+    accepted, problems = check_batch(body)
+    assert verdict.accepted == len(accepted)
+    assert [p.as_dict() for p in verdict.problems] == [p.as_dict() for p in problems]
+    if not accepted:
+        assert verdict.payload == b""
+    else:
+        assert [json.loads(line) for line in verdict.payload.split(b"\n")] == [json.loads(a.raw) for a in accepted]
+
+
+def test_fast_path_self_check_passes() -> None:
+    assert self_check() is True
