@@ -28,6 +28,8 @@ final class NativeLibrary {
     static final String PROPERTY = "wafermon.native.path";
 
     private static volatile boolean loaded;
+    /** How the library was found, for diagnostics and tests. */
+    private static String source = "not loaded";
 
     private NativeLibrary() {}
 
@@ -61,10 +63,12 @@ final class NativeLibrary {
         if (override != null && !override.isEmpty()) {
             // An explicit path is a promise: do not fall back to another copy behind its back.
             System.load(Path.of(override).toAbsolutePath().toString());
+            source = "property " + PROPERTY + ": " + override;
             return;
         }
         try {
             System.loadLibrary("wafermon-jni-" + VERSION);
+            source = "java.library.path";
             return;
         } catch (UnsatisfiedLinkError e) {
             tried.add("java.library.path: " + e.getMessage());
@@ -79,6 +83,7 @@ final class NativeLibrary {
                 try {
                     Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
                     System.load(tmp.toAbsolutePath().toString());
+                    source = "jar resource " + resource;
                     return;
                 } finally {
                     // Loaded libraries stay mapped; the file itself is no longer needed.
@@ -91,6 +96,10 @@ final class NativeLibrary {
         throw new UnsatisfiedLinkError("wafermon: cannot load the native library " + fileName()
                 + "; tried " + String.join("; ", tried) + ". Set -D" + PROPERTY
                 + "=/path/to/" + fileName() + " to choose the file.");
+    }
+
+    static synchronized String source() {
+        return source;
     }
 
     /** wm_last_error() of this thread, decoded leniently (the C side may cut a UTF-8 sequence). */
