@@ -39,8 +39,8 @@ int main(int argc, char **argv) {
     job_loop(c, n);
     double t1 = now_s();
     wm_client_flush(c, 60);
-    printf("jobs=%ld ns_per_job=%.1f delivered=%llu spooled=%llu dropped=%llu\n", n, (t1 - t0) * 1e9 / (double)n,
-           (unsigned long long)wm_client_stat(c, WM_STAT_DELIVERED),
+    printf("jobs=%ld ns_per_job=%.1f delivered=%llu spooled=%llu dropped=%llu\n", n,
+           (t1 - t0) * 1e9 / (double)n, (unsigned long long)wm_client_stat(c, WM_STAT_DELIVERED),
            (unsigned long long)wm_client_stat(c, WM_STAT_SPOOLED),
            (unsigned long long)wm_client_stat(c, WM_STAT_DROPPED));
     wm_client_close(c, 10);

@@ -1,7 +1,8 @@
 # The C core: formatting, unit tests (ctest), the same under ASan/UBSan, and the integration tests
 # that drive built binaries against a real HTTP receiver process (pytest).
 stage_core_format() {
-  clang-format --dry-run -Werror core/include/*.h core/src/*.[ch] core/tests/*.[ch] core/examples/*.c
+  clang-format --dry-run -Werror core/include/*.h core/src/*.[ch] core/tests/*.[ch] core/examples/*.c \
+    conformance/testees/c/*.c bench/*.c
 }
 stage_core_unit() {
   cmake --build build
@@ -14,6 +15,9 @@ stage_core_sanitizers() {
     ctest --output-on-failure -j"$JOBS" --timeout 300)
 }
 stage_core_integration() {
+  ruff check core/tests/integration
+  ruff format --check core/tests/integration
+  mypy --strict core/tests/integration
   WAFERMON_BUILD_DIR="$ROOT/build" "$PY" -m pytest -q core/tests/integration
 }
 
