@@ -1,0 +1,554 @@
+/* XS glue between Perl and libwafermon: handles as blessed scalar refs, statuses as
+ * WaferMon::Error objects, Perl data as JSON. No core logic lives here. */
+#define PERL_NO_GET_CONTEXT
+#include "EXTERN.h"
+#include "perl.h"
+#include "XSUB.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <wafermon.h>
+
+typedef struct wmp_client {
+    wm_client *client;
+} wmp_client;
+
+typedef struct wmp_job {
+    wm_job *job;
+    pid_t pid;         /* the process that started it: DESTROY elsewhere only frees */
+    SV *snap_err;      /* $@ when the job was created (scope-guard bookkeeping) */
+    IV snap_status;    /* $? then */
+} wmp_job;
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+static const wm_status_desc *find_desc(int code) {
+    const wm_status_desc *descs;
+    size_t n;
+    wm_status_descs(&descs, &n);
+    for (size_t i = 0; i < n; i++)
+        if (descs[i].code == code)
+            return &descs[i];
+    return NULL;
+}
+
+static int in_wafermon_pm(const char *file) {
+    size_t n = file ? strlen(file) : 0;
+    return n >= 11 && !strcmp(file + n - 11, "WaferMon.pm");
+}
+
+/* Throws a WaferMon::Error::<Exception> object { code, name, status, message, file, line }. */
+static void wmp_throw(pTHX_ int code, const char *detail) {
+    const wm_status_desc *d = find_desc(code);
+    const char *exc = d ? d->exception : "InternalError";
+    const char *msg = detail && detail[0] ? detail : (d ? d->message : "error");
+    char pkg[128];
+    snprintf(pkg, sizeof pkg, "WaferMon::Error::%s", exc);
+    HV *hv = newHV();
+    hv_stores(hv, "code", newSViv(code));
+    hv_stores(hv, "name", newSVpv(exc, 0));
+    hv_stores(hv, "status", newSVpv(d ? d->name : "WM_E_UNKNOWN", 0));
+    SV *m = newSVpv(msg, 0);
+    if (is_utf8_string((const U8 *)msg, strlen(msg)))
+        SvUTF8_on(m);
+    hv_stores(hv, "message", m);
+    /* Where the user called us: the first frame outside WaferMon.pm. */
+    const COP *cop = PL_curcop;
+    for (I32 level = 0; cop && in_wafermon_pm(CopFILE(cop)); level++) {
+        const PERL_CONTEXT *cx = caller_cx(level, NULL);
+        cop = cx ? cx->blk_oldcop : NULL;
+    }
+    if (!cop)
+        cop = PL_curcop;
+    if (cop) {
+        hv_stores(hv, "file", newSVpv(CopFILE(cop) ? CopFILE(cop) : "?", 0));
+        hv_stores(hv, "line", newSVuv(CopLINE(cop)));
+    }
+    SV *rv = newRV_noinc((SV *)hv);
+    sv_bless(rv, gv_stashpv(pkg, GV_ADD));
+    croak_sv(sv_2mortal(rv));
+}
+
+static void check(pTHX_ wm_status st) {
+    if (st == WM_OK)
+        return;
+    char detail[1024];
+    snprintf(detail, sizeof detail, "%s", wm_last_error());
+    wmp_throw(aTHX_ (int)st, detail);
+}
+
+/* ---- handles (the typemap's one fatal check) ---------------------------------------------- */
+
+static void *handle_from_sv(pTHX_ SV *sv, const char *cls) {
+    if (!(SvROK(sv) && sv_derived_from(sv, cls) && SvTYPE(SvRV(sv)) < SVt_PVAV)) {
+        char m[160];
+        snprintf(m, sizeof m, "expected a %s object", cls);
+        wmp_throw(aTHX_ WM_E_INVALID_ARGUMENT, m);
+    }
+    void *p = INT2PTR(void *, SvIV(SvRV(sv)));
+    if (!p)
+        wmp_throw(aTHX_ WM_E_CLOSED, "handle is closed");
+    return p;
+}
+
+static wmp_job *wmp_job_from_sv(pTHX_ SV *sv) {
+    wmp_job *j = handle_from_sv(aTHX_ sv, "WaferMon::Job");
+    if (!j->job)
+        wmp_throw(aTHX_ WM_E_CLOSED, "handle is closed");
+    return j;
+}
+
+static wmp_client *wmp_client_from_sv(pTHX_ SV *sv) {
+    wmp_client *c = handle_from_sv(aTHX_ sv, "WaferMon::Client");
+    if (!c->client)
+        wmp_throw(aTHX_ WM_E_CLOSED, "the client is closed");
+    return c;
+}
+
+static SV *wrap(pTHX_ void *p, const char *cls) {
+    SV *obj = newSV(0);
+    sv_setiv(obj, PTR2IV(p));
+    SV *rv = newRV_noinc(obj);
+    sv_bless(rv, gv_stashpv(cls, GV_ADD));
+    return rv;
+}
+
+static SV *new_job(pTHX_ wm_job *job) {
+    wmp_job *j;
+    Newxz(j, 1, wmp_job);
+    j->job = job;
+    j->pid = getpid();
+    j->snap_err = newSVsv(ERRSV);
+    j->snap_status = (IV)STATUS_CURRENT;
+    return wrap(aTHX_ j, "WaferMon::Job");
+}
+
+/* ---- Perl data -> JSON ---------------------------------------------------------------------- */
+
+#define MAX_DEPTH 64
+
+typedef struct {
+    SV *out;
+    int failed;
+    char err[512];
+} jctx;
+
+static int jfail(jctx *c, const char *path, const char *what) {
+    c->failed = 1;
+    if (path[0])
+        snprintf(c->err, sizeof c->err, "value at \"%s\" %s", path, what);
+    else
+        snprintf(c->err, sizeof c->err, "the value %s", what);
+    return -1;
+}
+
+static void put_string(pTHX_ jctx *c, const char *s, STRLEN len) {
+    sv_catpvs(c->out, "\"");
+    const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
+    for (; p < end; p++) {
+        const char *esc = NULL;
+        char buf[8];
+        switch (*p) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default:
+            if (*p < 0x20) {
+                snprintf(buf, sizeof buf, "\\u%04x", *p);
+                esc = buf;
+            }
+        }
+        if (esc) {
+            sv_catpvn(c->out, (const char *)run, p - run);
+            sv_catpv(c->out, esc);
+            run = p + 1;
+        }
+    }
+    sv_catpvn(c->out, (const char *)run, end - run);
+    sv_catpvs(c->out, "\"");
+}
+
+/* A string SV as UTF-8 bytes: character strings are encoded, byte strings taken as Latin-1. */
+static const char *utf8_bytes(pTHX_ SV *sv, STRLEN *len) {
+    if (SvUTF8(sv))
+        return SvPV(sv, *len);
+    SV *tmp = sv_2mortal(newSVsv(sv));
+    sv_utf8_upgrade(tmp);
+    return SvPV(tmp, *len);
+}
+
+static void child_path(char *out, size_t n, const char *path, const char *key, I32 keylen,
+                       SSize_t index) {
+    if (key)
+        snprintf(out, n, "%s%s%.*s", path, path[0] ? "." : "", (int)keylen, key);
+    else
+        snprintf(out, n, "%s[%ld]", path, (long)index);
+}
+
+static int put_value(pTHX_ jctx *c, SV *sv, const char *path, int depth) {
+    char sub[512];
+    if (depth > MAX_DEPTH)
+        return jfail(c, path, "is nested more than 64 levels deep");
+    SvGETMAGIC(sv);
+    if (!SvOK(sv)) {
+        sv_catpvs(c->out, "null");
+        return 0;
+    }
+    if (SvROK(sv)) {
+        SV *t = SvRV(sv);
+        if (sv_isobject(sv)) {
+            if (sv_derived_from(sv, "JSON::PP::Boolean")) {
+                sv_catpv(c->out, SvTRUE(t) ? "true" : "false");
+                return 0;
+            }
+            char what[200];
+            snprintf(what, sizeof what,
+                     "is a %s object, which cannot be serialised to JSON: pass plain data",
+                     sv_reftype(t, 1));
+            return jfail(c, path, what);
+        }
+        if (SvTYPE(t) == SVt_PVHV) {
+            HV *hv = (HV *)t;
+            /* Sorted keys: the same data gives the same JSON. */
+            AV *keys = (AV *)sv_2mortal((SV *)newAV());
+            hv_iterinit(hv);
+            HE *he;
+            while ((he = hv_iternext(hv)))
+                av_push(keys, SvREFCNT_inc(hv_iterkeysv(he)));
+            sortsv(AvARRAY(keys), av_len(keys) + 1, Perl_sv_cmp);
+            sv_catpvs(c->out, "{");
+            for (SSize_t i = 0; i <= av_len(keys); i++) {
+                SV *k = AvARRAY(keys)[i];
+                STRLEN klen;
+                const char *kb = utf8_bytes(aTHX_ k, &klen);
+                if (i)
+                    sv_catpvs(c->out, ",");
+                put_string(aTHX_ c, kb, klen);
+                sv_catpvs(c->out, ":");
+                HE *e = hv_fetch_ent(hv, k, 0, 0);
+                child_path(sub, sizeof sub, path, kb, (I32)klen, 0);
+                if (put_value(aTHX_ c, e ? HeVAL(e) : &PL_sv_undef, sub, depth + 1))
+                    return -1;
+            }
+            sv_catpvs(c->out, "}");
+            return 0;
+        }
+        if (SvTYPE(t) == SVt_PVAV) {
+            AV *av = (AV *)t;
+            sv_catpvs(c->out, "[");
+            for (SSize_t i = 0; i <= av_len(av); i++) {
+                SV **e = av_fetch(av, i, 0);
+                if (i)
+                    sv_catpvs(c->out, ",");
+                child_path(sub, sizeof sub, path, NULL, 0, i);
+                if (put_value(aTHX_ c, e ? *e : &PL_sv_undef, sub, depth + 1))
+                    return -1;
+            }
+            sv_catpvs(c->out, "]");
+            return 0;
+        }
+        if (SvTYPE(t) < SVt_PVAV && !SvROK(t) && SvOK(t)) { /* \1 and \0 are booleans */
+            STRLEN l;
+            const char *s = SvPV(t, l);
+            if (l == 1 && (s[0] == '1' || s[0] == '0')) {
+                sv_catpv(c->out, s[0] == '1' ? "true" : "false");
+                return 0;
+            }
+        }
+        char what[200];
+        snprintf(what, sizeof what,
+                 "is a %s reference, which cannot be serialised to JSON (only hash and array "
+                 "references, \\1 and \\0)",
+                 sv_reftype(t, 0));
+        return jfail(c, path, what);
+    }
+    if (isGV_with_GP(sv))
+        return jfail(c, path, "is a glob, which cannot be serialised to JSON");
+    if (SvPOKp(sv)) {
+        STRLEN len;
+        const char *s = utf8_bytes(aTHX_ sv, &len);
+        put_string(aTHX_ c, s, len);
+        return 0;
+    }
+    if (SvIOKp(sv) && !SvNOKp(sv)) {
+        if (SvIsUV(sv))
+            sv_catpvf(c->out, "%" UVuf, SvUV(sv));
+        else
+            sv_catpvf(c->out, "%" IVdf, SvIV(sv));
+        return 0;
+    }
+    if (SvNOKp(sv) || SvIOKp(sv)) {
+        NV v = SvNV(sv);
+        if (!isfinite(v))
+            return jfail(c, path, "is NaN or infinite, which JSON cannot hold");
+        char num[40];
+        snprintf(num, sizeof num, "%.15g", (double)v);
+        if (strtod(num, NULL) != (double)v)
+            snprintf(num, sizeof num, "%.17g", (double)v);
+        sv_catpv(c->out, num);
+        return 0;
+    }
+    return jfail(c, path, "cannot be serialised to JSON");
+}
+
+/* what: "metadata" (undef -> NULL; must be a hash ref) or "config" (ConfigError) or "value". */
+static SV *to_json(pTHX_ SV *x, const char *what) {
+    int is_value = !strcmp(what, "value");
+    int code = !strcmp(what, "config") ? WM_E_CONFIG : WM_E_METADATA;
+    if (!is_value) {
+        SvGETMAGIC(x);
+        if (!SvOK(x))
+            return NULL;
+        if (!(SvROK(x) && !sv_isobject(x) && SvTYPE(SvRV(x)) == SVt_PVHV)) {
+            char m[256];
+            snprintf(m, sizeof m,
+                     "%s must be a JSON object: a hash reference such as { step => 'etch' }, got "
+                     "%s",
+                     what,
+                     SvROK(x) ? (sv_isobject(x) ? "an object" : sv_reftype(SvRV(x), 0))
+                              : "a plain scalar");
+            wmp_throw(aTHX_ code, m);
+        }
+    }
+    jctx c = {0};
+    c.out = sv_2mortal(newSVpvs(""));
+    put_value(aTHX_ & c, x, "", 0);
+    if (c.failed) {
+        char m[640];
+        snprintf(m, sizeof m, "%s: %s", what, c.err);
+        wmp_throw(aTHX_ code, m);
+    }
+    return c.out;
+}
+
+static const char *meta_arg(pTHX_ SV *m) {
+    SV *j = to_json(aTHX_ m, "metadata");
+    return j ? SvPV_nolen(j) : NULL;
+}
+
+/* undef -> NULL; else the string as UTF-8. */
+static const char *opt_str(pTHX_ SV *sv) {
+    SvGETMAGIC(sv);
+    if (!SvOK(sv))
+        return NULL;
+    if (SvROK(sv) && !sv_isobject(sv))
+        wmp_throw(aTHX_ WM_E_INVALID_ARGUMENT, "expected a string, got a reference");
+    STRLEN len;
+    const char *s = utf8_bytes(aTHX_ sv, &len);
+    if (strlen(s) != len)
+        wmp_throw(aTHX_ WM_E_ENCODING, "a string contains a NUL character");
+    return s;
+}
+
+MODULE = WaferMon    PACKAGE = WaferMon
+
+PROTOTYPES: DISABLE
+
+const char *
+core_version()
+  CODE:
+    RETVAL = wm_version_string();
+  OUTPUT:
+    RETVAL
+
+void
+_status_descs()
+  PPCODE:
+    const wm_status_desc *d;
+    size_t n;
+    wm_status_descs(&d, &n);
+    for (size_t i = 0; i < n; i++) {
+        AV *row = newAV();
+        av_push(row, newSViv(d[i].code));
+        av_push(row, newSVpv(d[i].name, 0));
+        av_push(row, newSVpv(d[i].exception, 0));
+        av_push(row, newSVpv(d[i].message, 0));
+        mXPUSHs(newRV_noinc((SV *)row));
+    }
+
+SV *
+to_json(SV *x, const char *what = "value")
+  CODE:
+    SV *j = to_json(aTHX_ x, what);
+    RETVAL = j ? newSVsv(j) : &PL_sv_undef;
+    if (j) SvUTF8_on(RETVAL);
+  OUTPUT:
+    RETVAL
+
+void
+_throw(int code, const char *message)
+  CODE:
+    wmp_throw(aTHX_ code, message);
+
+MODULE = WaferMon    PACKAGE = WaferMon::Client
+
+SV *
+_open(SV *config)
+  CODE:
+    SV *j = to_json(aTHX_ config, "config");
+    wm_client *c = NULL;
+    check(aTHX_ wm_client_open(j ? SvPV_nolen(j) : NULL, &c));
+    wmp_client *w;
+    Newxz(w, 1, wmp_client);
+    w->client = c;
+    RETVAL = wrap(aTHX_ w, "WaferMon::Client");
+  OUTPUT:
+    RETVAL
+
+void
+flush(wmp_client *self, double timeout = 10)
+  CODE:
+    check(aTHX_ wm_client_flush(self->client, timeout));
+
+void
+close(SV *self_sv, double timeout = 10)
+  CODE:
+    wmp_client *self = handle_from_sv(aTHX_ self_sv, "WaferMon::Client");
+    wm_client *c = self->client;
+    self->client = NULL;
+    if (c)
+        check(aTHX_ wm_client_close(c, timeout));
+
+SV *
+stats(wmp_client *self)
+  CODE:
+    HV *hv = newHV();
+    for (int i = 0; i < WM_STAT__COUNT; i++)
+        hv_store(hv, wm_stat_name((wm_stat)i), (I32)strlen(wm_stat_name((wm_stat)i)),
+                 newSVuv((UV)wm_client_stat(self->client, (wm_stat)i)), 0);
+    RETVAL = newRV_noinc((SV *)hv);
+  OUTPUT:
+    RETVAL
+
+SV *
+_start(wmp_client *self, SV *business_key, SV *site_id, SV *metadata)
+  CODE:
+    const char *bk = opt_str(aTHX_ business_key);
+    const char *site = opt_str(aTHX_ site_id);
+    const char *meta = meta_arg(aTHX_ metadata);
+    wm_job *j = NULL;
+    check(aTHX_ wm_job_start(self->client, bk, site, meta, &j));
+    RETVAL = new_job(aTHX_ j);
+  OUTPUT:
+    RETVAL
+
+void
+DESTROY(SV *self_sv)
+  CODE:
+    if (!SvROK(self_sv))
+        return;
+    wmp_client *self = INT2PTR(wmp_client *, SvIV(SvRV(self_sv)));
+    if (!self)
+        return;
+    /* At global destruction, jobs may still finish after this object is gone: leave the client
+     * open; the core's exit handler flushes it (exit_flush_timeout). */
+    if (PL_phase != PERL_PHASE_DESTRUCT) {
+        if (self->client)
+            wm_client_close(self->client, 10);
+        sv_setiv(SvRV(self_sv), 0);
+        Safefree(self);
+    }
+
+MODULE = WaferMon    PACKAGE = WaferMon::Job
+
+SV *
+_subjob(wmp_job *self, SV *sub_key, SV *metadata)
+  CODE:
+    const char *sk = opt_str(aTHX_ sub_key);
+    const char *meta = meta_arg(aTHX_ metadata);
+    wm_job *j = NULL;
+    check(aTHX_ wm_subjob_start(self->job, sk, meta, &j));
+    RETVAL = new_job(aTHX_ j);
+  OUTPUT:
+    RETVAL
+
+void
+progress(wmp_job *self, SV *fraction = &PL_sv_undef, SV *metadata = &PL_sv_undef)
+  CODE:
+    double f = SvOK(fraction) ? SvNV(fraction) : NAN;
+    check(aTHX_ wm_job_progress(self->job, f, meta_arg(aTHX_ metadata)));
+
+void
+heartbeat(wmp_job *self)
+  CODE:
+    check(aTHX_ wm_job_heartbeat(self->job));
+
+void
+set_trace(wmp_job *self, const char *trace_id, const char *span_id)
+  CODE:
+    check(aTHX_ wm_job_set_trace(self->job, trace_id, span_id));
+
+void
+set_metric(wmp_job *self, const char *name, double value)
+  CODE:
+    check(aTHX_ wm_job_set_metric(self->job, name, value));
+
+void
+succeed(wmp_job *self, SV *metadata = &PL_sv_undef)
+  CODE:
+    check(aTHX_ wm_job_succeed(self->job, meta_arg(aTHX_ metadata)));
+
+void
+cancel(wmp_job *self, SV *metadata = &PL_sv_undef)
+  CODE:
+    check(aTHX_ wm_job_cancel(self->job, meta_arg(aTHX_ metadata)));
+
+void
+_fail(wmp_job *self, SV *type, SV *message, SV *metadata)
+  CODE:
+    const char *t = opt_str(aTHX_ type);
+    const char *m = opt_str(aTHX_ message);
+    check(aTHX_ wm_job_fail(self->job, t, m, meta_arg(aTHX_ metadata)));
+
+SV *
+id(wmp_job *self)
+  CODE:
+    char buf[37];
+    check(aTHX_ wm_job_id(self->job, buf, sizeof buf));
+    RETVAL = newSVpv(buf, 36);
+  OUTPUT:
+    RETVAL
+
+int
+is_finished(wmp_job *self)
+  CODE:
+    RETVAL = wm_job_is_finished(self->job);
+  OUTPUT:
+    RETVAL
+
+void
+_guard_state(SV *self_sv)
+  PPCODE:
+    /* (alive, pid, snapshot $@, snapshot $?) without throwing: DESTROY's bookkeeping. */
+    wmp_job *self = (SvROK(self_sv) && sv_derived_from(self_sv, "WaferMon::Job"))
+                        ? INT2PTR(wmp_job *, SvIV(SvRV(self_sv)))
+                        : NULL;
+    if (!self || !self->job) {
+        mXPUSHi(0);
+    } else {
+        mXPUSHi(1);
+        mXPUSHi((IV)self->pid);
+        XPUSHs(sv_2mortal(newSVsv(self->snap_err)));
+        mXPUSHi(self->snap_status);
+        mXPUSHi(wm_job_is_finished(self->job));
+    }
+
+void
+release(SV *self_sv)
+  CODE:
+    /* Frees the C handle now (a job still running is cancelled by the core, in the process that
+     * started it); later use throws ClosedError "handle is closed". Idempotent. */
+    if (!(SvROK(self_sv) && sv_derived_from(self_sv, "WaferMon::Job")))
+        wmp_throw(aTHX_ WM_E_INVALID_ARGUMENT, "expected a WaferMon::Job object");
+    wmp_job *self = INT2PTR(wmp_job *, SvIV(SvRV(self_sv)));
+    if (self) {
+        sv_setiv(SvRV(self_sv), 0);
+        wm_job_destroy(self->job);
+        SvREFCNT_dec(self->snap_err);
+        Safefree(self);
+    }

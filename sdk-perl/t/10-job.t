@@ -1,0 +1,51 @@
+use strict;
+use warnings;
+use Test::More;
+use lib 't/lib';
+use WMTest;
+use WaferMon;
+
+my $d = direct_dir();
+
+my $job = WaferMon->job(business_key => 'b-1', site_id => 'fab1', metadata => { k => 1 });
+my $id = $job->id;
+like($id, qr/^[0-9a-f-]{36}$/, 'entity id');
+ok(!$job->is_finished, 'running');
+$job->progress(0.25, { step => 'etch' });
+$job->progress(undef);
+$job->progress;
+$job->heartbeat;
+$job->succeed({ wafers => 3 });
+ok($job->is_finished, 'finished');
+
+my $f = WaferMon->job(business_key => 'b-2');
+$f->fail('ValueError', 'bad wafer');
+my $c = WaferMon->job(business_key => 'b-3');
+$c->cancel;
+my $g = WaferMon->job(business_key => 'b-4');
+$g->fail("plain die message\n");
+
+my @ev = read_events($d);
+my @j = events_of($id, @ev);
+is(kinds(@j), 'started progress progress progress heartbeat finished', 'event kinds in order');
+is_deeply([map { $_->{seq} } @j], [0 .. 5], 'seq from 0');
+is($j[0]{business_key}, 'b-1', 'business_key');
+is($j[0]{site_id}, 'fab1', 'site_id');
+is_deeply($j[0]{metadata}, { k => 1 }, 'metadata');
+is_deeply($j[0]{sdk}, { lang => 'perl', version => $WaferMon::VERSION }, 'sdk lang and version');
+is($j[0]{app}{name}, 'perl-tests', 'app name from configure');
+is($j[1]{progress}, 0.25, 'progress fraction');
+is($j[1]{metadata}{step}, 'etch', 'progress metadata');
+ok(!exists $j[2]{progress} || !defined $j[2]{progress}, 'progress undef means none');
+is($j[5]{status}, 'succeeded', 'succeeded');
+is_deeply($j[5]{metadata}, { wafers => 3 }, 'finish metadata');
+ok(exists $j[5]{metrics}{$_}, "metric $_") for qw(duration_s cpu_user_s cpu_sys_s mem_max_mb);
+my ($ff) = grep { $_->{event_kind} eq 'finished' } events_of($f->id, @ev);
+is($ff->{status}, 'failed', 'failed');
+is_deeply($ff->{error}, { type => 'ValueError', message => 'bad wafer' }, 'error type and message');
+my ($cf) = grep { $_->{event_kind} eq 'finished' } events_of($c->id, @ev);
+is($cf->{status}, 'cancelled', 'cancelled');
+my ($gf) = grep { $_->{event_kind} eq 'finished' } events_of($g->id, @ev);
+is_deeply($gf->{error}, { type => 'die', message => 'plain die message' }, 'fail($@) of a plain die');
+is(WaferMon->stats->{emitted}, 12, 'stats: emitted');
+done_testing;
