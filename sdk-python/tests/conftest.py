@@ -26,7 +26,7 @@ def read_jsonl_dir(directory: Path) -> list[Event]:
     """Every event the file backend wrote under ``directory``, in file order."""
     events: list[Event] = []
     for path in sorted(directory.glob("*.jsonl")):
-        events.extend(json.loads(line) for line in path.read_text().splitlines() if line)
+        events.extend(json.loads(line) for line in path.read_text().split("\n") if line)
     return events
 
 
@@ -112,7 +112,7 @@ class Receiver:
     def events(self) -> list[Event]:
         if not self.out.exists():
             return []
-        return [json.loads(line) for line in self.out.read_text().splitlines() if line]
+        return [json.loads(line) for line in self.out.read_text().split("\n") if line]
 
     def wait_for(self, predicate: Callable[[list[Event]], bool], timeout: float = 30) -> list[Event]:
         deadline = time.monotonic() + timeout

@@ -26,7 +26,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         text = body.decode().strip()
-        events = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
+        events = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.split("\n") if line]
         with _write_lock, open(self.out_path, "a", encoding="utf-8") as out:
             for event in events:
                 out.write(json.dumps(event) + "\n")

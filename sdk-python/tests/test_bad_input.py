@@ -26,6 +26,10 @@ def assert_nothing_emitted(sink: FileSink) -> None:
         ({"a": {3: "x"}}, "metadata['a']: key 3 is a int"),
         ({"x": math.nan}, "metadata['x'] is nan"),
         ({"x": [math.inf]}, "metadata['x'][0] is inf"),
+        ({"x": {"a\0b": 1}}, "metadata['x']: key 'a\\x00b' contains a NUL"),
+        ({"x": ["ok", "a\0"]}, "metadata['x'][1] contains a NUL"),
+        ({"x": ["\udc80"]}, "metadata['x'][0] is not valid UTF-8"),
+        ({"\ud800": 1}, "metadata: key '\\ud800' is not valid UTF-8"),
     ],
 )
 def test_non_json_metadata_names_the_key(sink: FileSink, metadata: dict[str, Any], where: str) -> None:

@@ -43,7 +43,13 @@ class Client:
         self._ptr: Any = out[0]
         self._lock = threading.Lock()
         self.exit_flush_timeout = _config.exit_flush_timeout(settings)
+        self._settings = {k: v for k, v in settings.items() if k != "sdk"}
         _live.add(self)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The configuration this client was opened with (before the environment's layers)."""
+        return dict(self._settings)
 
     @property
     def closed(self) -> bool:

@@ -47,6 +47,11 @@ def encode(metadata: object, what: str = "metadata") -> Any:
         data = orjson.dumps(metadata if isinstance(metadata, dict) else dict(metadata))
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise MetadataError(_explain(metadata, what) or f"{what}: {exc}") from None
+    if b"\\u0000" in data:
+        # The core's JSON parser (jansson) refuses NUL in keys and strings: say where it is.
+        raise MetadataError(
+            f"{_find_nul(metadata, what) or what} contains a NUL character, which wafermon cannot carry"
+        )
     if b"null" in data:
         # orjson writes NaN and infinities as null: look for them only when a null is present.
         found = _find_nonfinite(metadata, what)
@@ -61,6 +66,8 @@ def _explain(value: object, path: str) -> str | None:
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"{path}: key {key!r} is a {type(key).__name__}; JSON object keys must be str"
+            if not _utf8(key):
+                return f"{path}: key {key!r} is not valid UTF-8 (a lone surrogate)"
             found = _explain(item, f"{path}[{key!r}]")
             if found:
                 return found
@@ -71,12 +78,41 @@ def _explain(value: object, path: str) -> str | None:
             if found:
                 return found
         return None
+    if isinstance(value, str):
+        return None if _utf8(value) else f"{path} is not valid UTF-8 (a lone surrogate)"
     if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
         return f"{path} is an integer out of the 64-bit range JSON encoders support"
     try:
         orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError):
         return f"{path} is a {type(value).__name__}, which is not JSON-serialisable"
+    return None
+
+
+def _utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _find_nul(value: object, path: str) -> str | None:
+    """The path of the first key or string holding a NUL character."""
+    if isinstance(value, str):
+        return path if "\0" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and "\0" in key:
+                return f"{path}: key {key!r}"
+            found = _find_nul(item, f"{path}[{key!r}]")
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _find_nul(item, f"{path}[{i}]")
+            if found:
+                return found
     return None
 
 

@@ -69,10 +69,13 @@ def _client_for(app: AppRef | None, emitter: SidecarEmitter | None) -> Client | 
     with _clients_lock:
         client = _clients.get(key)
         if client is None or client.closed:
+            # Everything else as the default client was configured (wafermon.configure).
+            from ._default import default_client
+
             overrides: dict[str, Any] = emitter.config() if emitter else {}
             if app is not None:
                 overrides["app"] = {"name": app.name, "version": app.version}
-            client = _clients[key] = Client(**overrides)
+            client = _clients[key] = Client(default_client().settings, **overrides)
         return client
 
 

@@ -1,0 +1,79 @@
+"""The seeds' API (``Monitored``, ``AppRef``, ``SidecarEmitter``) on wafermon: the seeds' own
+examples, with only the import changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from conftest import FileSink, Receiver
+
+import wafermon
+from wafermon.compat import AppRef, Monitored, SidecarEmitter
+
+
+def process_wafer(wafer_id: int) -> None:
+    if wafer_id == 3:
+        raise ValueError("wafer 3 cracked")
+
+
+def test_seed_example_with_subjobs(default_sink: FileSink) -> None:
+    app = AppRef(app_id=uuid4(), name="wafer-process", version="2.1.0")
+    with pytest.raises(ValueError), Monitored(
+        site_id="fab1", app=app, entity_type="job", business_key="batch-12345",
+        metadata={"priority": "high", "customer": "ACME"},
+    ) as job:  # fmt: skip
+        for wafer_id in (1, 2, 3):
+            with Monitored(
+                site_id="fab1", app=app, entity_type="subjob", parent_id=job.entity_id, sub_key=f"wafer-{wafer_id}"
+            ) as subjob:
+                subjob.tick(extra_meta={"progress": 0.5})
+                subjob.tick()
+                process_wafer(wafer_id)
+    # A distinct AppRef runs on its own client (app name/version are per client in the core).
+    wafermon.flush(10)
+    for client in list(wafermon.compat._clients.values()):
+        client.flush(10)
+    events = default_sink.events(flush=False)
+    assert {(e["app"]["name"], e["app"]["version"]) for e in events} == {("wafer-process", "2.1.0")}
+    started = [e for e in events if e["event_kind"] == "started"]
+    assert [e["entity_type"] for e in started] == ["job", "subjob", "subjob", "subjob"]
+    assert started[0]["metadata"] == {"priority": "high", "customer": "ACME"}
+    assert all(e["parent_id"] == started[0]["entity_id"] for e in started[1:])
+    progress = [e for e in events if e["event_kind"] == "progress"]
+    assert {e["progress"] for e in progress} == {0.5}
+    assert len([e for e in events if e["event_kind"] == "heartbeat"]) == 3
+    finished = [e for e in events if e["event_kind"] == "finished"]
+    assert [e["status"] for e in finished] == ["succeeded", "succeeded", "failed", "failed"]
+    assert finished[-1]["error"] == {"type": "ValueError", "message": "wafer 3 cracked"}
+
+
+def test_plain_monitored_on_default_client(default_sink: FileSink) -> None:
+    with Monitored(site_id="fab2", business_key="b-1") as m:
+        m.tick(extra_meta={"step": "litho", "progress": "n/a"})
+    events = default_sink.events()
+    assert events[1]["metadata"] == {"step": "litho", "progress": "n/a"} and "progress" not in events[1]
+    assert events[-1]["site_id"] == "fab2" and events[-1]["status"] == "succeeded"
+
+
+def test_sidecar_emitter(receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAFERMON_SPOOL_DIR", str(tmp_path / "spool"))
+    emitter = SidecarEmitter(base_url=receiver.url, timeout=10.0, max_retries=5, enable_retries=True)
+    with Monitored(site_id="fab1", app=AppRef(name="emit", version="1"), entity_type="job", emitter=emitter):
+        pass
+    events = receiver.wait_for(lambda ev: len(ev) >= 2, timeout=10)
+    assert [e["event_kind"] for e in events] == ["started", "finished"]
+    assert events[0]["app"]["name"] == "emit"
+
+
+def test_compat_errors(default_sink: FileSink) -> None:
+    with pytest.raises(wafermon.InvalidArgumentError, match="parent_id is required"):
+        Monitored(site_id="fab1", entity_type="subjob")
+    with pytest.raises(wafermon.InvalidArgumentError, match="entity_type"):
+        Monitored(site_id="fab1", entity_type="task")
+    orphan = Monitored(entity_type="subjob", parent_id=str(uuid4()))
+    with pytest.raises(wafermon.InvalidArgumentError, match="not a job running in this process"):
+        orphan.start()
+    with pytest.raises(wafermon.StateError):
+        _ = Monitored().entity_id

@@ -1,0 +1,52 @@
+"""Interpreter exit: the default client is closed by atexit — queued events are delivered, and a
+dead receiver costs at most the exit flush timeout; what was not delivered is replayed by the
+next process on the same spool."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import Receiver, clean_env, direct_config, read_jsonl_dir, sidecar_config
+
+import wafermon
+
+SCRIPT = """
+import json, sys, wafermon
+wafermon.configure(json.loads(sys.argv[1]))
+for i in range(int(sys.argv[2])):
+    with wafermon.job(f"exit-{i}") as job:
+        job.progress(0.5)
+# no flush, no close: interpreter exit must take care of it
+"""
+
+
+def run_script(config: dict[str, object], jobs: int) -> float:
+    began = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-c", SCRIPT, json.dumps(config), str(jobs)], check=True, env=clean_env(), timeout=60
+    )
+    return time.monotonic() - began
+
+
+def test_exit_delivers_what_is_queued(tmp_path: Path) -> None:
+    config = {**direct_config(tmp_path), "flush_interval": 5}  # nothing goes out before exit
+    run_script(config, 200)
+    events = read_jsonl_dir(tmp_path / "out")
+    assert len(events) == 600 and len({e["event_id"] for e in events}) == 600
+
+
+def test_exit_with_dead_receiver_is_bounded_and_replayed_later(receiver: Receiver, tmp_path: Path) -> None:
+    receiver.stop()  # keep its port: the spool belongs to this URL
+    config = {**sidecar_config(receiver.url, tmp_path), "exit_flush_timeout": 1}
+    took = run_script(config, 100)
+    assert took < 1 + 4, f"exit took {took:.1f}s"  # interpreter start + 1 s flush budget
+    assert receiver.events() == []
+    receiver.start()
+    with wafermon.Client(config) as client:
+        events = receiver.wait_for(lambda ev: len({e["event_id"] for e in ev}) >= 300)
+        assert client.stats()["replayed"] >= 1
+    assert len({e["event_id"] for e in events}) == 300
