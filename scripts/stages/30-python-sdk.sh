@@ -1,10 +1,11 @@
 # Python SDK: lint, format, strict types, then the pytest suite (real file backend and HTTP
 # receiver; wafermon run; hypothesis properties; docs examples; the conformance testee).
 stage_lint_python_sdk() {
-  local paths=(sdk-python bindings/python conformance/testees/python)
+  local paths=(sdk-python bindings/python conformance/testees/python bench/python_job_overhead.py)
   ruff check "${paths[@]}"
   ruff format --check "${paths[@]}"
-  mypy --strict sdk-python/src/wafermon bindings/python/build_ffi.py conformance/testees/python/testee.py
+  mypy --strict sdk-python/src/wafermon bindings/python/build_ffi.py conformance/testees/python/testee.py \
+    bench/python_job_overhead.py
   mypy --strict --explicit-package-bases sdk-python/tests
 }
 stage_python_sdk() {

@@ -42,6 +42,7 @@ class Client:
             raise_status(status)
         self._ptr: Any = out[0]
         self._lock = threading.Lock()
+        self._out = ffi.new("wm_job **")  # shared by _start, used under _lock
         self.exit_flush_timeout = _config.exit_flush_timeout(settings)
         self._settings = {k: v for k, v in settings.items() if k != "sdk"}
         _live.add(self)
@@ -67,14 +68,15 @@ class Client:
         return self._start(key, site, meta, business_key)
 
     def _start(self, key: Any, site: Any, meta: Any, business_key: str | None) -> Job:
-        out = ffi.new("wm_job **")
         with self._lock:
-            if self._ptr is None:
+            ptr = self._ptr
+            if ptr is None:
                 raise ClosedError("the client is closed")
-            status = lib.wm_job_start(self._ptr, key, site, meta, out)
+            status = lib.wm_job_start(ptr, key, site, meta, self._out)
+            job_ptr = self._out[0]
         if status:
             raise_status(status, "job")
-        return Job(out[0], self, business_key, None, None)
+        return Job(job_ptr, self, business_key, None, None)
 
     def job(
         self, business_key: str | None = None, *, site_id: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -149,6 +151,7 @@ def _after_fork_in_child() -> None:
     # A lock held by another thread at fork() stays held forever in the child: start fresh.
     for client in list(_live):
         client._lock = threading.Lock()
+        client._out = ffi.new("wm_job **")
 
 
 atexit.register(_close_all_at_exit)

@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from ._client import Client
 
 _NAN = math.nan
+_STATE = lib.WM_E_STATE
+# os.getpid() is a system call each time; the pid only changes at fork, so track it there.
+_pid = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+_NULL = ffi.NULL
 _CANCELLING = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
 _METRICS = frozenset({"duration_s", "cpu_user_s", "cpu_sys_s", "mem_max_mb"})
 
@@ -33,13 +45,20 @@ class Job:
     __slots__ = ("__weakref__", "_client", "_id", "_pid", "_ptr", "business_key", "parent", "sub_key")
 
     def __init__(self, ptr: Any, client: Client, business_key: str | None, sub_key: str | None, parent: Job | None):
-        self._ptr = ffi.gc(ptr, lib.wm_job_destroy)
+        self._ptr = ptr
         self._client = client
-        self._pid = os.getpid()
+        self._pid = _pid
         self._id: str | None = None
         self.business_key = business_key
         self.sub_key = sub_key
         self.parent = parent
+
+    def __del__(self) -> None:
+        # Frees the handle; the core cancels a job still running (and does nothing in a fork).
+        try:  # noqa: SIM105 - hot path: contextlib.suppress() would cost an object per job
+            lib.wm_job_destroy(self._ptr)
+        except (AttributeError, TypeError):
+            pass  # interpreter shutdown: module globals already cleared
 
     # ---- identity -------------------------------------------------------------------------
 
@@ -187,13 +206,17 @@ def finish_for(job: Job, exc: BaseException | None) -> None:
     Nothing happens when the job was already finished inside the block, or when this process is
     a fork of the one that started it (the job's own events belong to the parent).
     """
-    if job._pid != os.getpid() or lib.wm_job_is_finished(job._ptr):
+    if job._pid != _pid:
         return
     try:
         if exc is None or (isinstance(exc, SystemExit) and exc.code in (0, None)):
-            status = lib.wm_job_succeed(job._ptr, _metadata.NULL)
-            if status:
+            status = lib.wm_job_succeed(job._ptr, _NULL)
+            # Already finished inside the block: the explicit outcome stands.
+            if status and status != _STATE:
                 raise_status(status, "succeed")
+            return
+        if lib.wm_job_is_finished(job._ptr):
+            return
         elif isinstance(exc, _CANCELLING):
             job.cancel({"wafermon.reason": type(exc).__name__})
         else:

@@ -56,7 +56,12 @@ class JobScope:
         return client._start(self._key, self._site, self._meta, self._business_key)
 
     def __enter__(self) -> Job:
-        job = self.start()
+        client = self._client
+        if client is None:
+            from ._default import default_client
+
+            client = default_client()
+        job = client._start(self._key, self._site, self._meta, self._business_key)
         self._jobs.append(job)
         return job
 

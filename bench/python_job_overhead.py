@@ -1,0 +1,165 @@
+"""Cost of ``with wafermon.job(...)`` (start + finish) against an OpenTelemetry SDK span
+(start + end), in the same process and run, printed as ns/op and as a ratio.
+
+    .venv/bin/python bench/python_job_overhead.py [--n 50000] [--repeat 5] [--profile]
+
+wafermon runs twice, neither waiting on a network: mode direct into a temporary directory, and
+mode sidecar towards a port where nothing listens (events go to the spool). OpenTelemetry runs
+with a TracerProvider, a BatchSpanProcessor and an exporter that drops everything. Each figure is
+the best of ``--repeat`` timed loops of ``--n`` iterations after a warm-up: the application
+thread's cost per job; delivery happens on the background threads of both libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import pstats
+import resource
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+import wafermon
+
+
+class DropExporter(SpanExporter):
+    """Exports nowhere."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def best_ns_per_op(loop: Callable[[int], None], n: int, repeat: int) -> float:
+    loop(min(n, 2000))  # warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        began = time.perf_counter_ns()
+        loop(n)
+        best = min(best, (time.perf_counter_ns() - began) / n)
+    return best
+
+
+def wafermon_loop(client: wafermon.Client) -> Callable[[int], None]:
+    def loop(n: int) -> None:
+        job = client.job("bench-batch")
+        for _ in range(n):
+            with job:
+                pass
+        client.flush(60)  # outside the timed work would hide back-pressure: keep it inside
+
+    return loop
+
+
+def raw_c_loop(client: wafermon.Client) -> Callable[[int], None]:
+    """The same start+finish+free through the raw cffi layer: the floor the SDK adds to."""
+    from wafermon._native import ffi, lib
+
+    def loop(n: int) -> None:
+        out = ffi.new("wm_job **")
+        ptr, null = client._ptr, ffi.NULL
+        for _ in range(n):
+            lib.wm_job_start(ptr, b"bench-batch", null, null, out)
+            lib.wm_job_succeed(out[0], null)
+            lib.wm_job_destroy(out[0])
+        client.flush(60)
+
+    return loop
+
+
+def syscall_loops() -> dict[str, Callable[[int], None]]:
+    """The system calls the core makes per job (2x getrusage, 4x clock_gettime), priced here."""
+
+    def getrusage(n: int) -> None:
+        for _ in range(n):
+            resource.getrusage(resource.RUSAGE_SELF)
+
+    def clock(n: int) -> None:
+        for _ in range(n):
+            time.clock_gettime(time.CLOCK_MONOTONIC)
+
+    return {"getrusage() from Python (core: 2 per job)": getrusage, "clock_gettime() (core: 4 per job)": clock}
+
+
+def otel_loops() -> tuple[TracerProvider, Callable[[int], None], Callable[[int], None]]:
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(DropExporter()))
+    tracer = provider.get_tracer("bench")
+
+    def start_end(n: int) -> None:
+        for _ in range(n):
+            tracer.start_span("bench-batch").end()
+
+    def as_current(n: int) -> None:
+        for _ in range(n):
+            with tracer.start_as_current_span("bench-batch"):
+                pass
+
+    return provider, start_end, as_current
+
+
+def dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again: nothing listens there
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="profile the wafermon direct loop")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="wafermon-bench-"))
+    common = {"queue": {"size": 200000}, "app": {"name": "bench", "version": "1"}, "exit_flush_timeout": 1}
+    direct = wafermon.Client(
+        common,
+        mode="direct",
+        direct_backends=[{"type": "filesystem", "path": str(tmp / "out"), "fsync": False}],
+        spool={"path": str(tmp / "spool-direct")},
+    )
+    sidecar = wafermon.Client(
+        common,
+        mode="sidecar",
+        sidecar={"url": f"http://127.0.0.1:{dead_port()}", "retries": 0, "timeout": 0.2},
+        spool={"path": str(tmp / "spool-sidecar")},
+    )
+    provider, otel_start_end, otel_as_current = otel_loops()
+
+    results = {
+        "otel span start+end (BatchSpanProcessor, drop exporter)": best_ns_per_op(otel_start_end, args.n, args.repeat),
+        "otel start_as_current_span (with ...)": best_ns_per_op(otel_as_current, args.n, args.repeat),
+        "wafermon job start+finish, mode direct (tmp dir)": best_ns_per_op(wafermon_loop(direct), args.n, args.repeat),
+        "wafermon job start+finish, mode sidecar (dead port, spooled)": best_ns_per_op(
+            wafermon_loop(sidecar), args.n, args.repeat
+        ),
+        "raw cffi wm_job_start+succeed+destroy, mode direct": best_ns_per_op(raw_c_loop(direct), args.n, args.repeat),
+    }
+    for name, loop in syscall_loops().items():
+        results[name] = best_ns_per_op(loop, args.n, args.repeat)
+    otel = results["otel span start+end (BatchSpanProcessor, drop exporter)"]
+    print(f"python_job_overhead: n={args.n} best of {args.repeat}")
+    for name, ns in results.items():
+        print(f"  {name:62s} {ns:10.0f} ns/op   ratio vs otel span {ns / otel:6.3f}x")
+    print("  target: wafermon <= 0.1x of the OpenTelemetry span")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(wafermon_loop(direct), args.n)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(8)
+    provider.shutdown()
+    direct.close(10)
+    with contextlib.suppress(wafermon.TimeoutError):  # nothing listens: the rest is spooled
+        sidecar.close(1)
+
+
+if __name__ == "__main__":
+    main()
