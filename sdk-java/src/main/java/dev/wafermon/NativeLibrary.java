@@ -31,6 +31,11 @@ final class NativeLibrary {
     /** How the library was found, for diagnostics and tests. */
     private static String source = "not loaded";
 
+    static {
+        // Any use of this class's natives needs the library, whoever comes first.
+        load();
+    }
+
     private NativeLibrary() {}
 
     static void load() {
