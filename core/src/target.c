@@ -132,9 +132,8 @@ bool wm__target_replay_one(wm__target *t, wm__buf *scratch, wm__outcome_counts *
     }
     mark_up(t);
     out->replayed += settle(t, &r, scratch->data, scratch->len, count, out);
-    wm__spool_consume(t->spool);
     wm__send_result_clear(&r);
-    return true;
+    return true; /* the caller counts, then consumes: stats never lag the spool */
 }
 
 void wm__target_destroy(wm__target *t) {

@@ -36,7 +36,8 @@ void wm__target_deliver(wm__target *t, const char *ndjson, size_t len, uint32_t 
 /* Writes a batch straight to the spool (queue overflow, shutdown); drops it without a spool. */
 void wm__target_spool(wm__target *t, const char *ndjson, size_t len, uint32_t count,
                       wm__outcome_counts *out);
-/* Replays one spooled batch when the target is up or due a probe. true when it made progress. */
+/* Sends the oldest spooled batch when the target is up or due a probe. true when it was settled
+ * (delivered or dead-lettered): the caller adds the counts, then calls wm__spool_consume. */
 bool wm__target_replay_one(wm__target *t, wm__buf *scratch, wm__outcome_counts *out);
 /* True when the spool holds events and the target is up or due a probe. */
 bool wm__target_has_replay_work(wm__target *t);

@@ -101,8 +101,13 @@ void *wm__worker_main(void *arg) {
             if (c->n_targets == 0)
                 o.dropped += n;
         } else if (!stopping) {
-            for (size_t t = 0; t < c->n_targets; t++)
-                wm__target_replay_one(c->targets[t], &scratch, &o);
+            for (size_t t = 0; t < c->n_targets; t++) {
+                wm__outcome_counts replay = {0};
+                if (wm__target_replay_one(c->targets[t], &scratch, &replay)) {
+                    add_counts(c, &replay);
+                    wm__spool_consume(c->targets[t]->spool);
+                }
+            }
         }
         add_counts(c, &o);
 
