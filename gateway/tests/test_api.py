@@ -306,3 +306,15 @@ async def test_api_key_scopes(make_client: ClientFactory, method: str, path: str
 async def test_open_on_loopback_without_keys(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/jobs")).status_code == 200
     assert (await client.post(INGEST, content=b"[]")).status_code == 200
+
+
+@pytest.mark.parametrize("depth", [500, 40_000])
+async def test_deeply_nested_metadata(client: httpx.AsyncClient, depth: int) -> None:
+    base = orjson.dumps(event("started", new_id(), 0, datetime.now(UTC)))
+    raw = base.replace(b'"metadata":{', b'"metadata":{"deep":' + b"[" * depth + b"]" * depth + b",", 1)
+    r = await client.post(INGEST, content=b"[" + raw + b"]")
+    assert r.status_code < 500, r.text
+    if depth > 10_000:
+        assert r.status_code == 400 and "nested too deeply" in r.text
+    r = await client.post(INGEST, content=b'{"events": ' + b"[" * depth + b"]" * depth + b"}")
+    assert r.status_code == 400

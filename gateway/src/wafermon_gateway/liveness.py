@@ -16,11 +16,12 @@ from .reducer import TERMINAL, EntityState
 
 OVERLAYS = frozenset({"lost", "orphaned"})
 ALL_STATUSES = ("running", "succeeded", "failed", "cancelled", "lost", "orphaned")
-ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(ISO)
+    # Not strftime: "%Y" does not zero-pad years before 1000 on glibc, which breaks fixed-width ordering.
+    m = moment.astimezone(UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -88,11 +88,11 @@ def _text(name: str, value: str) -> str:
 def _time(name: str, value: str) -> str:
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return iso(moment)
+    except (ValueError, OverflowError):
         raise QueryError(name, f"{name} must be an RFC 3339 time such as 2026-01-31T12:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return iso(moment)
 
 
 def _uuid(name: str, value: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
+import msgspec
 from fastapi import Request
 from starlette.responses import Response
 
@@ -18,4 +18,4 @@ def runtime(request: Request) -> Runtime:
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
+import msgspec
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response, StreamingResponse
 
@@ -84,7 +84,7 @@ async def stream(
                 seen = bus.latest
                 rows = await _pending(request, filters, after_id)
                 for change_id, kind, row in rows:
-                    data = orjson.dumps(entity_view(row, kind))
+                    data = msgspec.json.encode(entity_view(row, kind))
                     yield b"id: %d\nevent: %s\ndata: %s\n\n" % (change_id, kind.encode(), data)
                     after_id = change_id
                 if len(rows) == PAGE:

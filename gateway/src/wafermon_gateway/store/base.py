@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
+import msgspec
 
 from ..batch import Prepared
 from ..bus import ChangeBus
@@ -146,7 +146,7 @@ def state_record(state: EntityState, previous_status: str | None, settings: Sett
         "sub_key": state.sub_key,
         "host": state.host,
         "pid": state.pid,
-        "metadata": orjson.dumps(state.metadata).decode(),
+        "metadata": _dumps(state.metadata),
         "heartbeat_s": state.heartbeat_s,
         "created_at": state.created_at,
         "updated_at": state.updated_at,
@@ -155,19 +155,24 @@ def state_record(state: EntityState, previous_status: str | None, settings: Sett
         "last_seq": state.last_seq,
         "base_status": state.base_status,
         "status": effective_status(state.base_status, previous_status, deadline_at, now_iso),
-        "error": None if state.error is None else orjson.dumps(state.error).decode(),
-        "metrics": orjson.dumps(state.metrics).decode(),
+        "error": None if state.error is None else _dumps(state.error),
+        "metrics": _dumps(state.metrics),
         "duration_s": state.duration_s,
         "progress": state.progress,
         "deadline_at": deadline_at,
-        "keys": orjson.dumps(state.keys_dict()).decode(),
+        "keys": _dumps(state.keys_dict()),
         "change_id": 0,
         "received_at": now_iso,
     }
 
 
-def _loads(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
+def _dumps(value: Any) -> str:
+    # msgspec, not orjson: user metadata may hold integers beyond 64 bits, which JSON allows.
+    return msgspec.json.encode(value).decode()
+
+
+def loads(value: Any) -> Any:
+    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
 def state_from_row(row: dict[str, Any], kind: str) -> EntityState:
@@ -177,10 +182,10 @@ def state_from_row(row: dict[str, Any], kind: str) -> EntityState:
                  "pid", "heartbeat_s", "created_at", "updated_at", "started_at", "finished_at", "last_seq",
                  "base_status", "progress"):  # fmt: skip
         setattr(s, name, row[name])
-    s.metadata = _loads(row["metadata"])
-    s.error = _loads(row["error"]) if row["error"] is not None else None
-    s.metrics = _loads(row["metrics"])
-    s.load_keys(_loads(row["keys"]))
+    s.metadata = loads(row["metadata"])
+    s.error = loads(row["error"]) if row["error"] is not None else None
+    s.metrics = loads(row["metrics"])
+    s.load_keys(loads(row["keys"]))
     return s
 
 
@@ -200,11 +205,11 @@ def entity_view(row: dict[str, Any], kind: str) -> dict[str, Any]:
         "finished_at": row["finished_at"],
         "duration_s": row["duration_s"],
         "progress": row["progress"],
-        "metrics": _loads(row["metrics"]),
-        "error": _loads(row["error"]) if row["error"] is not None else None,
+        "metrics": loads(row["metrics"]),
+        "error": loads(row["error"]) if row["error"] is not None else None,
         "host": row["host"],
         "pid": row["pid"],
-        "metadata": _loads(row["metadata"]),
+        "metadata": loads(row["metadata"]),
         "last_seq": row["last_seq"],
         "lost_after": row["deadline_at"] if row["base_status"] == "running" else None,
         "change_id": row["change_id"],

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-import orjson
 
 from ..batch import Prepared
 from ..liveness import iso
@@ -33,6 +32,7 @@ from .base import (
     dedupe,
     fold_new,
     keyset_clause,
+    loads,
     now_iso,
     order_clause,
     raw_horizon,
@@ -372,7 +372,7 @@ class PostgresStore(Store):
             job_id,
             limit,
         )
-        return [{"event": orjson.loads(r["body"]), "received_at": iso(r["received_at"])} for r in rows]
+        return [{"event": loads(r["body"]), "received_at": iso(r["received_at"])} for r in rows]
 
     async def changes(self, f: Filters, after: int, limit: int) -> list[dict[str, Any]]:
         params, param = self._builder()

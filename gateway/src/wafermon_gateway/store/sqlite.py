@@ -14,8 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import orjson
-
 from ..batch import Prepared
 from ..query import Filters, ListQuery
 from ..reducer import EntityState
@@ -28,6 +26,7 @@ from .base import (
     dedupe,
     fold_new,
     keyset_clause,
+    loads,
     now_iso,
     order_clause,
     raw_horizon,
@@ -307,7 +306,7 @@ class SqliteStore(Store):
             "SELECT body, received_at FROM events WHERE job_id = ? ORDER BY at, entity_type, seq, event_id LIMIT ?",
             [job_id, limit],
         )
-        return [{"event": orjson.loads(r["body"]), "received_at": r["received_at"]} for r in rows]
+        return [{"event": loads(r["body"]), "received_at": r["received_at"]} for r in rows]
 
     async def changes(self, f: Filters, after: int, limit: int) -> list[dict[str, Any]]:
         params, param = self._builder()
