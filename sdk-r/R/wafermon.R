@@ -67,50 +67,45 @@ stop_wafermon <- function(code, message) {
   stop(cond)
 }
 
-.meta <- function(metadata) .Call(C_to_json, metadata, "metadata")
+.meta <- function(metadata) if (is.null(metadata)) NULL else .Call(C_to_json, metadata, "metadata")
 
-.job_obj <- function(ptr) structure(list(ptr = ptr), class = "wafermon_job")
-
-.ptr <- function(job) {
-  if (!inherits(job, "wafermon_job")) stop_wafermon(1L, "expected a wafermon_job (from job_start() or subjob())")
-  job$ptr
-}
+# A job handle is an external pointer of class "wafermon_job" made by the C glue, which checks
+# class and liveness on every call ("handle is closed").
 
 #' Starts a job and emits its "started" event; finish it with job_finish().
 job_start <- function(business_key = NULL, site_id = NULL, metadata = NULL) {
-  .job_obj(.Call(C_job_start, .client(), business_key, site_id, .meta(metadata)))
+  .Call(C_job_start, .client(), business_key, site_id, .meta(metadata))
 }
 
 #' Starts a sub-job of `job` (a job or sub-job; any depth).
 subjob <- function(job, sub_key = NULL, metadata = NULL) {
-  .job_obj(.Call(C_subjob_start, .ptr(job), sub_key, .meta(metadata)))
+  .Call(C_subjob_start, job, sub_key, .meta(metadata))
 }
 
 #' Emits "progress": fraction in [0, 1] or NULL/NA for none.
 job_progress <- function(job, fraction = NULL, metadata = NULL) {
-  .Call(C_job_progress, .ptr(job), fraction, .meta(metadata))
+  .Call(C_job_progress, job, fraction, .meta(metadata))
   invisible(job)
 }
 
 #' Emits "heartbeat".
 job_heartbeat <- function(job) {
-  .Call(C_job_heartbeat, .ptr(job))
+  .Call(C_job_heartbeat, job)
   invisible(job)
 }
 
 #' Overrides a measured metric (duration_s, cpu_user_s, cpu_sys_s, mem_max_mb) on "finished".
 job_set_metric <- function(job, name, value) {
-  .Call(C_job_set_metric, .ptr(job), name, value)
+  .Call(C_job_set_metric, job, name, value)
   invisible(job)
 }
 
 #' Finishes the job. For "failed", `error` is a condition (type = its first class, message = its
 #' message) or a string (the message; type `error_type`, default "error").
-job_finish <- function(job, status = c("succeeded", "failed", "cancelled"), error = NULL,
-                       error_type = NULL, metadata = NULL) {
-  status <- match.arg(status)
-  ptr <- .ptr(job)
-  meta <- .meta(metadata)
+job_finish <- function(job, status = "succeeded", error = NULL, error_type = NULL, metadata = NULL) {
+  ptr <- job
+  meta <- if (is.null(metadata)) NULL else .meta(metadata)
+  if (!is.character(status) || length(status) != 1L) status <- ""
   switch(status,
     succeeded = .Call(C_job_succeed, ptr, meta),
     cancelled = .Call(C_job_cancel, ptr, meta),
@@ -123,21 +118,22 @@ job_finish <- function(job, status = c("succeeded", "failed", "cancelled"), erro
         msg <- if (is.null(error)) NULL else paste(as.character(error), collapse = "\n")
       }
       .Call(C_job_fail, ptr, type, msg, meta)
-    }
+    },
+    stop_wafermon(1L, "status must be \"succeeded\", \"failed\" or \"cancelled\"")
   )
   invisible(job)
 }
 
 #' The job's entity_id (a UUID string).
-job_id <- function(job) .Call(C_job_id, .ptr(job))
+job_id <- function(job) .Call(C_job_id, job)
 
 #' TRUE once the job is finished (any outcome).
-job_is_finished <- function(job) .Call(C_job_is_finished, .ptr(job))
+job_is_finished <- function(job) .Call(C_job_is_finished, job)
 
 #' Releases the handle now (the garbage collector does it otherwise). A job still running is
 #' finished as cancelled by the core; later use of the handle signals "handle is closed".
 job_close <- function(job) {
-  .Call(C_job_close, .ptr(job))
+  .Call(C_job_close, job)
   invisible(NULL)
 }
 
@@ -154,7 +150,7 @@ current_job <- function() {
   completed <- FALSE
   on.exit({
     length(.wm$stack) <- depth - 1L
-    if (!completed && .Call(C_job_alive, job$ptr) && !.Call(C_job_is_finished, job$ptr)) {
+    if (!completed && .Call(C_job_alive, job) && !.Call(C_job_is_finished, job)) {
       # Leaving by an error, an interrupt or another non-local exit (return(), a restart).
       tryCatch(
         if (inherits(cond, "interrupt")) {
@@ -175,7 +171,7 @@ current_job <- function() {
   )
   completed <- TRUE
   # Finished normally: an error signalled inside but handled there does not count.
-  if (!.Call(C_job_is_finished, job$ptr)) job_finish(job, "succeeded")
+  if (!.Call(C_job_is_finished, job)) job_finish(job, "succeeded")
   value
 }
 
@@ -196,8 +192,9 @@ with_subjob <- function(expr, sub_key = NULL, metadata = NULL, job = current_job
 
 #' @export
 print.wafermon_job <- function(x, ...) {
-  state <- if (!.Call(C_job_alive, x$ptr)) "closed" else if (job_is_finished(x)) "finished" else "running"
-  id <- if (.Call(C_job_alive, x$ptr)) job_id(x) else "?"
+  alive <- .Call(C_job_alive, x)
+  state <- if (!alive) "closed" else if (job_is_finished(x)) "finished" else "running"
+  id <- if (alive) job_id(x) else "?"
   cat("<wafermon_job ", id, " ", state, ">\n", sep = "")
   invisible(x)
 }

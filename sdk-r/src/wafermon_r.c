@@ -99,7 +99,7 @@ static double num_arg(SEXP x, const char *what) {
 
 /* ---- handles -------------------------------------------------------------------------------- */
 
-static SEXP sym_client, sym_job;
+static SEXP sym_client, sym_job, cls_job;
 
 static void client_finalizer(SEXP ptr) {
     wm_client *c = R_ExternalPtrAddr(ptr);
@@ -134,6 +134,7 @@ static wm_job *get_job(SEXP x) { return get_handle(x, sym_job, "wafermon_job"); 
 static SEXP new_job_ptr(wm_job *job, SEXP keep) {
     SEXP ptr = PROTECT(R_MakeExternalPtr(job, sym_job, keep));
     R_RegisterCFinalizerEx(ptr, job_finalizer, FALSE);
+    Rf_setAttrib(ptr, R_ClassSymbol, cls_job);
     UNPROTECT(1);
     return ptr;
 }
@@ -300,4 +301,6 @@ SEXP wmr_job_alive(SEXP job) {
 void wmr_init_symbols(void) {
     sym_client = Rf_install("wafermon_client");
     sym_job = Rf_install("wafermon_job");
+    cls_job = Rf_mkString("wafermon_job");
+    R_PreserveObject(cls_job);
 }
