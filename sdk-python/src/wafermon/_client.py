@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Mapping
@@ -152,6 +153,24 @@ def _after_fork_in_child() -> None:
     for client in list(_live):
         client._lock = threading.Lock()
         client._out = ffi.new("wm_job **")
+    # A multiprocessing worker ends with os._exit(), which skips atexit, but runs the finalizers
+    # registered in it after its after-fork hooks (which first clear the parent's): add ours there.
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and _live:
+        util.register_after_fork(_mp_hook, _finalize_in_child)
+
+
+class _MultiprocessingHook:
+    """Weak-referenceable key for multiprocessing's after-fork registry."""
+
+
+_mp_hook = _MultiprocessingHook()
+
+
+def _finalize_in_child(_: object) -> None:
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, _close_all_at_exit, exitpriority=100)
 
 
 atexit.register(_close_all_at_exit)
