@@ -303,7 +303,7 @@ public final class Job implements AutoCloseable {
         }
     }
 
-    /** True once the job is finished (any outcome). False after close() too only if never finished. */
+    /** True once the job is finished (any outcome); throws {@link ClosedException} after close(). */
     public synchronized boolean isFinished() {
         long p = state.ptr;
         if (p == 0) {

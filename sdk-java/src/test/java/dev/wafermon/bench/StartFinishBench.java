@@ -63,6 +63,7 @@ public final class StartFinishBench {
         }
     }
 
+    @SuppressWarnings("try") // the job is only opened and closed: that is what is measured
     private static void run(Client client, int n) {
         for (int i = 0; i < n; i++) {
             try (Job job = client.job("bench").start()) {
