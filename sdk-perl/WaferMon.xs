@@ -539,6 +539,32 @@ _guard_state(SV *self_sv)
     }
 
 void
+DESTROY(SV *self_sv)
+  CODE:
+    wmp_job *self = (SvROK(self_sv) && SvIOK(SvRV(self_sv))) ? INT2PTR(wmp_job *, SvIV(SvRV(self_sv))) : NULL;
+    if (!self)
+        XSRETURN_EMPTY;
+    if (self->job && self->pid == getpid() && !wm_job_is_finished(self->job)) {
+        /* Still running here: the scope guard (WaferMon::Job::_guard_destroy, in Perl) decides. */
+        dSP;
+        ENTER;
+        SAVETMPS;
+        PUSHMARK(SP);
+        XPUSHs(self_sv);
+        PUTBACK;
+        call_method("_guard_destroy", G_DISCARD | G_VOID);
+        FREETMPS;
+        LEAVE;
+        self = INT2PTR(wmp_job *, SvIV(SvRV(self_sv)));
+        if (!self)
+            XSRETURN_EMPTY;
+    }
+    sv_setiv(SvRV(self_sv), 0);
+    wm_job_destroy(self->job); /* in another process: frees without finishing (the core checks) */
+    SvREFCNT_dec(self->snap_err);
+    Safefree(self);
+
+void
 release(SV *self_sv)
   CODE:
     /* Frees the C handle now (a job still running is cancelled by the core, in the process that

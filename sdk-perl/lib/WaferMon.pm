@@ -87,10 +87,11 @@ sub close {
 # ---- jobs ------------------------------------------------------------------------------------
 
 # my $job = WaferMon->job(business_key => ..., site_id => ..., metadata => {...});
+my %JOB_ARGS = map { $_ => 1 } qw(business_key site_id metadata);
 sub job {
     my ($class, %args) = @_;
-    _check_args(\%args, qw(business_key site_id metadata));
-    return WaferMon->client->_start($args{business_key}, $args{site_id}, $args{metadata});
+    exists $JOB_ARGS{$_} or _check_args(\%args, sort keys %JOB_ARGS) for keys %args;
+    return ($CLIENT // WaferMon->client)->_start($args{business_key}, $args{site_id}, $args{metadata});
 }
 
 # WaferMon->run_job(sub { my $job = shift; ... }, %args): succeeded when the sub returns, failed
@@ -113,9 +114,10 @@ package WaferMon::Job;
 
 use Scalar::Util qw(blessed refaddr);
 
+my %SUBJOB_ARGS = map { $_ => 1 } qw(sub_key metadata);
 sub subjob {
     my ($self, %args) = @_;
-    WaferMon::_check_args(\%args, qw(sub_key metadata));
+    exists $SUBJOB_ARGS{$_} or WaferMon::_check_args(\%args, sort keys %SUBJOB_ARGS) for keys %args;
     return $self->_subjob($args{sub_key}, $args{metadata});
 }
 
@@ -176,7 +178,9 @@ sub _run {
 #  - otherwise (normal scope exit, return, last, undef $job): succeeded.
 # WaferMon->run_job / $job->run_subjob decide exactly; use them when in doubt.
 # In a child process, a job of the parent is only freed (the parent finishes it).
-sub DESTROY {
+# WaferMon::Job::DESTROY (XS) frees a finished job, or a job of another process, at once and
+# calls this for a job still running in the process that started it.
+sub _guard_destroy {
     my $self = shift;
     my ($err, $status) = ($@, $?);
     my ($alive, $pid, $snap_err, $snap_status, $finished) = $self->_guard_state;
@@ -211,7 +215,8 @@ sub DESTROY {
 # True when an eval (block or string, not require) is on the call stack above DESTROY's own
 # G_EVAL frame: only then can an exception be on its way to being caught.
 sub _enclosing_eval {
-    # 0: this sub, 1: DESTROY, 2: the (eval) frame perl pushes to call DESTROY
+    # 0: this sub, 1: _guard_destroy (called by the XS DESTROY, which has no frame of its own),
+    # 2: the (eval) frame perl pushes to call DESTROY
     for (my $i = 3; my @f = caller($i); $i++) {
         return 1 if $f[3] eq '(eval)' && !$f[7];
     }
