@@ -134,14 +134,21 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--fs-batch", type=int, default=5000, help="filesystem backend max_batch_size")
+    parser.add_argument("--validation-workers", type=int, default=1, help="ingest.validation_workers")
     args = parser.parse_args()
 
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     work = Path(tempfile.mkdtemp(prefix="sidecar-bench-", dir=args.dir))
     bodies = make_bodies(args.events, args.batch)
     total_bytes = sum(len(b) for b in bodies)
     port = free_port()
     config = {
-        "ingest": {"port": port, "max_batch_size": args.fs_batch, "flush_interval": 0.05},
+        "ingest": {
+            "port": port,
+            "max_batch_size": args.fs_batch,
+            "flush_interval": 0.05,
+            "validation_workers": args.validation_workers,
+        },
         "spool": {"path": str(work / "spool"), "max_size_mb": 4096},
         "backends": [{"type": "filesystem", "name": "files", "config": {"path": str(work / "out")}}],
         "log_level": "WARNING",
@@ -167,7 +174,8 @@ def main() -> int:
     print(
         f"events: {acked} acknowledged in {len(bodies)} batches of {args.batch} "
         f"({total_bytes / len(bodies) / 1024:.0f} KiB each, {total_bytes / acked:.0f} B/event), "
-        f"{args.connections} keep-alive connections, {refused} 503s"
+        f"{args.connections} keep-alive connections, {refused} 503s, "
+        f"validation_workers={args.validation_workers}, load average before: {load_before}"
     )
     print(f"sidecar ingest (HTTP + validation + fsync'd spool): {ingest_rate:12,.0f} events/s")
     print(f"delivered to filesystem backend (fsync'd files):     {delivered_rate:12,.0f} events/s")

@@ -166,3 +166,23 @@ def test_unknown_route_and_method_are_json(sidecar: Callable[..., SidecarProc], 
     r = sc.client.get("/v1/ingest/events:batch")
     assert r.status_code == 405 and "error" in r.json()
     assert isinstance(sc.client, httpx.Client)
+
+
+def test_validation_in_worker_processes_gives_the_same_answers(
+    sidecar: Callable[..., SidecarProc], tmp_path: Any
+) -> None:
+    sc = sidecar(fs_backend(tmp_path / "out"), ingest={"validation_workers": 1})
+    good = make_events(200)  # ~100 KiB: judged in the worker process
+    r = sc.post(good)
+    assert r.status_code == 202 and r.json()["accepted"] == 200
+    bad = [v for v in VECTORS if not v["valid"]]
+    mixed = make_events(150)
+    mixed[7] = bad[0]["event"]
+    mixed[99] = bad[5]["event"]
+    r = sc.post(mixed)
+    assert r.status_code == 207, r.text
+    assert [(p["index"], p["field"]) for p in r.json()["rejected"]] == [(7, bad[0]["field"]), (99, bad[5]["field"])]
+    r = sc.post(b"[" + json.dumps(make_events(100)).encode()[1:-1] + b",{oops]")
+    assert r.status_code == 400 and "not a valid JSON array" in r.json()["error"]
+    wait_until(lambda: sc.lag("files") == 0, 20, "delivery")
+    assert len(read_jsonl_ids(tmp_path / "out")) == 200 + 148

@@ -16,6 +16,7 @@ from .responses import json_response
 from .routes import ingest, status
 from .spool import Spool
 from .state import SIDECAR, Sidecar
+from .validator import Validator
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def build_sidecar(settings: Settings) -> Sidecar:
     metrics = Metrics()
     spool = Spool(Path(settings.spool.path) / "segments", settings.spool.max_bytes, settings.spool.segment_bytes)
     fanout = FanOut(settings, spool, metrics)
-    return Sidecar(settings, spool, fanout, metrics)
+    return Sidecar(settings, spool, fanout, metrics, Validator(settings.ingest.validation_workers))
 
 
 def create_app(settings: Settings, sidecar: Sidecar | None = None) -> web.Application:
@@ -75,6 +76,8 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     )
     ctx.fanout.start()
     ctx.fanout.refresh_metrics()
+    await ctx.validator.start()
     yield
+    ctx.validator.close()
     await ctx.fanout.stop()
     await ctx.spool.close()

@@ -24,6 +24,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "WAFERMON_SIDECAR_PORT": ("ingest", "port"),
     "WAFERMON_SIDECAR_TOKEN": ("ingest", "auth_token"),
     "WAFERMON_SIDECAR_MAX_BODY_BYTES": ("ingest", "max_body_bytes"),
+    "WAFERMON_SIDECAR_VALIDATION_WORKERS": ("ingest", "validation_workers"),
     "WAFERMON_SIDECAR_SPOOL_PATH": ("spool", "path"),
     "WAFERMON_SIDECAR_SPOOL_MAX_SIZE_MB": ("spool", "max_size_mb"),
     "WAFERMON_SIDECAR_LOG_LEVEL": ("", "log_level"),
@@ -42,6 +43,7 @@ class Ingest(msgspec.Struct, forbid_unknown_fields=True):
     max_events_per_request: int = 10_000
     max_batch_size: int = 500
     flush_interval: float = 0.2
+    validation_workers: int = 0
 
 
 class SpoolSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -165,6 +167,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"ingest.port must be 1..65535, got {ingest.port}")
     if ingest.max_body_bytes < 1024:
         raise ConfigError("ingest.max_body_bytes must be at least 1024")
+    if not 0 <= ingest.validation_workers <= 64:
+        raise ConfigError("ingest.validation_workers must be 0..64")
     if ingest.max_batch_size < 1 or ingest.max_events_per_request < 1:
         raise ConfigError("ingest.max_batch_size and ingest.max_events_per_request must be at least 1")
     if not spool.enabled:

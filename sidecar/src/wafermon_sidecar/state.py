@@ -11,6 +11,7 @@ from .config import Settings
 from .fanout import FanOut
 from .metrics import Metrics
 from .spool import Spool
+from .validator import Validator
 
 
 @dataclass(slots=True)
@@ -19,6 +20,7 @@ class Sidecar:
     spool: Spool
     fanout: FanOut
     metrics: Metrics
+    validator: Validator
     started_at: float = field(default_factory=time.time)
 
 

@@ -16,7 +16,7 @@ from ..body import BodyError, read_body
 from ..responses import json_response
 from ..spool import SpoolDiskError, SpoolFull
 from ..state import SIDECAR, Sidecar
-from ..validation import BatchFormatError, Verdict, judge
+from ..validation import BatchFormatError, Verdict
 
 
 async def ingest_batch(request: web.Request) -> web.Response:
@@ -53,7 +53,7 @@ async def _handle(request: web.Request, ctx: Sidecar, single: bool) -> web.Respo
             return _bad("this endpoint takes one JSON event object; send batches to /v1/ingest/events:batch")
         body = b"[" + body + b"]"  # an array of one: a pretty-printed object stays one item
     try:
-        verdict = judge(body)
+        verdict = await ctx.validator.judge(body)
     except BatchFormatError as exc:
         ctx.metrics.refused.labels("format").inc()
         return _bad(str(exc))
