@@ -66,3 +66,22 @@ test_that("nested sub-jobs three deep carry parent ids and keys", {
   expect_equal(st$business_key, "lot-9")
   expect_equal(events_of(ev, job_id(die))[[1]]$metadata, list(x = 3L))
 })
+
+test_that("events still queued when R exits are flushed (client finalizer on exit)", {
+  d <- tempfile("wafermon-r-exit-")
+  dir.create(d)
+  on.exit(unlink(d, recursive = TRUE))
+  script <- file.path(d, "exit.R")
+  writeLines(c(
+    "library(wafermon)",
+    "d <- commandArgs(TRUE)[[1]]",
+    "wafermon_configure(mode = 'direct', direct_backends = list(list(type = 'filesystem', path = file.path(d, 'out'))),",
+    "                   spool = list(path = file.path(d, 'spool')))",
+    "for (i in 1:300) with_job(NULL, business_key = 'at-exit')"
+  ), script)
+  rscript <- file.path(R.home("bin"), "Rscript")
+  status <- system2(rscript, c(script, d), env = paste0("R_LIBS=", paste(.libPaths(), collapse = ":")))
+  expect_equal(status, 0)
+  lines <- unlist(lapply(list.files(file.path(d, "out"), full.names = TRUE), readLines))
+  expect_equal(length(lines), 600)
+})

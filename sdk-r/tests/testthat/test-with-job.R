@@ -85,3 +85,22 @@ test_that("finishing explicitly inside with_job is respected", {
 test_that("with_subjob outside a job is an InvalidArgumentError", {
   expect_error(with_subjob(1), class = "wafermon_InvalidArgumentError")
 })
+
+test_that("a real SIGINT (Ctrl-C) inside with_job cancels the job and reaches the caller", {
+  skip_on_os("windows")
+  d <- direct_dir()
+  id <- NULL
+  r <- tryCatch(
+    with_job({
+      id <- job_id(current_job())
+      tools::pskill(Sys.getpid(), tools::SIGINT)
+      Sys.sleep(5)
+      "not interrupted"
+    }, business_key = "sigint"),
+    interrupt = function(i) "interrupted"
+  )
+  expect_equal(r, "interrupted")
+  fin <- events_of(read_events(d), id)[[2]]
+  expect_equal(fin$status, "cancelled")
+  expect_equal(fin$metadata$wafermon.reason, "interrupted")
+})
