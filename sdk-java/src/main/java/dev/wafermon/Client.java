@@ -34,15 +34,15 @@ public final class Client implements AutoCloseable {
     /** The native pointer and its lock; the cleaner action must not reach the Client itself. */
     static final class State implements Runnable {
         final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-        long ptr;
+        long nativePtr;
 
         @Override
         public void run() {
             lock.writeLock().lock();
             try {
-                if (ptr != 0) {
-                    close(ptr, 2.0);
-                    ptr = 0;
+                if (nativePtr != 0) {
+                    close(nativePtr, 2.0);
+                    nativePtr = 0;
                 }
             } finally {
                 lock.writeLock().unlock();
@@ -55,7 +55,7 @@ public final class Client implements AutoCloseable {
 
     private Client(long ptr) {
         this.state = new State();
-        this.state.ptr = ptr;
+        this.state.nativePtr = ptr;
         this.cleanable = CLEANER.register(this, state);
     }
 
@@ -119,7 +119,7 @@ public final class Client implements AutoCloseable {
     public long stat(Stat stat) {
         state.lock.readLock().lock();
         try {
-            return state.ptr == 0 ? 0 : stat(state.ptr, stat.ordinal());
+            return state.nativePtr == 0 ? 0 : stat(state.nativePtr, stat.ordinal());
         } finally {
             state.lock.readLock().unlock();
         }
@@ -138,7 +138,7 @@ public final class Client implements AutoCloseable {
     public boolean isClosed() {
         state.lock.readLock().lock();
         try {
-            return state.ptr == 0;
+            return state.nativePtr == 0;
         } finally {
             state.lock.readLock().unlock();
         }
@@ -160,11 +160,11 @@ public final class Client implements AutoCloseable {
         double t = seconds(timeout);
         state.lock.writeLock().lock();
         try {
-            if (state.ptr == 0) {
+            if (state.nativePtr == 0) {
                 return false;
             }
-            long p = state.ptr;
-            state.ptr = 0;
+            long p = state.nativePtr;
+            state.nativePtr = 0;
             int st = close(p, t);
             if (st != Status.OK && st != Status.TIMEOUT) {
                 throw Status.failure(st);
@@ -178,7 +178,7 @@ public final class Client implements AutoCloseable {
 
     /** The native pointer; the caller holds the read lock. */
     long ptr() {
-        long p = state.ptr;
+        long p = state.nativePtr;
         if (p == 0) {
             throw new ClosedException("the client is closed");
         }

@@ -58,20 +58,20 @@ public final class Job implements AutoCloseable {
     /** The native pointer; the cleaner action must not reach the Job itself. */
     static final class State implements Runnable {
         final Client.State client;
-        long ptr;
+        long nativePtr;
 
         State(Client.State client, long ptr) {
             this.client = client;
-            this.ptr = ptr;
+            this.nativePtr = ptr;
         }
 
         @Override
         public void run() {
             client.lock.readLock().lock();
             try {
-                if (ptr != 0) {
-                    destroy(ptr);
-                    ptr = 0;
+                if (nativePtr != 0) {
+                    destroy(nativePtr);
+                    nativePtr = 0;
                 }
             } finally {
                 client.lock.readLock().unlock();
@@ -98,12 +98,12 @@ public final class Job implements AutoCloseable {
     // ---- the guard around every native call: handle open, client open, client lock held ----
 
     private long enter() {
-        long p = state.ptr;
+        long p = state.nativePtr;
         if (p == 0) {
             throw new ClosedException("the job handle is closed");
         }
         client.state.lock.readLock().lock();
-        if (client.state.ptr == 0) {
+        if (client.state.nativePtr == 0) {
             client.state.lock.readLock().unlock();
             throw new ClosedException("the client is closed");
         }
@@ -305,7 +305,7 @@ public final class Job implements AutoCloseable {
 
     /** True once the job is finished (any outcome); throws {@link ClosedException} after close(). */
     public synchronized boolean isFinished() {
-        long p = state.ptr;
+        long p = state.nativePtr;
         if (p == 0) {
             throw new ClosedException("the job handle is closed");
         }
@@ -314,7 +314,7 @@ public final class Job implements AutoCloseable {
 
     /** True once {@link #close()} has run. */
     public synchronized boolean isClosed() {
-        return state.ptr == 0;
+        return state.nativePtr == 0;
     }
 
     /**
@@ -359,7 +359,7 @@ public final class Job implements AutoCloseable {
      */
     @Override
     public synchronized void close() {
-        long p = state.ptr;
+        long p = state.nativePtr;
         if (p == 0) {
             return;
         }
@@ -367,7 +367,7 @@ public final class Job implements AutoCloseable {
         client.state.lock.readLock().lock();
         try {
             if (!isFinished(p)) {
-                if (client.state.ptr == 0) {
+                if (client.state.nativePtr == 0) {
                     pending = new ClosedException(
                             "the client was closed before this job finished; it was not reported "
                                     + "as finished");
@@ -378,7 +378,7 @@ public final class Job implements AutoCloseable {
                     }
                 }
             }
-            state.ptr = 0;
+            state.nativePtr = 0;
             destroy(p);
         } finally {
             client.state.lock.readLock().unlock();

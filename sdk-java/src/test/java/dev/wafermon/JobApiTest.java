@@ -429,4 +429,44 @@ class JobApiTest {
         }
         assertEquals(threads * jobs * 3, delivered().size());
     }
+
+    @Test
+    void closingTheClientWhileOtherThreadsReportIsSafe() throws Exception {
+        Client other = Fixtures.direct(dir.resolve("race"));
+        java.util.concurrent.atomic.AtomicInteger closedErrors = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicReference<Throwable> unexpected = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(4);
+        Thread[] ts = new Thread[4];
+        for (int t = 0; t < ts.length; t++) {
+            ts[t] = new Thread(() -> {
+                started.countDown();
+                for (int i = 0; i < 100000; i++) {
+                    try (Job job = other.job("race").start()) {
+                        job.progress(0.5);
+                    } catch (ClosedException e) {
+                        closedErrors.incrementAndGet();
+                        return;
+                    } catch (Throwable e) {
+                        unexpected.set(e);
+                        return;
+                    }
+                }
+            });
+            ts[t].start();
+        }
+        started.await();
+        Thread.sleep(50);
+        other.close();
+        for (Thread t : ts) {
+            t.join();
+        }
+        assertEquals(null, unexpected.get());
+        assertEquals(4, closedErrors.get(), "every thread saw ClosedException");
+        // Whatever was accepted before close was delivered: every job in the files is whole,
+        // except those whose handle close() came after the client close (no finished event).
+        List<JsonNode> es = events(dir.resolve("race"));
+        long started2 = es.stream().filter(e -> e.get("event_kind").asText().equals("started")).count();
+        long finished = es.stream().filter(e -> e.get("event_kind").asText().equals("finished")).count();
+        assertTrue(started2 - finished <= 4, started2 + " started, " + finished + " finished");
+    }
 }
