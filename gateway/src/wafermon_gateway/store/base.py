@@ -19,7 +19,7 @@ from ..batch import Prepared
 from ..bus import ChangeBus
 from ..liveness import deadline, effective_status, iso
 from ..query import Filters, ListQuery
-from ..reducer import EntityState, reduce
+from ..reducer import EntityState, Facts, fold
 from ..settings import Settings
 
 KINDS = {"job": "jobs", "subjob": "subjobs"}
@@ -117,6 +117,15 @@ def dedupe(events: list[Prepared]) -> tuple[list[Prepared], int]:
     return unique, len(events) - len(unique)
 
 
+def event_record(p: Prepared, received: Any) -> tuple[Any, ...]:
+    """A row of the events table, in EVENT_COLUMNS order; times are the store's own type."""
+    f = p.facts
+    at = p.at if isinstance(received, datetime) else f.at
+    job_id = f.parent_id or f.entity_id
+    return (f.event_id, at, received, job_id, f.entity_type, f.entity_id, f.seq, f.event_kind, f.status, f.site_id,
+            p.raw.decode())  # fmt: skip
+
+
 def raw_horizon(settings: Settings, now: datetime) -> datetime:
     """Events older than this are not kept as raw rows (retention would drop them at once)."""
     return now - timedelta(hours=settings.retention_hours)
@@ -124,12 +133,15 @@ def raw_horizon(settings: Settings, now: datetime) -> datetime:
 
 def fold_new(existing: dict[str, EntityState], events: Iterable[Prepared]) -> dict[str, EntityState]:
     """Fold new events into their entities' states; returns only the entities that changed."""
-    touched: dict[str, EntityState] = {}
+    grouped: dict[str, list[Facts]] = {}
     for p in events:
-        eid = p.facts.entity_id
-        prior = touched.get(eid) or existing.get(eid)
-        touched[eid] = reduce(prior, p.facts)
-    return touched
+        grouped.setdefault(p.facts.entity_id, []).append(p.facts)
+    out: dict[str, EntityState] = {}
+    for eid, facts in grouped.items():
+        state = fold(existing.get(eid), facts)
+        if state is not None:
+            out[eid] = state
+    return out
 
 
 def state_record(state: EntityState, previous_status: str | None, settings: Settings, now_iso: str) -> dict[str, Any]:

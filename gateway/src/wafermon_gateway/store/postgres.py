@@ -30,6 +30,7 @@ from .base import (
     IngestResult,
     Store,
     dedupe,
+    event_record,
     fold_new,
     keyset_clause,
     loads,
@@ -173,10 +174,11 @@ class PostgresStore(Store):
         if self.mode != "partitioned" or not moments:
             return
         hours = self.settings.partition_hours
-        starts = {partitions.partition_start(m, hours) for m in moments} - self._partitions
-        for start in sorted(starts):
-            await conn.execute(partitions.create_sql(start, hours))
-            self._partitions.add(start)
+        wanted = partitions.starts_between(min(moments), max(moments), hours)
+        for start in wanted:
+            if start not in self._partitions:
+                await conn.execute(partitions.create_sql(start, hours))
+                self._partitions.add(start)
 
     # --- ingest ----------------------------------------------------------------------------
     async def ingest(self, events: list[Prepared], now: datetime) -> IngestResult:
@@ -184,41 +186,31 @@ class PostgresStore(Store):
         horizon = raw_horizon(self.settings, now)
         raw = [p for p in unique if p.at >= horizon]
         old = [p for p in unique if p.at < horizon]
+        latest: int | None = None
         async with self.pool.acquire() as conn:
             await self._ensure_partitions(conn, [p.at for p in raw])
             async with conn.transaction():
-                await conn.copy_records_to_table(
-                    "events_stage",
-                    columns=EVENT_COLUMNS,
-                    records=[
-                        (
-                            f.event_id,
-                            p.at,
-                            now,
-                            f.parent_id or f.entity_id,
-                            f.entity_type,
-                            f.entity_id,
-                            f.seq,
-                            f.event_kind,
-                            f.status,
-                            f.site_id,
-                            p.raw.decode(),
-                        )
-                        for p in raw
-                        for f in (p.facts,)
-                    ],
-                )
+                if raw:
+                    await conn.copy_records_to_table(
+                        "events_stage",
+                        columns=EVENT_COLUMNS,
+                        records=[event_record(p, now) for p in raw],
+                    )
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
-                inserted = await conn.fetch(
-                    "INSERT INTO events SELECT * FROM events_stage ON CONFLICT DO NOTHING RETURNING event_id"
-                )
-                new_ids = {str(r[0]) for r in inserted}
+                new_ids: set[str] = set()
+                if raw:
+                    inserted = await conn.fetch(
+                        "INSERT INTO events SELECT * FROM events_stage ON CONFLICT DO NOTHING RETURNING event_id"
+                    )
+                    new_ids = {str(r[0]) for r in inserted}
                 new = [p for p in raw if p.facts.event_id in new_ids] + old
                 duplicates += len(raw) - len(new_ids)
-                latest = await self._fold(conn, new, now)
+                if new:
+                    latest = await self._fold(conn, new, now)
         self.note_ingest(events, now)
-        self.bus.publish(latest)
-        return IngestResult(accepted=len(new), duplicates=duplicates, last_change=latest)
+        if latest is not None:
+            self.bus.publish(latest)
+        return IngestResult(accepted=len(new), duplicates=duplicates, last_change=latest or self.bus.latest)
 
     async def _allocate(self, conn: Conn, count: int) -> list[int]:
         if count == 0:
@@ -226,54 +218,63 @@ class PostgresStore(Store):
         rows = await conn.fetch("SELECT nextval('change_seq') FROM generate_series(1, $1)", count)
         return [int(r[0]) for r in rows]
 
-    async def _fold(self, conn: Conn, new: list[Prepared], now: datetime) -> int:
+    async def _fold(self, conn: Conn, new: list[Prepared], now: datetime) -> int | None:
+        """Fold new events into job/sub-job rows; returns the newest change id, None if nothing changed."""
         now_s = now_iso(now)
-        touched: dict[str, list[str]] = {"job": [], "subjob": []}
         await self._upsert_apps(conn, new)
-        for kind, table in KINDS.items():
-            mine = [p for p in new if p.facts.entity_type == kind]
-            if not mine:
-                continue
-            ids = sorted({p.facts.entity_id for p in mine})
-            existing: dict[str, tuple[EntityState, str]] = {}
-            for found in await conn.fetch(f"SELECT * FROM {table} WHERE entity_id = ANY($1::uuid[])", ids):
-                row = _normalise(found)
-                existing[row["entity_id"]] = (state_from_row(row, kind), row["status"])
-            folded = fold_new({k: v[0] for k, v in existing.items()}, mine)
-            records = []
+        by_kind = {kind: [p for p in new if p.facts.entity_type == kind] for kind in KINDS}
+        ids = {kind: sorted({p.facts.entity_id for p in mine}) for kind, mine in by_kind.items()}
+        existing: dict[str, dict[str, tuple[EntityState, str]]] = {"job": {}, "subjob": {}}
+        # One round trip for both tables' current rows.
+        for found in await conn.fetch(
+            "SELECT 'job' AS kind, * FROM jobs WHERE entity_id = ANY($1::uuid[]) "
+            "UNION ALL SELECT 'subjob' AS kind, * FROM subjobs WHERE entity_id = ANY($2::uuid[])",
+            ids["job"],
+            ids["subjob"],
+        ):
+            row = _normalise(found)
+            existing[row["kind"]][row["entity_id"]] = (state_from_row(row, row["kind"]), row["status"])
+        records: dict[str, list[dict[str, Any]]] = {}
+        for kind, mine in by_kind.items():
+            folded = fold_new({k: v[0] for k, v in existing[kind].items()}, mine)
+            records[kind] = []
             for eid, state in folded.items():
-                prior = existing.get(eid)
+                prior = existing[kind].get(eid)
                 if prior is not None and prior[0].comparable() == state.comparable():
-                    continue
-                records.append(state_record(state, prior[1] if prior else None, self.settings, now_s))
-            change_ids = await self._allocate(conn, len(records))
+                    continue  # nothing observable changed (e.g. an event older than retention replayed)
+                records[kind].append(state_record(state, prior[1] if prior else None, self.settings, now_s))
+        change_ids = iter(await self._allocate(conn, sum(len(r) for r in records.values())))
+        latest: int | None = None
+        for kind, table in KINDS.items():
             args = []
-            for record, cid in zip(records, change_ids, strict=True):
-                record["change_id"] = cid
+            for record in records[kind]:
+                record["change_id"] = latest = next(change_ids)
                 args.append(tuple(_dt(record[c]) if c in TIME_COLUMNS else record[c] for c in STATE_COLUMNS))
             if args:
                 await conn.executemany(_UPSERT[table], args)
-            touched[kind] = [r["entity_id"] for r in records]
-        await self._mark_orphans(
+        orphaned = await self._mark_orphans(
             conn,
             "(s.parent_id = ANY($1::uuid[]) OR s.entity_id = ANY($2::uuid[]))",
-            [touched["job"], touched["subjob"]],
+            [[r["entity_id"] for r in records["job"]], [r["entity_id"] for r in records["subjob"]]],
             now,
         )
-        latest = await self._latest(conn)
-        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(latest))
+        if orphaned:
+            latest = max(orphaned)
+        if latest is not None:
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(latest))
         return latest
 
-    async def _mark_orphans(self, conn: Conn, where: str, args: list[Any], now: datetime) -> int:
+    async def _mark_orphans(self, conn: Conn, where: str, args: list[Any], now: datetime) -> list[int]:
+        """Flag running/lost sub-jobs whose parent is terminal; returns their new change ids."""
         n = len(args)
-        result = await conn.execute(
+        rows = await conn.fetch(
             f"UPDATE subjobs s SET status = 'orphaned', change_id = nextval('change_seq'), received_at = ${n + 1} "
             f"WHERE s.status IN ('running', 'lost') AND {where} AND EXISTS (SELECT 1 FROM jobs j "
-            f"WHERE j.entity_id = s.parent_id AND j.base_status IN {_TERMINAL_SQL})",
+            f"WHERE j.entity_id = s.parent_id AND j.base_status IN {_TERMINAL_SQL}) RETURNING s.change_id",
             *args,
             now,
         )
-        return int(result.split()[-1])
+        return [int(r[0]) for r in rows]
 
     async def _upsert_apps(self, conn: Conn, new: list[Prepared]) -> None:
         apps: dict[tuple[str, str], tuple[str | None, datetime, datetime]] = {}
@@ -295,7 +296,7 @@ class PostgresStore(Store):
     async def sweep(self, now: datetime) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
-            changed = await self._mark_orphans(conn, "true", [], now)
+            changed = len(await self._mark_orphans(conn, "true", [], now))
             for table in KINDS.values():
                 result = await conn.execute(
                     f"UPDATE {table} SET status = 'lost', change_id = nextval('change_seq'), received_at = $1 "

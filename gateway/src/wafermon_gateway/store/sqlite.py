@@ -24,6 +24,7 @@ from .base import (
     IngestResult,
     Store,
     dedupe,
+    event_record,
     fold_new,
     keyset_clause,
     loads,
@@ -151,24 +152,7 @@ class SqliteStore(Store):
             duplicates += len(unique) - len(new)
             conn.executemany(
                 f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})",
-                [
-                    (
-                        f.event_id,
-                        f.at,
-                        now_s,
-                        f.parent_id or f.entity_id,
-                        f.entity_type,
-                        f.entity_id,
-                        f.seq,
-                        f.event_kind,
-                        f.status,
-                        f.site_id,
-                        p.raw.decode(),
-                    )
-                    for p in new
-                    if p.at >= horizon
-                    for f in (p.facts,)
-                ],
+                [event_record(p, now_s) for p in new if p.at >= horizon],
             )
             self._upsert_apps(new)
             touched_jobs: list[str] = []
