@@ -154,3 +154,27 @@ def test_cursor_is_atomic_and_falls_back_in_place(tmp_path: Path, monkeypatch: p
     cursor.seq = 1234567
     cursor.persist()  # disk full: overwritten in place instead
     assert Cursor(tmp_path, "files").load() == 1234567 and cursor.persisted_seq == 1234567
+
+
+def test_a_record_corrupted_after_recovery_is_reported_with_its_range(tmp_path: Path) -> None:
+    from wafermon_sidecar.spool import CorruptRecord
+
+    async def run() -> None:
+        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+        spool.open()
+        await _fill(spool, 3, 5)
+        seg = spool.segments[0]
+        with open(seg.path, "r+b") as fh:  # flip a payload byte of the middle record
+            fh.seek(seg.offsets[1] + HEADER_SIZE + 2)
+            byte = fh.read(1)
+            fh.seek(-1, os.SEEK_CUR)
+            fh.write(bytes([byte[0] ^ 0xFF]))
+        got, _, end = spool.read(0, 100)
+        assert (len(got), end) == (5, 5)  # what came before the bad record
+        with pytest.raises(CorruptRecord) as err:
+            spool.read(5, 100)
+        assert (err.value.first_seq, err.value.end_seq) == (5, 10)
+        assert len(spool.read(10, 100)[0]) == 5
+        await spool.close()
+
+    asyncio.run(run())

@@ -21,7 +21,7 @@ from .config import BackendSettings, Delivery
 from .cursor import Cursor
 from .deadletter import DeadLetters
 from .metrics import Metrics
-from .spool import Spool
+from .spool import CorruptRecord, Spool
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,16 @@ class DeliveryWorker:
         if available < self.batch_size and self.flush_interval > 0:
             # A fuller batch is cheaper to send; wait a little for one, never longer than flush_interval.
             await self.spool.wait_for_data(self.cursor.seq + self.batch_size - 1, self.flush_interval)
-        events, start, end = self.spool.read(self.cursor.seq, self.batch_size)
+        try:
+            events, start, end = self.spool.read(self.cursor.seq, self.batch_size)
+        except CorruptRecord as exc:
+            # Unreadable bytes cannot be delivered by waiting; say so loudly and move past them.
+            lost = exc.end_seq - max(self.cursor.seq, exc.first_seq)
+            log.error("backend %s: skipping %d event(s) of a corrupt spool record: %s", self.name, lost, exc)
+            self._note_error(f"skipped {lost} event(s) of a corrupt spool record: {exc}")
+            self.metrics.failed.labels(self.name).inc(lost)
+            self._advance(exc.end_seq)
+            return
         if start > self.cursor.seq:
             log.warning("backend %s: events %d..%d are no longer on the spool", self.name, self.cursor.seq, start - 1)
         if not events:

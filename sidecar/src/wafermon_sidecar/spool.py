@@ -27,6 +27,15 @@ class SpoolFull(Exception):
     """Accepting this record would take the spool over its size limit (back-pressure)."""
 
 
+class CorruptRecord(OSError):
+    """A record that passed recovery no longer passes its CRC (the disk changed under us)."""
+
+    def __init__(self, message: str, first_seq: int, end_seq: int) -> None:
+        super().__init__(message)
+        self.first_seq = first_seq
+        self.end_seq = end_seq
+
+
 class SpoolDiskError(Exception):
     """The disk refused the write (e.g. ENOSPC); nothing of the failed group was acknowledged."""
 
@@ -273,7 +282,12 @@ class Spool:
                 first, count = seg.firsts[i], seg.counts[i]
                 if first + count <= seq:
                     continue
-                lines = self._payload(seg, i).split(b"\n")
+                try:
+                    lines = self._payload(seg, i).split(b"\n")
+                except CorruptRecord:
+                    if events:  # hand out what came before it; the next read reports it
+                        return events, start, seq
+                    raise
                 skip = max(seq - first, 0)
                 take = lines[skip : skip + max_events - len(events)]
                 events.extend(take)
@@ -288,11 +302,14 @@ class Spool:
         offset = seg.offsets[i]
         header_bytes = os.pread(seg.read_fd, HEADER_SIZE, offset)
         header = decode_header(header_bytes)
+        end = seg.firsts[i] + seg.counts[i]
         if header is None:
-            raise OSError(f"spool segment {seg.path.name}: no record header at byte {offset}")
+            raise CorruptRecord(f"spool segment {seg.path.name}: no record header at byte {offset}", seg.firsts[i], end)
         payload = os.pread(seg.read_fd, header.length, offset + HEADER_SIZE)
         if not payload_ok(header, payload):
-            raise OSError(f"spool segment {seg.path.name}: record at byte {offset} fails its CRC")
+            raise CorruptRecord(
+                f"spool segment {seg.path.name}: record at byte {offset} fails its CRC", seg.firsts[i], end
+            )
         return payload
 
     def release(self, upto_seq: int) -> int:
