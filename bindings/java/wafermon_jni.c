@@ -109,12 +109,12 @@ JNIEXPORT jobjectArray JNICALL Java_dev_wafermon_NativeLibrary_statusTable(JNIEn
     return out;
 }
 
-JNIEXPORT jstring JNICALL Java_dev_wafermon_NativeLibrary_statusName(JNIEnv *env, jclass cls,
+JNIEXPORT jstring JNICALL Java_dev_wafermon_NativeLibrary_statusNameNative(JNIEnv *env, jclass cls,
                                                                      jint status) {
     return (*env)->NewStringUTF(env, wm_status_name((wm_status)status));
 }
 
-JNIEXPORT jstring JNICALL Java_dev_wafermon_NativeLibrary_statName(JNIEnv *env, jclass cls,
+JNIEXPORT jstring JNICALL Java_dev_wafermon_NativeLibrary_statNameNative(JNIEnv *env, jclass cls,
                                                                    jint stat) {
     const char *name = wm_stat_name((wm_stat)stat);
     return name ? (*env)->NewStringUTF(env, name) : NULL;

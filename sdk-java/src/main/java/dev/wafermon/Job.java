@@ -95,9 +95,10 @@ public final class Job implements AutoCloseable {
         return client;
     }
 
-    // ---- the guard around every native call: handle open, client open, client lock held ----
+    // ---- the guard around every native call: ensureOpen() checks that the handle and its client
+    // are open, takes the client's read lock and returns the pointer; release() drops the lock ----
 
-    private long enter() {
+    private long ensureOpen() {
         long p = state.nativePtr;
         if (p == 0) {
             throw new ClosedException("the job handle is closed");
@@ -110,7 +111,7 @@ public final class Job implements AutoCloseable {
         return p;
     }
 
-    private void leave() {
+    private void release() {
         client.state.lock.readLock().unlock();
     }
 
@@ -123,11 +124,11 @@ public final class Job implements AutoCloseable {
     /** The job's entity_id (a UUID), fixed for its life. */
     public synchronized String id() {
         if (id == null) {
-            long p = enter();
+            long p = ensureOpen();
             try {
                 id = id(p);
             } finally {
-                leave();
+                release();
             }
         }
         return id;
@@ -140,12 +141,12 @@ public final class Job implements AutoCloseable {
 
     synchronized Job startSubjob(String subKey, byte[] metadata) {
         byte[] sk = Text.utf8("sub_key", subKey);
-        long p = enter();
+        long p = ensureOpen();
         long r;
         try {
             r = subjobStart(p, sk, metadata);
         } finally {
-            leave();
+            release();
         }
         if (r <= 0) {
             throw Status.failure((int) -r);
@@ -169,21 +170,21 @@ public final class Job implements AutoCloseable {
     }
 
     private synchronized void emitProgress(double fraction, byte[] metadata) {
-        long p = enter();
+        long p = ensureOpen();
         try {
             checked(progress(p, fraction, metadata));
         } finally {
-            leave();
+            release();
         }
     }
 
     /** Reports that the job is alive. */
     public synchronized void heartbeat() {
-        long p = enter();
+        long p = ensureOpen();
         try {
             checked(heartbeat(p));
         } finally {
-            leave();
+            release();
         }
     }
 
@@ -191,11 +192,11 @@ public final class Job implements AutoCloseable {
     public synchronized void trace(String traceId, String spanId) {
         byte[] t = Text.utf8("trace_id", traceId);
         byte[] s = Text.utf8("span_id", spanId);
-        long p = enter();
+        long p = ensureOpen();
         try {
             checked(setTrace(p, t, s));
         } finally {
-            leave();
+            release();
         }
     }
 
@@ -205,11 +206,11 @@ public final class Job implements AutoCloseable {
             throw new InvalidArgumentException("metric must not be null");
         }
         byte[] n = Text.utf8("metric", metric.wireName());
-        long p = enter();
+        long p = ensureOpen();
         try {
             checked(setMetric(p, n, value));
         } finally {
-            leave();
+            release();
         }
     }
 
@@ -229,11 +230,11 @@ public final class Job implements AutoCloseable {
     }
 
     private synchronized void finishSucceed(byte[] metadata) {
-        long p = enter();
+        long p = ensureOpen();
         try {
             checked(succeed(p, metadata));
         } finally {
-            leave();
+            release();
         }
     }
 
@@ -271,11 +272,11 @@ public final class Job implements AutoCloseable {
     private synchronized void finishFail(String errorType, String errorMessage, byte[] metadata) {
         byte[] type = Text.utf8("error_type", errorType);
         byte[] message = Text.utf8("error_message", errorMessage);
-        long p = enter();
+        long p = ensureOpen();
         try {
             checked(fail(p, type, message, metadata));
         } finally {
-            leave();
+            release();
         }
     }
 
@@ -295,11 +296,11 @@ public final class Job implements AutoCloseable {
     }
 
     private synchronized void finishCancel(byte[] metadata) {
-        long p = enter();
+        long p = ensureOpen();
         try {
             checked(cancel(p, metadata));
         } finally {
-            leave();
+            release();
         }
     }
 
@@ -389,7 +390,12 @@ public final class Job implements AutoCloseable {
         }
     }
 
-    static native long start(long client, byte[] businessKey, byte[] siteId, byte[] metadata);
+    /** Starts a top-level job; the caller holds the client's read lock. */
+    static long startTop(long client, byte[] businessKey, byte[] siteId, byte[] metadata) {
+        return start(client, businessKey, siteId, metadata);
+    }
+
+    private static native long start(long client, byte[] businessKey, byte[] siteId, byte[] metadata);
 
     private static native long subjobStart(long parent, byte[] subKey, byte[] metadata);
 

@@ -73,7 +73,7 @@ public final class JobBuilder {
         long r;
         cs.lock.readLock().lock();
         try {
-            r = Job.start(client.ptr(), bk, st, metadata);
+            r = Job.startTop(client.ptr(), bk, st, metadata);
         } finally {
             cs.lock.readLock().unlock();
         }

@@ -122,15 +122,31 @@ final class NativeLibrary {
         return out;
     }
 
-    static native String versionString();
+    static String version() {
+        return versionString();
+    }
 
-    static native int versionNumber();
+    static int versionNum() {
+        return versionNumber();
+    }
+
+    static String statusName(int status) {
+        return statusNameNative(status);
+    }
+
+    static String statName(int stat) {
+        return statNameNative(stat);
+    }
+
+    private static native String versionString();
+
+    private static native int versionNumber();
 
     private static native byte[] lastError();
 
     private static native String[] statusTable();
 
-    static native String statusName(int status);
+    private static native String statusNameNative(int status);
 
-    static native String statName(int stat);
+    private static native String statNameNative(int stat);
 }

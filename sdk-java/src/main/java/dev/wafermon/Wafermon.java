@@ -92,7 +92,7 @@ public final class Wafermon {
     /** The loaded native core's version, e.g. "0.1.0". */
     public static String nativeVersion() {
         NativeLibrary.load();
-        return NativeLibrary.versionString();
+        return NativeLibrary.version();
     }
 
     /** The C status table ({@code wm_status_descs}) of the loaded native core. */

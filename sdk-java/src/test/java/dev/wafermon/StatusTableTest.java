@@ -44,7 +44,7 @@ class StatusTableTest {
     void versionsAgree() {
         assertEquals(System.getProperty("wafermon.test.version"), Wafermon.version(), "pom = SDK");
         assertEquals(Wafermon.version(), Wafermon.nativeVersion(), "SDK = native core");
-        assertEquals(100, NativeLibrary.versionNumber(), "0.1.0");
+        assertEquals(100, NativeLibrary.versionNum(), "0.1.0");
         assertEquals("libwafermon-jni-" + Wafermon.version() + ".so", NativeLibrary.fileName());
         assertEquals("linux-x86_64", NativeLibrary.platform());
     }
