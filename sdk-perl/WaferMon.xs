@@ -21,6 +21,7 @@ typedef struct wmp_job {
     pid_t pid;         /* the process that started it: DESTROY elsewhere only frees */
     SV *snap_err;      /* $@ when the job was created (scope-guard bookkeeping) */
     IV snap_status;    /* $? then */
+    SV *client;        /* the WaferMon::Client object's referent: kept alive while the job is */
 } wmp_job;
 
 /* ---- errors --------------------------------------------------------------------------------- */
@@ -116,10 +117,11 @@ static SV *wrap(pTHX_ void *p, const char *cls) {
     return rv;
 }
 
-static SV *new_job(pTHX_ wm_job *job) {
+static SV *new_job(pTHX_ wm_job *job, SV *client) {
     wmp_job *j;
     Newxz(j, 1, wmp_job);
     j->job = job;
+    j->client = client ? SvREFCNT_inc_simple_NN(client) : NULL;
     j->pid = getpid();
     j->snap_err = newSVsv(ERRSV);
     j->snap_status = (IV)STATUS_CURRENT;
@@ -433,7 +435,7 @@ _start(wmp_client *self, SV *business_key, SV *site_id, SV *metadata)
     const char *meta = meta_arg(aTHX_ metadata);
     wm_job *j = NULL;
     check(aTHX_ wm_job_start(self->client, bk, site, meta, &j));
-    RETVAL = new_job(aTHX_ j);
+    RETVAL = new_job(aTHX_ j, SvRV(ST(0)));
   OUTPUT:
     RETVAL
 
@@ -463,7 +465,7 @@ _subjob(wmp_job *self, SV *sub_key, SV *metadata)
     const char *meta = meta_arg(aTHX_ metadata);
     wm_job *j = NULL;
     check(aTHX_ wm_subjob_start(self->job, sk, meta, &j));
-    RETVAL = new_job(aTHX_ j);
+    RETVAL = new_job(aTHX_ j, self->client);
   OUTPUT:
     RETVAL
 
@@ -562,6 +564,7 @@ DESTROY(SV *self_sv)
     sv_setiv(SvRV(self_sv), 0);
     wm_job_destroy(self->job); /* in another process: frees without finishing (the core checks) */
     SvREFCNT_dec(self->snap_err);
+    SvREFCNT_dec(self->client);
     Safefree(self);
 
 void
@@ -576,5 +579,6 @@ release(SV *self_sv)
         sv_setiv(SvRV(self_sv), 0);
         wm_job_destroy(self->job);
         SvREFCNT_dec(self->snap_err);
+        SvREFCNT_dec(self->client);
         Safefree(self);
     }

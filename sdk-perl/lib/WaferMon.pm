@@ -68,6 +68,8 @@ sub configure {
     return $client;
 }
 
+sub WaferMon::Client::CLONE_SKIP { 1 }
+
 sub client {
     $CLIENT //= do { WaferMon->configure(); $CLIENT };
     return $CLIENT;
@@ -113,6 +115,9 @@ sub _check_args {
 package WaferMon::Job;
 
 use Scalar::Util qw(blessed refaddr);
+
+# A new ithread gets undef instead of a copy of the handle: one owner per C handle.
+sub CLONE_SKIP { 1 }
 
 my %SUBJOB_ARGS = map { $_ => 1 } qw(sub_key metadata);
 sub subjob {
