@@ -134,3 +134,35 @@ def test_fast_path_agrees_with_the_schema_package(items: list[tuple[int, list[An
 
 def test_fast_path_self_check_passes() -> None:
     assert self_check() is True
+
+
+def _agreement(check: Any) -> Callable[[], None]:
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(
+                st.from_regex(check.single, fullmatch=True),
+                st.text(alphabet="0123456789abcdefABCDEF-:.TZ\n é", max_size=40),
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    def agree(values: list[str]) -> None:
+        expected = all("\n" not in v and check.single.search(v) is not None for v in values)
+        assert check.template.matches("\n".join(values) + "\n", len(values)) == expected
+
+    return agree  # type: ignore[no-any-return]
+
+
+def test_templates_agree_with_the_regex_they_replace() -> None:
+    from wafermon_sidecar.fastmodel import compile_template, derive
+
+    derived = derive()
+    assert derived is not None
+    checks = derived[1]
+    assert all(c.template is not None for c in checks)  # every pattern of event v1 is fixed-width
+    for check in checks:
+        _agreement(check)()
+    for not_fixed in ("[^a]{3}", "a.b", "a+", "[0-9][0-5]", "(ab){2}", "[\\d]{2}"):
+        assert compile_template(not_fixed) is None, not_fixed

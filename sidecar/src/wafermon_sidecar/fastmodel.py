@@ -27,6 +27,64 @@ _META_KEYS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length",
 _NEWLINE_CAPABLE = re.compile(r"\.|\\s|\\S|\\W|\\D|\[\^|\\n")
 
 
+_CLASS_OR_CHAR = re.compile(r"\[([^\]\\]+)\]|\\([.\-:TZ+])|([A-Za-z0-9:_ -])")
+_REPEAT = re.compile(r"\{(\d+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A fixed-width pattern (e.g. a UUID) as a byte translation: each allowed byte becomes the symbol
+    of its character class, anything else 0, and a batch of values (newline-joined) is valid exactly
+    when its translation equals `unit * n`. bytes.translate and == run at memory speed."""
+
+    table: bytes
+    unit: bytes
+
+    def matches(self, joined: str, count: int) -> bool:
+        if not joined.isascii():
+            return False
+        return joined.encode().translate(self.table) == self.unit * count
+
+
+def compile_template(core: str) -> Template | None:
+    """A Template for a pattern of character classes, escaped or plain literals and {n} repeats only
+    (like the UUID and timestamp patterns), whose classes do not overlap; otherwise None."""
+    positions: list[frozenset[int]] = []
+    i = 0
+    while i < len(core):
+        m = _CLASS_OR_CHAR.match(core, i)
+        if m is None:
+            return None
+        if m.group(1) is not None:
+            body = m.group(1)
+            if body.startswith("^"):
+                return None
+            allowed: set[int] = set()
+            for lo, hi in re.findall(r"(.)(?:-(.))?", body):
+                allowed.update(range(ord(lo), ord(hi or lo) + 1))
+            charset = frozenset(allowed)
+        else:
+            charset = frozenset({ord(m.group(2) or m.group(3))})
+        i = m.end()
+        repeat = _REPEAT.match(core, i)
+        times = 1
+        if repeat is not None:
+            times = int(repeat.group(1))
+            i = repeat.end()
+        positions.extend([charset] * times)
+    classes = list(dict.fromkeys(positions))
+    if len(classes) > 250 or any(a & b for n, a in enumerate(classes) for b in classes[n + 1 :]):
+        return None
+    if any(10 in c or max(c) > 127 for c in classes):
+        return None
+    table = bytearray(256)
+    for symbol, charset in enumerate(classes, start=1):
+        for byte in charset:
+            table[byte] = symbol
+    table[10] = 255
+    return Template(bytes(table), bytes(classes.index(p) + 1 for p in positions) + b"\xff")
+
+
 class UnsupportedModel(Exception):
     """A pattern sits where the batch check cannot reach it (inside a list or dict)."""
 
@@ -38,6 +96,7 @@ class PatternCheck:
     paths: tuple[tuple[str, ...], ...]
     bulk: re.Pattern[str] | None  # (?:X\n)* for one fullmatch over all values
     single: re.Pattern[str]  # the schema's own pattern, re.search as msgspec does
+    template: Template | None = None  # the fastest way, for fixed-width patterns
 
     def values(self, events: Sequence[Any]) -> list[str]:
         out: list[str] = []
@@ -53,6 +112,8 @@ class PatternCheck:
         values = self.values(events)
         if not values:
             return True
+        if self.template is not None:
+            return self.template.matches("\n".join(values) + "\n", len(values))
         if self.bulk is not None:
             joined = "\n".join(values) + "\n"
             # No value may carry its own newline, or the joined lines would not be the values.
@@ -83,6 +144,7 @@ class _Deriver:
             fields,
             forbid_unknown_fields=config.forbid_unknown_fields,
             rename=None,
+            gc=False,  # short-lived, never in cycles: skip GC tracking (cheaper to build)
         )
         self._structs[key] = twin
         return twin
@@ -112,12 +174,13 @@ class _Deriver:
     def checks(self) -> list[PatternCheck]:
         result = []
         for pattern, paths in self.patterns.items():
-            bulk = None
+            bulk = template = None
             if pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$"):
                 core = pattern[1:-1]
                 if not _NEWLINE_CAPABLE.search(core.replace("\\.", "")):
                     bulk = re.compile(f"(?:(?:{core})\\n)*")
-            result.append(PatternCheck(tuple(paths), bulk, re.compile(pattern)))
+                template = compile_template(core)
+            result.append(PatternCheck(tuple(paths), bulk, re.compile(pattern), template))
         return result
 
 
