@@ -280,3 +280,26 @@ async def test_postgres_partitions_created_and_dropped(open_store: StoreFactory,
 async def _partition_names(store: PostgresStore) -> set[str]:
     rows = await store.pool.fetch("SELECT relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid")
     return {r[0] for r in rows}
+
+
+async def test_postgres_staged_ingest_path(open_store: StoreFactory, backend: str) -> None:
+    """The fallback path (COPY to a staging table, INSERT ... ON CONFLICT DO NOTHING) dedupes too."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL ingest paths")
+    store = await open_store()
+    assert isinstance(store, PostgresStore)
+    direct = store._write
+
+    async def staged(conn: Any, raw: Any, old: Any, now: datetime, staged: bool) -> Any:
+        return await direct(conn, raw, old, now, staged=True)
+
+    store._write = staged  # type: ignore[method-assign]
+    events = job_story(subjobs=2)
+    first = await ingest(store, events[:4])
+    dump = None
+    for _ in range(2):
+        result = await ingest(store, events)
+        dump = dump or await store.dump()
+    assert (first.accepted, result.accepted, result.duplicates) == (4, 0, len(events))
+    assert await store.dump() == dump
+    assert (await job(store, events[0]["entity_id"]))["status"] == "succeeded"
