@@ -347,6 +347,50 @@ static const char *opt_str(pTHX_ SV *sv) {
     return s;
 }
 
+/* Reads name => value pairs from ST(first..items-1) into vals[] by names[]; an unknown name or an
+ * odd count is an InvalidArgumentError. */
+static void named_args(pTHX_ SV **args, I32 n, const char *const *names, SV **vals, int nnames,
+                       const char *known) {
+    for (int k = 0; k < nnames; k++)
+        vals[k] = &PL_sv_undef;
+    if (n % 2) {
+        char m[200];
+        snprintf(m, sizeof m, "arguments must be name => value pairs (known: %s)", known);
+        wmp_throw(aTHX_ WM_E_INVALID_ARGUMENT, m);
+    }
+    for (I32 i = 0; i < n; i += 2) {
+        STRLEN len;
+        const char *name = SvPV(args[i], len);
+        int k = 0;
+        while (k < nnames && !(strlen(names[k]) == len && !memcmp(names[k], name, len)))
+            k++;
+        if (k == nnames) {
+            char m[300];
+            snprintf(m, sizeof m, "unknown argument \"%.*s\" (known: %s)", (int)(len > 64 ? 64 : len), name,
+                     known);
+            wmp_throw(aTHX_ WM_E_INVALID_ARGUMENT, m);
+        }
+        vals[k] = args[i + 1];
+    }
+}
+
+/* $WaferMon::CLIENT, opening it through WaferMon->client when unset. */
+static SV *default_client(pTHX) {
+    SV *c = get_sv("WaferMon::CLIENT", GV_ADD);
+    if (SvROK(c))
+        return c;
+    dSP;
+    ENTER;
+    SAVETMPS;
+    PUSHMARK(SP);
+    XPUSHs(sv_2mortal(newSVpvs("WaferMon")));
+    PUTBACK;
+    call_method("client", G_SCALAR | G_DISCARD);
+    FREETMPS;
+    LEAVE;
+    return get_sv("WaferMon::CLIENT", GV_ADD);
+}
+
 MODULE = WaferMon    PACKAGE = WaferMon
 
 PROTOTYPES: DISABLE
@@ -386,6 +430,24 @@ void
 _throw(int code, const char *message)
   CODE:
     wmp_throw(aTHX_ code, message);
+
+SV *
+job(SV *klass, ...)
+  CODE:
+    static const char *const names[] = {"business_key", "site_id", "metadata"};
+    SV *v[3];
+    PERL_UNUSED_VAR(klass);
+    named_args(aTHX_ &ST(1), items - 1, names, v, 3, "business_key site_id metadata");
+    SV *client_sv = default_client(aTHX);
+    wmp_client *c = wmp_client_from_sv(aTHX_ client_sv);
+    const char *bk = opt_str(aTHX_ v[0]);
+    const char *site = opt_str(aTHX_ v[1]);
+    const char *meta = meta_arg(aTHX_ v[2]);
+    wm_job *j = NULL;
+    check(aTHX_ wm_job_start(c->client, bk, site, meta, &j));
+    RETVAL = new_job(aTHX_ j, SvRV(client_sv));
+  OUTPUT:
+    RETVAL
 
 MODULE = WaferMon    PACKAGE = WaferMon::Client
 
@@ -459,10 +521,13 @@ DESTROY(SV *self_sv)
 MODULE = WaferMon    PACKAGE = WaferMon::Job
 
 SV *
-_subjob(wmp_job *self, SV *sub_key, SV *metadata)
+subjob(wmp_job *self, ...)
   CODE:
-    const char *sk = opt_str(aTHX_ sub_key);
-    const char *meta = meta_arg(aTHX_ metadata);
+    static const char *const names[] = {"sub_key", "metadata"};
+    SV *v[2];
+    named_args(aTHX_ &ST(1), items - 1, names, v, 2, "sub_key metadata");
+    const char *sk = opt_str(aTHX_ v[0]);
+    const char *meta = meta_arg(aTHX_ v[1]);
     wm_job *j = NULL;
     check(aTHX_ wm_subjob_start(self->job, sk, meta, &j));
     RETVAL = new_job(aTHX_ j, self->client);

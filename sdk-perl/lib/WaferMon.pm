@@ -88,28 +88,15 @@ sub close {
 
 # ---- jobs ------------------------------------------------------------------------------------
 
-# my $job = WaferMon->job(business_key => ..., site_id => ..., metadata => {...});
-my %JOB_ARGS = map { $_ => 1 } qw(business_key site_id metadata);
-sub job {
-    my ($class, %args) = @_;
-    exists $JOB_ARGS{$_} or _check_args(\%args, sort keys %JOB_ARGS) for keys %args;
-    return ($CLIENT // WaferMon->client)->_start($args{business_key}, $args{site_id}, $args{metadata});
-}
+# WaferMon->job(business_key => ..., site_id => ..., metadata => {...}) and
+# $job->subjob(sub_key => ..., metadata => {...}) are XS (WaferMon.xs): they read the argument list
+# without building a hash, and refuse unknown names with InvalidArgumentError.
 
 # WaferMon->run_job(sub { my $job = shift; ... }, %args): succeeded when the sub returns, failed
 # (then the exception is re-thrown unchanged) when it dies. Returns what the sub returns.
 sub run_job {
-    my ($class, $code, %args) = @_;
-    return WaferMon::Job::_run($class->job(%args), $code);
-}
-
-sub _check_args {
-    my ($args, @known) = @_;
-    my %ok = map { $_ => 1 } @known;
-    for my $k (sort keys %$args) {
-        WaferMon::Error::InvalidArgumentError->throw("unknown argument \"$k\" (known: @known)")
-            unless $ok{$k};
-    }
+    my ($class, $code, @args) = @_;
+    return WaferMon::Job::_run($class->job(@args), $code);
 }
 
 package WaferMon::Job;
@@ -119,16 +106,9 @@ use Scalar::Util qw(blessed refaddr);
 # A new ithread gets undef instead of a copy of the handle: one owner per C handle.
 sub CLONE_SKIP { 1 }
 
-my %SUBJOB_ARGS = map { $_ => 1 } qw(sub_key metadata);
-sub subjob {
-    my ($self, %args) = @_;
-    exists $SUBJOB_ARGS{$_} or WaferMon::_check_args(\%args, sort keys %SUBJOB_ARGS) for keys %args;
-    return $self->_subjob($args{sub_key}, $args{metadata});
-}
-
 sub run_subjob {
-    my ($self, $code, %args) = @_;
-    return _run($self->subjob(%args), $code);
+    my ($self, $code, @args) = @_;
+    return _run($self->subjob(@args), $code);
 }
 
 # $job->fail($type, $message, \%metadata), or $job->fail($exception) for an error object / $@.
