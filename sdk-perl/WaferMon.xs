@@ -391,6 +391,29 @@ static SV *default_client(pTHX) {
     return get_sv("WaferMon::CLIENT", GV_ADD);
 }
 
+/* True when the scope guard's outcome is plainly "succeeded": not global destruction, $@ false or
+ * the same as when the job was created, and $? not an exit status that appeared since. */
+static int guard_plain_exit(pTHX_ wmp_job *self) {
+    if (PL_phase == PERL_PHASE_DESTRUCT)
+        return 0;
+    IV status = (IV)STATUS_CURRENT;
+    if (status > 0 && status < 256 && status != self->snap_status)
+        return 0;
+    SV *err = ERRSV;
+    if (!SvOK(err))
+        return 1;
+    if (!SvROK(err)) {
+        STRLEN len;
+        (void)SvPV(err, len);
+        if (len == 0)
+            return 1;
+    }
+    SV *snap = self->snap_err;
+    if (SvROK(err))
+        return SvROK(snap) && SvRV(snap) == SvRV(err);
+    return !SvROK(snap) && SvOK(snap) && sv_eq(err, snap);
+}
+
 MODULE = WaferMon    PACKAGE = WaferMon
 
 PROTOTYPES: DISABLE
@@ -611,6 +634,14 @@ DESTROY(SV *self_sv)
     wmp_job *self = (SvROK(self_sv) && SvIOK(SvRV(self_sv))) ? INT2PTR(wmp_job *, SvIV(SvRV(self_sv))) : NULL;
     if (!self)
         XSRETURN_EMPTY;
+    if (self->job && self->pid == getpid() && !wm_job_is_finished(self->job) &&
+        guard_plain_exit(aTHX_ self)) {
+        /* The common case, decided here: no new exception in $@, no exit status, not global
+         * destruction -> succeeded (exactly what _guard_destroy would decide). */
+        wm_status st = wm_job_succeed(self->job, NULL);
+        if (st != WM_OK && st != WM_E_CLOSED)
+            warn("wafermon: could not finish job in DESTROY: %s", wm_last_error());
+    }
     if (self->job && self->pid == getpid() && !wm_job_is_finished(self->job)) {
         /* Still running here: the scope guard (WaferMon::Job::_guard_destroy, in Perl) decides. */
         dSP;
