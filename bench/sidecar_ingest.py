@@ -134,7 +134,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--fs-batch", type=int, default=5000, help="filesystem backend max_batch_size")
-    parser.add_argument("--validation-workers", type=int, default=1, help="ingest.validation_workers")
+    parser.add_argument("--validation-workers", type=int, default=0, help="ingest.validation_workers")
     args = parser.parse_args()
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())

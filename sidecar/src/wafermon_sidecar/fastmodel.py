@@ -100,12 +100,13 @@ class PatternCheck:
 
     def values(self, events: Sequence[Any]) -> list[str]:
         out: list[str] = []
+        unset = msgspec.UNSET
         for path in self.paths:
-            level: list[Any] = list(events)
-            for name in path:
-                # map(attrgetter) runs in C; absent (UNSET) and null values drop out between levels.
-                level = [v for v in map(attrgetter(name), level) if v is not None and v is not msgspec.UNSET]
-            out.extend(v for v in level if type(v) is str)
+            level: Sequence[Any] = events
+            for name in path[:-1]:
+                # map(attrgetter) runs in C; absent (UNSET) and null parents drop out between levels.
+                level = [v for v in map(attrgetter(name), level) if v is not None and v is not unset]
+            out += [v for v in map(attrgetter(path[-1]), level) if type(v) is str]
         return out
 
     def ok(self, events: Sequence[Any]) -> bool:

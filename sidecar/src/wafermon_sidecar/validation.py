@@ -96,12 +96,13 @@ def _one_line(raw: bytes) -> bytes:
     return raw
 
 
-def _items(body: bytes) -> tuple[list[bytes], bytes | None]:
-    """(items as bytes, the body as one JSON array if it already is one)."""
+def _items(body: bytes) -> tuple[list[Any], bytes | None]:
+    """(items as bytes-like objects, the body as one JSON array if it already is one)."""
     stripped = body.strip()
     if stripped[:1] == b"[":
         try:
-            return [bytes(r) for r in _raw_decoder.decode(stripped)], stripped
+            # msgspec.Raw items are views into the body: no copy until they are joined.
+            return _raw_decoder.decode(stripped), stripped
         except msgspec.DecodeError as exc:
             raise BatchFormatError(f"the body is not a valid JSON array: {exc}") from None
     lines = [line for line in stripped.split(b"\n") if line.strip()]
@@ -121,7 +122,7 @@ def judge(body: bytes) -> Verdict:
     if not _fast.all_valid(array, len(items)):
         return _slow(body, len(items))
     if b"\n" in array or b"\r" in array:
-        items = [_one_line(raw) for raw in items]
+        items = [_one_line(bytes(raw)) for raw in items]
     return Verdict(b"\n".join(items), len(items), [], len(items))
 
 
