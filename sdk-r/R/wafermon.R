@@ -74,7 +74,10 @@ stop_wafermon <- function(code, message) {
 
 #' Starts a job and emits its "started" event; finish it with job_finish().
 job_start <- function(business_key = NULL, site_id = NULL, metadata = NULL) {
-  .Call(C_job_start, .client(), business_key, site_id, .meta(metadata))
+  client <- .wm$client
+  if (is.null(client)) client <- .client()
+  if (!is.null(metadata)) metadata <- .Call(C_to_json, metadata, "metadata")
+  .Call(C_job_start, client, business_key, site_id, metadata)
 }
 
 #' Starts a sub-job of `job` (a job or sub-job; any depth).
@@ -104,7 +107,7 @@ job_set_metric <- function(job, name, value) {
 #' message) or a string (the message; type `error_type`, default "error").
 job_finish <- function(job, status = "succeeded", error = NULL, error_type = NULL, metadata = NULL) {
   ptr <- job
-  meta <- if (is.null(metadata)) NULL else .meta(metadata)
+  meta <- if (is.null(metadata)) NULL else .Call(C_to_json, metadata, "metadata")
   if (!is.character(status) || length(status) != 1L) status <- ""
   switch(status,
     succeeded = .Call(C_job_succeed, ptr, meta),
