@@ -28,11 +28,11 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gateway_common import create_database, gateway_process, postgres_server  # noqa: E402
+from gateway_common import create_database, gateway_process, postgres_server
 
-from wafermon_gateway.settings import Settings  # noqa: E402
-from wafermon_gateway.store.base import EVENT_COLUMNS  # noqa: E402
-from wafermon_gateway.store.postgres import PostgresStore  # noqa: E402
+from wafermon_gateway.settings import Settings
+from wafermon_gateway.store.base import EVENT_COLUMNS
+from wafermon_gateway.store.postgres import PostgresStore
 
 
 def stamp(moment: datetime) -> str:
@@ -52,7 +52,7 @@ def make_events(total: int, seed: int = 1) -> list[dict[str, Any]]:
                   "pid": rnd.randint(100, 60000), "sdk": {"lang": "python", "version": "0.1.0"},
                   "metadata": {"recipe": f"R-{rnd.randint(1, 50)}", "operator": "bench"}}  # fmt: skip
 
-        def ev(kind: str, eid: str, seq: int, at: datetime, **extra: Any) -> dict[str, Any]:
+        def ev(kind: str, eid: str, seq: int, at: datetime, common: dict[str, Any] = common, **extra: Any) -> Any:
             status = extra.pop("status", "running")
             return {**common, "event_id": str(uuid.UUID(int=rnd.getrandbits(128), version=4)), "event_kind": kind,
                     "entity_type": extra.pop("entity_type", "job"), "entity_id": eid,
@@ -70,8 +70,8 @@ def make_events(total: int, seed: int = 1) -> list[dict[str, Any]]:
             events.append(ev("finished", sid, 1, t0 + timedelta(seconds=3, milliseconds=w), status="succeeded",
                              metrics={"duration_s": 2.0, "cpu_user_s": 1.0, "cpu_sys_s": 0.1, "mem_max_mb": 50.0},
                              **sub))  # fmt: skip
-        events.append(ev("finished", jid, 5, t0 + timedelta(seconds=6), status="succeeded",
-                         metrics={"duration_s": 6.0, "cpu_user_s": 5.2, "cpu_sys_s": 0.3, "mem_max_mb": 128.0}))  # fmt: skip
+        final = {"duration_s": 6.0, "cpu_user_s": 5.2, "cpu_sys_s": 0.3, "mem_max_mb": 128.0}
+        events.append(ev("finished", jid, 5, t0 + timedelta(seconds=6), status="succeeded", metrics=final))
     return events[:total]
 
 

@@ -183,3 +183,31 @@ def test_non_loopback_without_keys_refuses_to_start(tmp_path: Path) -> None:
     done = subprocess.run([str(EXE), "--config", str(tmp_path / "missing.toml")], env=env, capture_output=True,
                           timeout=30)  # fmt: skip
     assert done.returncode == 2 and b"cannot read config file" in done.stderr
+
+
+async def test_sigterm_with_open_stream_exits_promptly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
+    env["WAFERMON_GATEWAY_SQLITE_PATH"] = str(tmp_path / "s.db")
+    port = free_port()
+    proc = subprocess.Popen([str(EXE), "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(url + "/v1/healthz", timeout=1).status_code == 200:
+                    break
+            await asyncio.sleep(0.1)
+        stream = asyncio.create_task(collect(url + "/v1/stream", want=1, timeout=60))
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        proc.terminate()
+        code = await asyncio.to_thread(proc.wait, 30)
+        assert time.monotonic() - started < 15 and code in (0, -15)
+        # the client sees the connection end (EventSource then reconnects) instead of hanging
+        with contextlib.suppress(httpx.RemoteProtocolError):
+            await stream
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

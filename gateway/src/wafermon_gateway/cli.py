@@ -29,7 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     store = f"PostgreSQL ({settings.database_url.split('@')[-1]})" if settings.uses_postgres else settings.sqlite_path
     logging.getLogger("wafermon.gateway").info("store: %s", store)
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        # SSE streams never finish on their own; without a bound, SIGTERM would wait for every client.
+        timeout_graceful_shutdown=5,
     )
     return 0
 

@@ -69,7 +69,7 @@ async def stream(
         position = parse_after(header if header is not None else params.get("after"))
     except QueryError as exc:
         raise ApiError(400, exc.message, exc.field) from None
-    if rt.metrics.stream_clients._value.get() >= rt.settings.max_stream_clients:
+    if rt.store.bus.subscribers >= rt.settings.max_stream_clients:
         raise ApiError(503, "too many stream clients; retry later", None, {"Retry-After": "5"})
     start = position if position is not None else await rt.store.latest_change()
     bus = rt.store.bus
@@ -78,6 +78,7 @@ async def stream(
     async def events() -> AsyncIterator[bytes]:
         after_id = start
         rt.metrics.stream_clients.inc()
+        bus.subscribers += 1
         try:
             yield b"retry: 2000\n: connected\n\n"
             while True:
@@ -93,6 +94,7 @@ async def stream(
                 if not await bus.wait_beyond(seen, keepalive):
                     yield b": keepalive\n\n"
         finally:
+            bus.subscribers -= 1
             rt.metrics.stream_clients.dec()
 
     return StreamingResponse(
