@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +98,20 @@ async def sse(url: str, headers: dict[str, str] | None = None) -> AsyncIterator[
             message[key] = orjson.loads(value) if key == "data" else value
 
 
-async def collect(url: str, want: int, headers: dict[str, str] | None = None, timeout: float = 20) -> list[Any]:
+async def collect(
+    url: str,
+    want: int,
+    headers: dict[str, str] | None = None,
+    timeout: float = 20,
+    until: Callable[[dict[str, Any]], bool] | None = None,
+) -> list[Any]:
+    """SSE messages until `want` arrived (or one satisfies `until`), or the timeout."""
     got: list[dict[str, Any]] = []
 
     async def run() -> None:
         async for message in sse(url, headers):
             got.append(message)
-            if len(got) >= want:
+            if len(got) >= want or (until is not None and until(message)):
                 return
 
     with contextlib.suppress(TimeoutError):

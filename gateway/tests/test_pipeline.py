@@ -1,0 +1,102 @@
+"""The whole path: Python SDK (C core) -> sidecar -> gateway -> GET /v1/jobs and the SSE stream.
+
+Uses the repository's other components as they are installed; skipped (with the reason) when the
+SDK's compiled core or the sidecar is not available, so the gateway stage does not depend on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import free_port
+from test_e2e import Gateway, collect, gateway  # noqa: F401 - the fixture is used by name
+
+pytestmark = pytest.mark.slow
+sdk = pytest.importorskip("wafermon._wafermon", reason="Python SDK core not built")
+pytest.importorskip("wafermon_sidecar", reason="sidecar not installed")
+
+JOB_SCRIPT = """
+import wafermon
+with wafermon.job("batch-e2e", site_id="fab1", metadata={"recipe": "R-9"}) as job:
+    job.progress(0.5)
+    for wafer in ("wafer-1", "wafer-2"):
+        with job.subjob(wafer) as w:
+            w.progress(1.0)
+"""
+
+
+@pytest.fixture
+def sidecar(gateway: Gateway, tmp_path: Path) -> Iterator[str]:  # noqa: F811
+    port = free_port()
+    config = {
+        "ingest": {"host": "127.0.0.1", "port": port, "flush_interval": 0.05},
+        "spool": {"path": str(tmp_path / "spool")},
+        "backends": [{"type": "managed_api", "name": "gateway", "config": {"url": gateway.url}}],
+    }
+    (tmp_path / "sidecar.json").write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
+    log = (tmp_path / "sidecar.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "wafermon_sidecar", "--config", str(tmp_path / "sidecar.json")],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(url + "/v1/healthz", timeout=1).status_code < 500:
+                    break
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("sidecar did not start")
+        if proc.poll() is not None:
+            pytest.fail(f"sidecar exited: {(tmp_path / 'sidecar.log').read_text()}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+async def test_sdk_to_sidecar_to_gateway(gateway: Gateway, sidecar: str, tmp_path: Path) -> None:  # noqa: F811
+    def done(message: dict[str, Any]) -> bool:
+        return bool(message["data"]["business_key"] == "batch-e2e" and message["data"]["status"] == "succeeded")
+
+    live = asyncio.create_task(collect(gateway.url + "/v1/stream?kind=job", want=100, timeout=30, until=done))
+    await asyncio.sleep(0.5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
+    env |= {"WAFERMON_MODE": "sidecar", "WAFERMON_SIDECAR_URL": sidecar, "WAFERMON_APP_NAME": "e2e-app",
+            "WAFERMON_SPOOL_DIR": str(tmp_path / "sdk-spool")}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", JOB_SCRIPT], env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+        job = None
+        for _ in range(200):
+            items = (await client.get("/v1/jobs", params={"business_key": "batch-e2e"})).json()["items"]
+            if items and items[0]["status"] == "succeeded":
+                job = items[0]
+                break
+            await asyncio.sleep(0.1)
+        assert job is not None, "the job never reached the gateway as succeeded"
+        assert job["site_id"] == "fab1" and job["app"]["name"] == "e2e-app"
+        assert job["metrics"]["duration_s"] >= 0 and "cpu_user_s" in job["metrics"] and job["duration_s"] is not None
+        detail = (await client.get(f"/v1/jobs/{job['id']}")).json()
+        assert sorted(s["sub_key"] for s in detail["subjobs"]) == ["wafer-1", "wafer-2"]
+        assert {s["status"] for s in detail["subjobs"]} == {"succeeded"}
+    messages = await live
+    statuses = [m["data"]["status"] for m in messages if m["data"]["id"] == job["id"]]
+    assert statuses and statuses[-1] == "succeeded"
