@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     app = create_app(settings, sidecar)
-    log.info("wafermon-sidecar %s listening on %s:%d", __version__, settings.ingest.host, settings.ingest.port)
+    log.info("wafermon-sidecar %s starting on %s:%d", __version__, settings.ingest.host, settings.ingest.port)
     try:
         web.run_app(
             app,
