@@ -57,7 +57,7 @@ static wm_status parse_metadata(const char *metadata_json, json_t **out) {
     if (!wm__utf8_valid(metadata_json, len))
         return wm__fail(WM_E_ENCODING, "metadata is not valid UTF-8");
     json_error_t err;
-    json_t *v = json_loadb(metadata_json, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *v = json_loadb(metadata_json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (!v)
         return wm__fail(WM_E_METADATA, "metadata is not valid JSON (column %d): %s", err.column,
                         err.text);

@@ -111,6 +111,7 @@ int test_bad_input_metadata_not_object(void) {
     CHECK_STATUS(wm_job_progress(j, 0.1, "[]"), WM_E_METADATA);
     CHECK_ERROR_MENTIONS("got a JSON array");
     CHECK_STATUS(wm_job_succeed(j, "7"), WM_E_METADATA);
+    CHECK_ERROR_MENTIONS("got a JSON number");
     CHECK(!wm_job_is_finished(j));
     CHECK_OK(wm_job_succeed(j, "{\"ok\": true}"));
     wm_job_destroy(j);

@@ -14,6 +14,14 @@ stage_core_sanitizers() {
   (cd build-asan/core && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j"$JOBS" --timeout 300)
 }
+stage_core_tsan() {
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWAFERMON_TSAN=ON >/dev/null
+  cmake --build build-tsan
+  # ThreadSanitizer does not support starting threads in a forked child: the fork tests run
+  # under ASan/UBSan only.
+  (cd build-tsan/core && TSAN_OPTIONS=halt_on_error=1 \
+    ctest --output-on-failure -j"$JOBS" --timeout 300 -E "fork|slots")
+}
 stage_core_integration() {
   ruff check core/tests/integration
   ruff format --check core/tests/integration
@@ -24,4 +32,5 @@ stage_core_integration() {
 run_stage core-format stage_core_format
 run_stage core-unit stage_core_unit
 run_stage core-asan-ubsan stage_core_sanitizers
+run_stage core-tsan stage_core_tsan
 run_stage core-integration stage_core_integration
