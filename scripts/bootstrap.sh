@@ -10,7 +10,7 @@ APT_PACKAGES=(
   clang-format valgrind
   postgresql
   openjdk-17-jdk-headless maven
-  r-base-core r-cran-testthat
+  r-base-core r-cran-testthat r-cran-jsonlite r-cran-withr
   python3-venv
 )
 
