@@ -5,6 +5,6 @@ stage_conformance() {
   ruff format --check conformance/runner
   mypy --strict conformance/runner
   # Languages whose SDK and testee are part of this build.
-  WAFERMON_CONFORMANCE_LANGS=${WAFERMON_CONFORMANCE_LANGS:-c,java,r,perl} "$PY" -m pytest -q -p no:cacheprovider conformance/runner
+  WAFERMON_CONFORMANCE_LANGS=${WAFERMON_CONFORMANCE_LANGS:-c,python,java,r,perl} "$PY" -m pytest -q -p no:cacheprovider conformance/runner
 }
 run_stage conformance stage_conformance
