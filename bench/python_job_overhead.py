@@ -113,12 +113,39 @@ def dead_port() -> int:
         return int(s.getsockname()[1])  # closed again: nothing listens there
 
 
+def run_only(which: str, n: int) -> None:
+    """One loop, nothing else: instruction counts per job come from the difference of two n."""
+    tmp = Path(tempfile.mkdtemp(prefix="wafermon-bench-"))
+    client = wafermon.Client(
+        mode="direct",
+        direct_backends=[{"type": "filesystem", "path": str(tmp / "out"), "fsync": False}],
+        spool={"path": str(tmp / "spool")},
+        queue={"size": 200000},
+        log_level="off",
+    )
+    if which == "otel":
+        provider, loop, _ = otel_loops()
+        loop(n)
+        provider.shutdown()
+    else:
+        (wafermon_loop if which == "wafermon" else raw_c_loop)(client)(n)
+    client.close(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="profile the wafermon direct loop")
+    parser.add_argument(
+        "--only",
+        choices=["wafermon", "raw", "otel"],
+        help="run just this loop --n times, untimed (for python_job_overhead_callgrind.sh)",
+    )
     args = parser.parse_args()
+    if args.only:
+        run_only(args.only, args.n)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="wafermon-bench-"))
     common = {"queue": {"size": 200000}, "app": {"name": "bench", "version": "1"}, "exit_flush_timeout": 1}
     direct = wafermon.Client(

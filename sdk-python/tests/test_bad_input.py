@@ -26,6 +26,8 @@ def assert_nothing_emitted(sink: FileSink) -> None:
         ({"a": {3: "x"}}, "metadata['a']: key 3 is a int"),
         ({"x": math.nan}, "metadata['x'] is nan"),
         ({"x": [math.inf]}, "metadata['x'][0] is inf"),
+        ({"x": {"y": 2**63}}, "metadata['x']['y'] is an integer outside the signed 64-bit range"),
+        ({"x": -(2**70)}, "metadata['x'] is an integer outside the signed 64-bit range"),
         ({"x": {"a\0b": 1}}, "metadata['x']: key 'a\\x00b' contains a NUL"),
         ({"x": ["ok", "a\0"]}, "metadata['x'][1] contains a NUL"),
         ({"x": ["\udc80"]}, "metadata['x'][0] is not valid UTF-8"),

@@ -4,6 +4,7 @@ raises at the call, names the field, and nothing is emitted half-way."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,8 @@ from ._native import ffi
 from .errors import EncodingError, InvalidArgumentError, MetadataError
 
 NULL: Any = ffi.NULL
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+_INT64 = range(-(2**63), 2**63)
 
 
 def text(what: str, value: object, *, optional: bool = True) -> Any:
@@ -52,6 +55,11 @@ def encode(metadata: object, what: str = "metadata") -> Any:
         raise MetadataError(
             f"{_find_nul(metadata, what) or what} contains a NUL character, which wafermon cannot carry"
         )
+    if _LONG_NUMBER.search(data):
+        # The core keeps integers as int64; orjson also writes up to 2**64 - 1.
+        where = _find_big_int(metadata, what)
+        if where:
+            raise MetadataError(f"{where} is an integer outside the signed 64-bit range wafermon carries")
     if b"null" in data:
         # orjson writes NaN and infinities as null: look for them only when a null is present.
         found = _find_nonfinite(metadata, what)
@@ -81,11 +89,27 @@ def _explain(value: object, path: str) -> str | None:
     if isinstance(value, str):
         return None if _utf8(value) else f"{path} is not valid UTF-8 (a lone surrogate)"
     if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
-        return f"{path} is an integer out of the 64-bit range JSON encoders support"
+        return f"{path} is an integer outside the signed 64-bit range wafermon carries"
     try:
         orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError):
         return f"{path} is a {type(value).__name__}, which is not JSON-serialisable"
+    return None
+
+
+def _find_big_int(value: object, path: str) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if value in _INT64 else path
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _find_big_int(item, f"{path}[{key!r}]")
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _find_big_int(item, f"{path}[{i}]")
+            if found:
+                return found
     return None
 
 

@@ -8,12 +8,16 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
-from . import _metadata
+from . import _job, _metadata
 from ._job import Job, finish_for
+from ._native import ffi, lib
+from .errors import ClosedError, raise_status
 
 if TYPE_CHECKING:
     from ._client import Client
 
+_NULL = ffi.NULL
+_STATE = lib.WM_E_STATE
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -55,18 +59,38 @@ class JobScope:
             client = default_client()
         return client._start(self._key, self._site, self._meta, self._business_key)
 
+    # __enter__/__exit__ inline Client._start and the success path of finish_for: this is the
+    # per-job hot path (bench/python_job_overhead.py), and each Python call frame costs.
     def __enter__(self) -> Job:
         client = self._client
         if client is None:
             from ._default import default_client
 
             client = default_client()
-        job = client._start(self._key, self._site, self._meta, self._business_key)
+        lock = client._lock
+        lock.acquire()  # acquire/release: half the cost of a `with` block on this hot path
+        try:
+            ptr = client._ptr
+            if ptr is None:
+                raise ClosedError("the client is closed")
+            status = lib.wm_job_start(ptr, self._key, self._site, self._meta, client._out)
+            job_ptr = client._out[0]
+        finally:
+            lock.release()
+        if status:
+            raise_status(status, "job")
+        job = Job(job_ptr, client, self._business_key, None, None)
         self._jobs.append(job)
         return job
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        finish_for(self._jobs.pop(), exc)
+        job = self._jobs.pop()
+        if exc is None and job._pid == _job._pid:
+            status = lib.wm_job_succeed(job._ptr, _NULL)
+            if status and status != _STATE:  # already finished in the block: that outcome stands
+                raise_status(status, "succeed")
+            return
+        finish_for(job, exc)
 
     async def __aenter__(self) -> Job:
         return self.__enter__()
