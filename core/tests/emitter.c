@@ -2,6 +2,8 @@
  *   wm_emitter emit N K [SLEEP_US]  N jobs (started + finished each); after every K jobs flush
  *                                   and print "flushed <entity_id>" for each job it covered
  *   wm_emitter drain SECONDS         open (adopting the spool), wait until it is replayed, close
+ *   wm_emitter exit N                N jobs, then exit() without flush or close: the exit handler
+ *                                    must deliver them (bounded by exit_flush_timeout)
  * Configuration comes from WAFERMON_CONFIG / WAFERMON_* as for any program. The last line is the
  * client's stats as JSON. */
 #include <stdio.h>
@@ -60,6 +62,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
+    if (!strcmp(argv[1], "exit")) {
+        long n = atol(argv[2]);
+        for (long i = 0; i < n; i++) {
+            wm_job *j;
+            wm_job_start(c, "at-exit", NULL, NULL, &j);
+            wm_job_succeed(j, NULL);
+            wm_job_destroy(j);
+        }
+        exit(0);
+    }
     if (!strcmp(argv[1], "emit")) {
         rc = emit(c, atol(argv[2]), argc > 3 ? atol(argv[3]) : 100, argc > 4 ? atol(argv[4]) : 0);
     } else if (!strcmp(argv[1], "drain")) {

@@ -119,3 +119,26 @@ def test_gzip_batches_arrive_intact(receiver: Receiver, emitter: Path, tmp_path:
     assert stats["delivered"] == 200
     accepted, problems = check_batch(receiver.out.read_bytes())
     assert not problems and len(accepted) == 200
+
+
+def test_exit_without_close_delivers_through_the_exit_handler(
+    receiver: Receiver, emitter: Path, tmp_path: Path
+) -> None:
+    env = client_env(receiver.url, tmp_path / "spool", flush_interval=30)  # only the exit flush sends
+    done = subprocess.run([str(emitter), "exit", "300"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    by_id = Counter(e["event_id"] for e in receiver.events())
+    assert len(by_id) == 600 and max(by_id.values()) == 1
+
+
+def test_exit_with_dead_receiver_is_bounded_and_spools(receiver: Receiver, emitter: Path, tmp_path: Path) -> None:
+    receiver.stop()
+    env = client_env(receiver.url, tmp_path / "spool", exit_flush_timeout=1, flush_interval=30)
+    started = time.monotonic()
+    done = subprocess.run([str(emitter), "exit", "300"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 10  # bounded: never hangs at exit
+    receiver.start()
+    _, stats = run_emitter(emitter, env, "drain", "30")
+    assert stats["spool_pending"] == 0
+    assert len({e["event_id"] for e in receiver.events()}) == 600
