@@ -23,6 +23,8 @@ typedef struct filesystem {
     bool fsync;
     int lock_fd;
     int fd;        /* the current file, -1 when none is open */
+    bool dir_made; /* mkdir -p done; redone after any failure (the directory may have been removed)
+                    */
     char day[9];   /* YYYYMMDD of the open file */
     unsigned part; /* its NNN */
 } filesystem;
@@ -67,10 +69,14 @@ static void filesystem_send(void *state, const char *ndjson, size_t len, uint32_
                             wm__send_result *res) {
     (void)count;
     filesystem *fs = state;
-    if (wm__mkdirs(fs->dir, 0755) != 0) {
-        res->kind = WM__SEND_RETRY;
-        snprintf(res->reason, sizeof res->reason, "cannot create %s: %s", fs->dir, strerror(errno));
-        return;
+    if (!fs->dir_made) {
+        if (wm__mkdirs(fs->dir, 0755) != 0) {
+            res->kind = WM__SEND_RETRY;
+            snprintf(res->reason, sizeof res->reason, "cannot create %s: %s", fs->dir,
+                     strerror(errno));
+            return;
+        }
+        fs->dir_made = true;
     }
     if (fs->lock_fd < 0) {
         char lock[PATH_MAX];
@@ -78,6 +84,7 @@ static void filesystem_send(void *state, const char *ndjson, size_t len, uint32_
         fs->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     }
     if (fs->lock_fd < 0 || flock(fs->lock_fd, LOCK_EX) != 0) {
+        fs->dir_made = false;
         res->kind = WM__SEND_RETRY;
         snprintf(res->reason, sizeof res->reason, "cannot lock %s/.wafermon.lock: %s", fs->dir,
                  strerror(errno));
