@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from starlette.datastructures import QueryParams
 
@@ -100,6 +101,23 @@ async def test_timescaledb_path_issues_hypertable_compression_and_retention() ->
     )
     assert sql[-1] == "SELECT add_retention_policy('events', INTERVAL '72 hours')"
     assert "INSERT INTO gateway_meta VALUES ('events_mode', $1)" in sql
+
+
+class NoPreloadConnection(FakeConnection):
+    """TimescaleDB is installed on the server but cannot be enabled (not preloaded, no privilege)."""
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        if sql.startswith("CREATE EXTENSION"):
+            raise asyncpg.exceptions.FeatureNotSupportedError("timescaledb must be loaded via shared_preload_libraries")
+        return await super().execute(sql, *args)
+
+
+async def test_timescaledb_unusable_falls_back_to_native_partitions() -> None:
+    conn = NoPreloadConnection()
+    assert await apply_migrations(conn, partition_hours=24, retention_hours=72, compress_after=24) == "partitioned"
+    create = next(s for s in conn.statements if s.startswith("CREATE TABLE events"))
+    assert create.endswith("PARTITION BY RANGE (at)")
+    assert not any("create_hypertable" in s or "add_retention_policy" in s for s in conn.statements)
 
 
 def test_timescale_retention_configurable() -> None:

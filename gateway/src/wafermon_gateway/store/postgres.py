@@ -86,7 +86,14 @@ async def apply_migrations(conn: Any, partition_hours: int, retention_hours: flo
         applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
         mode = await conn.fetchval("SELECT value FROM gateway_meta WHERE key = 'events_mode'") if applied else None
         if mode is None:
-            mode = "timescaledb" if await conn.fetchval(timescale.DETECT_SQL) else "partitioned"
+            mode = "partitioned"
+            if await conn.fetchval(timescale.DETECT_SQL):
+                try:
+                    async with conn.transaction():  # a savepoint: a failure here must not abort the rest
+                        await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                    mode = "timescaledb"
+                except asyncpg.PostgresError as exc:  # e.g. not in shared_preload_libraries, or no privilege
+                    log.warning("TimescaleDB is available but cannot be enabled (%s); using native partitions", exc)
         for migration in POSTGRES:
             if migration.version in applied:
                 continue
