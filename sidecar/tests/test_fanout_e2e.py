@@ -120,3 +120,26 @@ def test_filesystem_csv_gzip_and_safe_names(sidecar: Callable[..., SidecarProc],
     assert by_id[first["event_id"]]["site_id"] == first["site_id"]
     assert json.loads(by_id[first["event_id"]]["metadata"]) == first["metadata"]
     assert [p.name for p in (out / "plain").iterdir()] == ["wafermon-events.jsonl"]
+
+
+def test_a_backend_added_later_gets_what_the_spool_still_holds(
+    sidecar: Callable[..., SidecarProc], receiver: Callable[..., ReceiverProc], tmp_path: Path
+) -> None:
+    down = receiver("down", start=False)
+    sc = sidecar(
+        [
+            {"type": "filesystem", "name": "first", "config": {"path": str(tmp_path / "first")}},
+            {"type": "webhook", "name": "down", "config": {"webhook_url": down.url}},  # holds the spool
+        ]
+    )
+    events = make_events(40)
+    assert sc.post(events).status_code == 202
+    wait_until(lambda: sc.lag("first") == 0, 20, "the first backend")
+    assert sc.stop() == 0
+    config = json.loads(sc.config_path.read_text())
+    config["backends"].append({"type": "filesystem", "name": "later", "config": {"path": str(tmp_path / "later")}})
+    sc.config_path.write_text(json.dumps(config))
+    sc.start()
+    wait_until(lambda: sc.lag("later") == 0, 20, "the new backend to catch up")
+    assert sorted(read_jsonl_ids(tmp_path / "later")) == sorted(e["event_id"] for e in events)
+    assert len(read_jsonl_ids(tmp_path / "first")) == 40  # not sent again to the first one

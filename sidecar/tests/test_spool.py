@@ -178,3 +178,22 @@ def test_a_record_corrupted_after_recovery_is_reported_with_its_range(tmp_path: 
         await spool.close()
 
     asyncio.run(run())
+
+
+def test_a_cursor_ahead_of_the_files_starts_a_fresh_segment(tmp_path: Path) -> None:
+    async def run() -> None:
+        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+        spool.open()
+        await _fill(spool, 2, 5)
+        await spool.close()
+        again = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+        again.open(min_next_seq=50)  # e.g. the tail of the files was lost, a cursor says 50
+        assert await again.append(events(0, 3), 3) == 50
+        await again.close()
+        third = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+        third.open(min_next_seq=53)
+        assert not third.recovery_warnings and third.next_seq == 53
+        assert [len(third.read(s, 100)[0]) for s in (0, 10, 50)] == [13, 3, 3]  # reads step over the gap
+        await third.close()
+
+    asyncio.run(run())

@@ -110,8 +110,10 @@ class Spool:
         end = self.segments[-1].end_seq if self.segments else 0
         self.next_seq = max(end, min_next_seq)
         last = self.segments[-1] if self.segments else None
-        if last is None or (not last.firsts and last.base_seq != self.next_seq):
-            if last is not None:
+        # Appends continue in the last segment only if they follow on from it (a cursor can be ahead
+        # of the files only if they were damaged or removed by hand; then start a fresh segment).
+        if last is None or (last.end_seq if last.firsts else last.base_seq) != self.next_seq:
+            if last is not None and not last.firsts:
                 last.path.unlink()
                 self.segments.pop()
             self._new_segment()
