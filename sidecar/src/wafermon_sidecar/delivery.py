@@ -198,7 +198,7 @@ class DeliveryWorker:
             self._dead_letter(batch, exc)
             self._advance(end)
             return
-        except (TransientError, Exception) as exc:
+        except Exception as exc:  # TransientError or anything unexpected: retry later
             self._failed(exc)
             retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None
             delay = backoff_delay(self._attempt, self.delivery.backoff_initial_s, self.delivery.backoff_max_s)
