@@ -50,3 +50,20 @@ def test_exit_with_dead_receiver_is_bounded_and_replayed_later(receiver: Receive
         events = receiver.wait_for(lambda ev: len({e["event_id"] for e in ev}) >= 300)
         assert client.stats()["replayed"] >= 1
     assert len({e["event_id"] for e in events}) == 300
+
+
+def test_job_left_running_is_cancelled_at_exit(tmp_path: Path) -> None:
+    script = (
+        "import json, sys, wafermon\n"
+        "wafermon.configure(json.loads(sys.argv[1]))\n"
+        "kept = wafermon.default_client().start('never-finished')\n"
+        "done = wafermon.default_client().start('finished')\n"
+        "done.succeed()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, json.dumps(direct_config(tmp_path))], check=True, env=clean_env(), timeout=60
+    )
+    finished = {e["business_key"]: e for e in read_jsonl_dir(tmp_path / "out") if e["event_kind"] == "finished"}
+    assert finished["finished"]["status"] == "succeeded"
+    assert finished["never-finished"]["status"] == "cancelled"
+    assert finished["never-finished"]["metadata"] == {"wafermon.reason": "interpreter exit"}

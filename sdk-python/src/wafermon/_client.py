@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import os
 import sys
 import threading
@@ -142,7 +143,20 @@ class Client:
 _live: weakref.WeakSet[Client] = weakref.WeakSet()
 
 
+def _cancel_running_jobs() -> None:
+    # Jobs still running when the interpreter exits (never finished, or held by a daemon thread)
+    # are finished as cancelled, as the core does for a handle freed while running. Found by a
+    # scan at exit rather than a registry, so no job pays for this while it runs.
+    for obj in gc.get_objects():
+        if type(obj) is Job and obj._client in _live and obj._pid == os.getpid():
+            with contextlib.suppress(Exception):  # finished meanwhile, or not ours to finish
+                if not obj.finished:
+                    obj.cancel({"wafermon.reason": "interpreter exit"})
+
+
 def _close_all_at_exit() -> None:
+    if _live:
+        _cancel_running_jobs()
     for client in list(_live):
         with contextlib.suppress(Exception):  # timed out: the rest is spooled for the next start
             client.close()
