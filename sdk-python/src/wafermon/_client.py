@@ -133,6 +133,8 @@ class Client:
         self.close()
 
     def __del__(self) -> None:
+        if getattr(self, "_ptr", None) is None:
+            return  # closed, or the open itself failed
         # A timed-out close has spooled the rest; nothing to report from a finaliser.
         with contextlib.suppress(Exception):
             self.close()

@@ -114,7 +114,10 @@ def _run(client: Client, command: list[str], key: str, site: str | None, metadat
     job.set_metric("mem_max_mb", usage.ru_maxrss / 1024.0)  # Linux reports KiB
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
-        name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else f"signal {signum}"
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:  # a real-time signal without a name
+            name = f"signal {signum}"
         code = 128 + signum
         job.fail("Signal", name, {"exit_code": code, "signal": name})
     else:
