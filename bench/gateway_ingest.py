@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import sys
 import time
@@ -75,13 +76,15 @@ def make_events(total: int, seed: int = 1) -> list[dict[str, Any]]:
     return events[:total]
 
 
-async def run_gateway(url: str, bodies: list[bytes], concurrency: int) -> float:
+async def run_gateway(urls: list[str], bodies: list[bytes], concurrency: int) -> float:
+    """POST every body, `concurrency` requests in flight, spread round-robin over the gateways."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+    clients = [httpx.AsyncClient(base_url=url, timeout=60) for url in urls]
+    try:
 
-        async def worker() -> None:
+        async def worker(client: httpx.AsyncClient) -> None:
             while not queue.empty():
                 body = queue.get_nowait()
                 r = await client.post("/v1/ingest/managed", content=body,
@@ -90,8 +93,11 @@ async def run_gateway(url: str, bodies: list[bytes], concurrency: int) -> float:
                     raise RuntimeError(f"ingest failed: {r.status_code} {r.text[:300]}")
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(clients[i % len(clients)]) for i in range(concurrency)))
         return time.perf_counter() - started
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 def raw_records(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -128,6 +134,7 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--gateways", type=int, default=1, help="gateway processes sharing the database")
     args = parser.parse_args()
     events = make_events(args.events)
     bodies = [orjson.dumps({"events": events[i : i + args.batch], "source": "bench"})
@@ -135,8 +142,9 @@ async def main() -> None:
     records = raw_records(events)
     with postgres_server() as admin:
         gw_dsn = await fresh_schema(admin, "bench_gw")
-        with gateway_process(gw_dsn) as url:
-            gw_s = await run_gateway(url, bodies, args.concurrency)
+        with contextlib.ExitStack() as stack:
+            urls = [stack.enter_context(gateway_process(gw_dsn)) for _ in range(args.gateways)]
+            gw_s = await run_gateway(urls, bodies, args.concurrency)
         raw_dsn = await fresh_schema(admin, "bench_raw")
         raw_s = await run_raw(raw_dsn, records, args.batch)
         one_dsn = await fresh_schema(admin, "bench_one")
@@ -148,7 +156,8 @@ async def main() -> None:
     n = len(events)
     gw, raw, one = n / gw_s, n / raw_s, n / one_s
     print(f"events: {n} in batches of {args.batch}; gateway stored {stored} events, {jobs} succeeded jobs")
-    print(f"gateway HTTP ingest (concurrency {args.concurrency}): {gw:,.0f} events/s ({gw_s:.2f} s)")
+    who = f"{args.gateways} gateway processes" if args.gateways > 1 else "one gateway process"
+    print(f"gateway HTTP ingest ({who}, concurrency {args.concurrency}): {gw:,.0f} events/s ({gw_s:.2f} s)")
     print(f"raw asyncpg COPY, batches of {args.batch}:        {raw:,.0f} events/s ({raw_s:.2f} s)")
     print(f"raw asyncpg COPY, one COPY of all rows:    {one:,.0f} events/s ({one_s:.2f} s)")
     print(f"ratio gateway / raw COPY (batches of {args.batch}): {gw / raw:.2f}x   (target >= 0.25x)")

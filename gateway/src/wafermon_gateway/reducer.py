@@ -75,10 +75,9 @@ def _unset_to_none(value: Any) -> Any:
 
 def facts_from_event(event: Event) -> Facts:
     metrics = event.metrics
-    error = _unset_to_none(event.error)
-    reported = None
-    if not isinstance(metrics, msgspec.UnsetType):
-        reported = {k: float(v) for k, v in msgspec.structs.asdict(metrics).items() if v is not UNSET}
+    error = event.error
+    # to_builtins leaves out UNSET fields, so only what the event reported is kept.
+    reported = None if metrics is UNSET else msgspec.to_builtins(metrics)
     return Facts(
         event_id=event.event_id,
         event_kind=event.event_kind,
@@ -98,7 +97,9 @@ def facts_from_event(event: Event) -> Facts:
         status=event.status,
         progress=_unset_to_none(event.progress),
         metrics=reported,
-        error=None if error is None else {"type": error.type, "message": error.message},
+        error=None
+        if error is None or isinstance(error, msgspec.UnsetType)
+        else {"type": error.type, "message": error.message},
         metadata=event.metadata,
         heartbeat_s=heartbeat_from_metadata(event.metadata),
     )

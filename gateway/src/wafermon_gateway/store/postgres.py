@@ -53,12 +53,15 @@ CHANNEL = "wafermon_changes"
 WRITE_LOCK = 0x7761666572  # "wafer": the writers' advisory lock key
 MIGRATE_LOCK = 0x77616D6967
 _TERMINAL_SQL = "('succeeded', 'failed', 'cancelled')"
+# State rows are COPYed into a per-connection staging table, then upserted in one statement:
+# binary COPY encodes a row several times faster than executemany's bind-per-row.
 _UPSERT = {
-    table: f"INSERT INTO {table} ({', '.join(STATE_COLUMNS)}) VALUES "
-    f"({', '.join(f'${i + 1}' for i in range(len(STATE_COLUMNS)))}) ON CONFLICT (entity_id) DO UPDATE SET "
+    table: f"INSERT INTO {table} ({', '.join(STATE_COLUMNS)}) SELECT {', '.join(STATE_COLUMNS)} FROM {table}_stage "
+    "ON CONFLICT (entity_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in STATE_COLUMNS if c != "entity_id")
     for table in ("jobs", "subjobs")
 }
+_TIME_POSITIONS = frozenset(i for i, c in enumerate(STATE_COLUMNS) if c in TIME_COLUMNS)
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -146,8 +149,10 @@ class PostgresStore(Store):
 
     @staticmethod
     async def _init_connection(conn: Conn) -> None:
-        # Staging table private to this connection, emptied by every commit.
+        # Staging tables private to this connection, emptied by every commit.
         await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS events_stage ({EVENT_COLUMNS_PG}) ON COMMIT DELETE ROWS")
+        for table in KINDS.values():
+            await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}_stage (LIKE {table}) ON COMMIT DELETE ROWS")
 
     async def _listen(self) -> None:
         try:
@@ -279,9 +284,13 @@ class PostgresStore(Store):
             args = []
             for record in records[kind]:
                 record["change_id"] = latest = next(change_ids)
-                args.append(tuple(_dt(record[c]) if c in TIME_COLUMNS else record[c] for c in STATE_COLUMNS))
+                values = [record[c] for c in STATE_COLUMNS]
+                for i in _TIME_POSITIONS:
+                    values[i] = _dt(values[i])
+                args.append(tuple(values))
             if args:
-                await conn.executemany(_UPSERT[table], args)
+                await conn.copy_records_to_table(f"{table}_stage", records=args, columns=STATE_COLUMNS)
+                await conn.execute(_UPSERT[table])
         orphaned = await self._mark_orphans(
             conn,
             "(s.parent_id = ANY($1::uuid[]) OR s.entity_id = ANY($2::uuid[]))",
