@@ -303,3 +303,36 @@ async def test_postgres_staged_ingest_path(open_store: StoreFactory, backend: st
     assert (first.accepted, result.accepted, result.duplicates) == (4, 0, len(events))
     assert await store.dump() == dump
     assert (await job(store, events[0]["entity_id"]))["status"] == "succeeded"
+
+
+async def test_postgres_notify_reaches_other_gateways(open_store: StoreFactory, backend: str) -> None:
+    """A change committed through one gateway wakes stream subscribers of another (LISTEN/NOTIFY)."""
+    if backend != "postgres":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite uses an in-process bus")
+    writer = await open_store()
+    reader = await open_store()
+    position = reader.bus.latest
+    waiter = asyncio.create_task(reader.bus.wait_beyond(position, timeout=10))
+    await asyncio.sleep(0.1)
+    result = await ingest(writer, job_story())
+    assert await waiter is True
+    assert reader.bus.latest == result.last_change
+    rows = await reader.changes(Filters("job"), position, 10)
+    assert len(rows) == 1
+
+
+async def test_liveness_changes_reach_the_stream(open_store: StoreFactory) -> None:
+    store = await open_store(heartbeat_s=1, lost_after_missed=1)
+    now = datetime.now(UTC)
+    jid, sid = new_id(), new_id()
+    sub = {"entity_type": "subjob", "parent_id": jid}
+    await ingest(store, [event("started", jid, 0, now), event("started", sid, 0, now, **sub)], now)
+    position = store.bus.latest
+    assert await store.sweep(now + timedelta(seconds=5)) == 2  # both silent for too long
+    assert store.bus.latest > position  # subscribers are woken
+    lost = await store.changes(Filters("job", statuses=("lost",)), position, 10)
+    assert [r["entity_id"] for r in lost] == [jid]
+    position = store.bus.latest
+    await ingest(store, [event("finished", jid, 1, now + timedelta(seconds=6))], now + timedelta(seconds=6))
+    orphaned = await store.changes(Filters("subjob"), position, 10)
+    assert [(r["entity_id"], r["status"]) for r in orphaned] == [(sid, "orphaned")]
