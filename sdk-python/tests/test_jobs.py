@@ -155,3 +155,18 @@ def test_closed_client_raises(tmp_path: object, sink: FileSink) -> None:
     with pytest.raises(wafermon.ClosedError):
         job.heartbeat()
     sink.client.close()  # idempotent
+
+
+def test_one_scope_entered_nested_and_repeatedly(sink: FileSink) -> None:
+    scope = sink.client.job("reused")
+    with scope as outer:
+        with pytest.raises(KeyError), scope as inner:
+            raise KeyError("inner only")
+        with scope as second:
+            pass
+    with scope as again:
+        pass
+    finished = {e["entity_id"]: e["status"] for e in by_kind(sink.events(), "finished")}
+    assert finished == {inner.id: "failed", second.id: "succeeded", outer.id: "succeeded", again.id: "succeeded"}
+    with pytest.raises(RuntimeError, match="exited more often"):
+        scope.__exit__(None, None, None)

@@ -30,6 +30,7 @@ def _after_fork_in_child() -> None:
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 _NULL = ffi.NULL
+_wm_job_destroy = lib.wm_job_destroy
 _CANCELLING = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
 _METRICS = frozenset({"duration_s", "cpu_user_s", "cpu_sys_s", "mem_max_mb"})
 
@@ -56,7 +57,7 @@ class Job:
     def __del__(self) -> None:
         # Frees the handle; the core cancels a job still running (and does nothing in a fork).
         try:  # noqa: SIM105 - hot path: contextlib.suppress() would cost an object per job
-            lib.wm_job_destroy(self._ptr)
+            _wm_job_destroy(self._ptr)
         except (AttributeError, TypeError):
             pass  # interpreter shutdown: module globals already cleared
 

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 _NULL = ffi.NULL
 _STATE = lib.WM_E_STATE
+# Bound once: attribute lookups on the cffi lib object are not cached by the interpreter.
+_wm_job_start = lib.wm_job_start
+_wm_job_succeed = lib.wm_job_succeed
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -33,7 +36,7 @@ class JobScope:
     functions have no such limit.
     """
 
-    __slots__ = ("_business_key", "_client", "_jobs", "_key", "_meta", "_site")
+    __slots__ = ("_business_key", "_client", "_job", "_key", "_meta", "_outer", "_site")
 
     def __init__(
         self,
@@ -48,7 +51,8 @@ class JobScope:
         self._meta = _metadata.encode(metadata)
         self._business_key = business_key
         self._client = client
-        self._jobs: list[Job] = []
+        self._job: Job | None = None  # the innermost entered job
+        self._outer: list[Job] = []  # jobs of enclosing entries of this same scope
 
     def start(self) -> Job:
         """Starts the job now and returns it (what entering the scope does)."""
@@ -73,20 +77,25 @@ class JobScope:
             ptr = client._ptr
             if ptr is None:
                 raise ClosedError("the client is closed")
-            status = lib.wm_job_start(ptr, self._key, self._site, self._meta, client._out)
+            status = _wm_job_start(ptr, self._key, self._site, self._meta, client._out)
             job_ptr = client._out[0]
         finally:
             lock.release()
         if status:
             raise_status(status, "job")
         job = Job(job_ptr, client, self._business_key, None, None)
-        self._jobs.append(job)
+        if self._job is not None:
+            self._outer.append(self._job)
+        self._job = job
         return job
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        job = self._jobs.pop()
+        job = self._job
+        if job is None:
+            raise RuntimeError("JobScope exited more often than entered")
+        self._job = self._outer.pop() if self._outer else None
         if exc is None and job._pid == _job._pid:
-            status = lib.wm_job_succeed(job._ptr, _NULL)
+            status = _wm_job_succeed(job._ptr, _NULL)
             if status and status != _STATE:  # already finished in the block: that outcome stands
                 raise_status(status, "succeed")
             return
@@ -98,7 +107,7 @@ class JobScope:
     async def __aexit__(
         self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        finish_for(self._jobs.pop(), exc)
+        self.__exit__(et, exc, tb)
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         """Decorates ``fn`` (plain or ``async def``): every call runs as its own job."""
