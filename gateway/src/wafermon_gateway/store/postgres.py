@@ -232,11 +232,15 @@ class PostgresStore(Store):
                 )
                 new_ids = {str(r[0]) for r in inserted}
             elif raw:
+                times = [r[1] for r in records]
+                # The time range lets the planner prune partitions/chunks the batch cannot be in.
                 known = await conn.fetch(
                     "SELECT e.event_id FROM events e JOIN unnest($1::uuid[], $2::timestamptz[]) AS b(id, at) "
-                    "ON e.event_id = b.id AND e.at = b.at",
+                    "ON e.event_id = b.id AND e.at = b.at WHERE e.at BETWEEN $3 AND $4",
                     [r[0] for r in records],
-                    [r[1] for r in records],
+                    times,
+                    min(times),
+                    max(times),
                 )
                 seen = {str(r[0]) for r in known}
                 fresh = [r for r in records if r[0] not in seen]
