@@ -180,9 +180,9 @@ static wm_status apply_sidecar(const char *src, json_t *obj, wm__config *c) {
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
-        const char *s;
-        double d;
-        long long i;
+        const char *s = NULL;
+        double d = 0;
+        long long i = 0;
         if (!strcmp(k, "url")) {
             TRY(want_string(src, "sidecar.url", v, 2048, true, &s));
             TRY(url_check(src, "sidecar.url", s));
@@ -219,8 +219,8 @@ static wm_status apply_backend(const char *src, size_t index, json_t *obj, wm__b
     b->max_file_bytes = 64 * MB;
     b->fsync = true;
     json_object_foreach(obj, k, v) {
-        const char *s;
-        double d;
+        const char *s = NULL;
+        double d = 0;
         snprintf(key, sizeof key, "direct_backends[%zu].%s", index, k);
         if (!strcmp(k, "type")) {
             TRY(want_string(src, key, v, 64, true, &s));
@@ -283,7 +283,7 @@ static wm_status apply_app(const char *src, json_t *obj, wm__config *c) {
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
-        const char *s;
+        const char *s = NULL;
         if (!strcmp(k, "name")) {
             TRY(want_string(src, "app.name", v, 128, true, &s));
             set_str(&c->app_name, s);
@@ -304,8 +304,8 @@ static wm_status apply_spool(const char *src, json_t *obj, wm__config *c) {
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
-        const char *s;
-        double d;
+        const char *s = NULL;
+        double d = 0;
         if (!strcmp(k, "enabled")) {
             TRY(want_bool(src, "spool.enabled", v, &c->spool_enabled));
         } else if (!strcmp(k, "path")) {
@@ -325,8 +325,8 @@ static wm_status apply_queue(const char *src, json_t *obj, wm__config *c) {
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
-        const char *s;
-        long long i;
+        const char *s = NULL;
+        long long i = 0;
         if (!strcmp(k, "size")) {
             TRY(want_int(src, "queue.size", v, 1, 10 * 1000 * 1000, &i));
             c->queue_size = (size_t)i;
@@ -351,7 +351,7 @@ static wm_status apply_sdk(const char *src, json_t *obj, wm__config *c) {
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
-        const char *s;
+        const char *s = NULL;
         if (!strcmp(k, "lang")) {
             TRY(want_string(src, "sdk.lang", v, 16, true, &s));
             if (strcmp(s, "c") && strcmp(s, "python") && strcmp(s, "java") && strcmp(s, "r") &&
@@ -389,9 +389,9 @@ static wm_status apply_object(const char *src, json_t *root, wm__config *c) {
     const char *k;
     json_t *v;
     json_object_foreach(root, k, v) {
-        const char *s;
-        double d;
-        long long i;
+        const char *s = NULL;
+        double d = 0;
+        long long i = 0;
         if (!strcmp(k, "mode")) {
             TRY(want_string(src, "mode", v, 16, true, &s));
             if (!strcmp(s, "sidecar"))

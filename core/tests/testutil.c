@@ -54,7 +54,7 @@ char *tu_read_events(const char *dir, size_t *len) {
     for (int i = 0; i < n; i++) {
         if (!strncmp(names[i]->d_name, "events-", 7)) {
             char path[512];
-            size_t l;
+            size_t l = 0;
             snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
             char *part = tu_read_file(path, &l);
             all = realloc(all, total + l + 1);
