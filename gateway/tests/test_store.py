@@ -311,6 +311,10 @@ async def test_postgres_notify_reaches_other_gateways(open_store: StoreFactory, 
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite uses an in-process bus")
     writer = await open_store()
     reader = await open_store()
+    assert isinstance(writer, PostgresStore)
+    # each store: its pool (min_size 1, used one at a time here) plus exactly one LISTEN connection
+    sessions = await writer.pool.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+    assert sessions == 4
     position = reader.bus.latest
     waiter = asyncio.create_task(reader.bus.wait_beyond(position, timeout=10))
     await asyncio.sleep(0.1)

@@ -143,9 +143,8 @@ class PostgresStore(Store):
         self._pool = await asyncpg.create_pool(
             s.database_url, min_size=s.pool_min_size, max_size=s.pool_max_size, init=self._init_connection
         )
-        await self.maintain(datetime.now(UTC))
+        await self.maintain(datetime.now(UTC))  # also starts LISTEN (maintenance re-establishes it if lost)
         self.bus.publish(await self.latest_change())
-        await self._listen()
 
     @staticmethod
     async def _init_connection(conn: Conn) -> None:
