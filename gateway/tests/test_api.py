@@ -318,3 +318,17 @@ async def test_deeply_nested_metadata(client: httpx.AsyncClient, depth: int) -> 
         assert r.status_code == 400 and "nested too deeply" in r.text
     r = await client.post(INGEST, content=b'{"events": ' + b"[" * depth + b"]" * depth + b"}")
     assert r.status_code == 400
+
+
+async def test_store_outage_is_503_not_500(client: httpx.AsyncClient) -> None:
+    store = client.app.state.runtime.store  # type: ignore[attr-defined]
+
+    async def down(*_args: Any) -> Any:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    store.ingest = down
+    store.list_entities = down
+    r = await client.post(INGEST, json=job_story())
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.json()["error"] == "store unavailable: ConnectionRefusedError"
+    assert (await client.get("/v1/jobs")).status_code == 503

@@ -7,7 +7,9 @@ parses one shape, and nothing escapes as an HTML page or a bare 500 traceback.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +17,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 log = logging.getLogger("wafermon.gateway")
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    sqlite3.OperationalError,
+)
 
 
 class ApiError(Exception):
@@ -47,6 +57,14 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(exc.status_code, str(exc.detail), None, dict(exc.headers or {}) or None)
+
+    async def _unavailable(_request: Request, exc: Exception) -> Response:
+        # The database is down or unreachable: a producer should retry (the sidecar does on 5xx).
+        log.warning("store unavailable: %s: %s", type(exc).__name__, exc)
+        return error_response(503, f"store unavailable: {type(exc).__name__}", None, {"Retry-After": "5"})
+
+    for unavailable in STORE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:
