@@ -118,3 +118,13 @@ def test_nested_problem_names_the_nested_field() -> None:
     event = _base() | {"app": {"name": "x", "version": "1", "colour": "red"}}
     verdict = check_event(0, json.dumps(event).encode())
     assert isinstance(verdict, Problem) and verdict.field == "app.colour"
+
+
+def test_deeply_nested_metadata_is_a_problem_not_a_crash() -> None:
+    from wafermon_schema.validate import Problem, check_event
+
+    event = dict(next(v["event"] for v in VECTORS if v["valid"]), metadata={"PLACEHOLDER": 1})
+    deep = b'{"a":' + b"[" * 40000 + b"]" * 40000 + b"}"
+    raw = json.dumps(event).encode().replace(b'{"PLACEHOLDER": 1}', deep)
+    verdict = check_event(0, raw)
+    assert isinstance(verdict, Problem) and verdict.field == "metadata"

@@ -78,6 +78,9 @@ def check_event(index: int, raw: bytes) -> Accepted | Problem:
         return Problem(index, _field_of(message), message)
     except msgspec.DecodeError as exc:
         return Problem(index, "event", f"not valid JSON: {exc}")
+    except RecursionError:
+        # Deeply nested metadata exhausts the decoder's recursion; refuse the event, not the batch.
+        return Problem(index, "metadata", "nested too deeply to decode")
     problem = cross_field_problem(event)
     if problem is not None:
         return Problem(index, problem[0], problem[1])
