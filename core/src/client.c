@@ -11,6 +11,7 @@
 #include "client.h"
 #include "fork.h"
 #include "log.h"
+#include "resources.h"
 #include "slot.h"
 #include "status.h"
 
@@ -270,13 +271,6 @@ wm_status wm__client_push(wm_client *c, wm__record *r) {
     return WM_OK;
 }
 
-static void deadline_after(struct timespec *ts, double seconds) {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    long long ns = ts->tv_nsec + (long long)(seconds * 1e9);
-    ts->tv_sec += (time_t)(ns / 1000000000LL);
-    ts->tv_nsec = (long)(ns % 1000000000LL);
-}
-
 wm_status wm_client_flush(wm_client *c, double timeout_s) {
     wm_status st = wm__client_check(c);
     if (st != WM_OK)
@@ -286,7 +280,7 @@ wm_status wm_client_flush(wm_client *c, double timeout_s) {
     if (timeout_s > 1e6)
         timeout_s = 1e6;
     struct timespec deadline;
-    deadline_after(&deadline, timeout_s);
+    wm__deadline_after(&deadline, timeout_s);
     pthread_mutex_lock(&c->mu);
     uint64_t goal = c->pushed;
     c->flush_requested = true;

@@ -24,3 +24,10 @@ void wm__usage_now(wm__usage *out) {
     /* Linux reports ru_maxrss in KiB. */
     out->max_rss_mb = (double)ru.ru_maxrss / 1024.0;
 }
+
+void wm__deadline_after(struct timespec *ts, double seconds) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    long long ns = ts->tv_nsec + (long long)(seconds * 1e9);
+    ts->tv_sec += (time_t)(ns / 1000000000LL);
+    ts->tv_nsec = (long)(ns % 1000000000LL);
+}

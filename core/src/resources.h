@@ -3,6 +3,7 @@
 #define WM_RESOURCES_H
 
 #include <stdint.h>
+#include <time.h>
 
 typedef struct wm__usage {
     double cpu_user_s; /* process CPU in user mode since it started, all threads */
@@ -13,5 +14,8 @@ typedef struct wm__usage {
 int64_t wm__now_realtime_us(void);
 int64_t wm__now_monotonic_us(void);
 void wm__usage_now(wm__usage *out);
+/* The CLOCK_MONOTONIC time `seconds` from now, for pthread_cond_timedwait on a condition variable
+ * created with that clock. */
+void wm__deadline_after(struct timespec *ts, double seconds);
 
 #endif

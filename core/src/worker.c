@@ -39,13 +39,6 @@ void wm__deliver_to_spool(wm_client *c, wm__record *records, size_t n) {
     wm__buf_free(&buf);
 }
 
-static void deadline_after(struct timespec *ts, double seconds) {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    long long ns = ts->tv_nsec + (long long)(seconds * 1e9);
-    ts->tv_sec += (time_t)(ns / 1000000000LL);
-    ts->tv_nsec = (long)(ns % 1000000000LL);
-}
-
 static bool any_replay_work(wm_client *c) {
     for (size_t t = 0; t < c->n_targets; t++)
         if (wm__target_has_replay_work(c->targets[t]))
@@ -70,13 +63,13 @@ void *wm__worker_main(void *arg) {
             bool replay = any_replay_work(c);
             if (!replay) {
                 struct timespec deadline;
-                deadline_after(&deadline, c->cfg.flush_interval_s);
+                wm__deadline_after(&deadline, c->cfg.flush_interval_s);
                 pthread_cond_timedwait(&c->wake_worker, &c->mu, &deadline);
             }
         } else if (c->count < c->cfg.batch_size && !c->stopping && !c->flush_requested) {
             /* A partial batch: give it up to one flush interval to fill. */
             struct timespec deadline;
-            deadline_after(&deadline, c->cfg.flush_interval_s);
+            wm__deadline_after(&deadline, c->cfg.flush_interval_s);
             pthread_cond_timedwait(&c->wake_worker, &c->mu, &deadline);
         }
         size_t n = 0;
