@@ -7,8 +7,7 @@
 static wm_client *open_client(const char **base_out) {
     const char *base = tu_tempdir();
     char dir[300], spool[300];
-    snprintf(dir, sizeof dir, "%s/out", base);
-    snprintf(spool, sizeof spool, "%s/spool", base);
+    tu_paths(base, dir, spool);
     wm_client *c = NULL;
     if (tu_open_direct(dir, spool, "", &c) != WM_OK)
         return NULL;
@@ -182,8 +181,7 @@ int test_bad_input_double_finish_and_bad_progress(void) {
 int test_bad_input_error_text_is_cut_not_refused(void) {
     const char *base = tu_tempdir();
     char dir[300], spool[300];
-    snprintf(dir, sizeof dir, "%s/out", base);
-    snprintf(spool, sizeof spool, "%s/spool", base);
+    tu_paths(base, dir, spool);
     wm_client *c;
     CHECK_OK(tu_open_direct(dir, spool, "", &c));
     wm_job *j;

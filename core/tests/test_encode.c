@@ -10,8 +10,7 @@
 static json_t *events_of(const char *extra, int (*body)(wm_client *)) {
     const char *base = tu_tempdir();
     char dir[300], spool[300];
-    snprintf(dir, sizeof dir, "%s/out", base);
-    snprintf(spool, sizeof spool, "%s/spool", base);
+    tu_paths(base, dir, spool);
     wm_client *c;
     if (tu_open_direct(dir, spool, extra, &c) != WM_OK)
         return NULL;
@@ -138,8 +137,7 @@ int test_encode_output_validates_against_schema(void) {
     const char *base = tu_tempdir();
     snprintf(schema_dir, sizeof schema_dir, "%s", base);
     char dir[300], spool[300], all[400];
-    snprintf(dir, sizeof dir, "%s/out", base);
-    snprintf(spool, sizeof spool, "%s/spool", base);
+    tu_paths(base, dir, spool);
     wm_client *c;
     CHECK_OK(tu_open_direct(dir, spool, "", &c));
     CHECK(many_kinds_body(c) == 0);

@@ -8,8 +8,7 @@
 int test_filesystem_rotation_by_size(void) {
     const char *base = tu_tempdir();
     char dir[300], spool[300];
-    snprintf(dir, sizeof dir, "%s/out", base);
-    snprintf(spool, sizeof spool, "%s/spool", base);
+    tu_paths(base, dir, spool);
     char cfg[1024];
     snprintf(
         cfg, sizeof cfg,

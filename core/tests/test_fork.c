@@ -10,8 +10,7 @@
 int test_fork_child_rearms_client_and_refuses_parent_job(void) {
     const char *base = tu_tempdir();
     char dir[300], spool[300];
-    snprintf(dir, sizeof dir, "%s/out", base);
-    snprintf(spool, sizeof spool, "%s/spool", base);
+    tu_paths(base, dir, spool);
     wm_client *c;
     CHECK_OK(tu_open_direct(dir, spool, "", &c));
     wm_job *j;

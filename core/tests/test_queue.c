@@ -17,8 +17,7 @@ static int emit_jobs(wm_client *c, int n) {
 int test_queue_full_drop_policy_counts(void) {
     const char *base = tu_tempdir();
     char dir[300], spool[300];
-    snprintf(dir, sizeof dir, "%s/out", base);
-    snprintf(spool, sizeof spool, "%s/spool", base);
+    tu_paths(base, dir, spool);
     wm_client *c;
     /* A batch larger than the queue and a long interval: nothing drains until the flush. */
     CHECK_OK(
@@ -43,8 +42,7 @@ int test_queue_full_drop_policy_counts(void) {
 int test_queue_full_spool_policy_spools_on_caller(void) {
     const char *base = tu_tempdir();
     char dir[300], spool[300];
-    snprintf(dir, sizeof dir, "%s/out", base);
-    snprintf(spool, sizeof spool, "%s/spool", base);
+    tu_paths(base, dir, spool);
     wm_client *c;
     CHECK_OK(
         tu_open_direct(dir, spool,
@@ -76,8 +74,7 @@ int test_queue_full_spool_policy_spools_on_caller(void) {
 int test_flush_waits_for_delivery(void) {
     const char *base = tu_tempdir();
     char dir[300], spool[300];
-    snprintf(dir, sizeof dir, "%s/out", base);
-    snprintf(spool, sizeof spool, "%s/spool", base);
+    tu_paths(base, dir, spool);
     wm_client *c;
     CHECK_OK(tu_open_direct(dir, spool, "\"flush_interval\": 30", &c));
     CHECK(emit_jobs(c, 50) == 0);

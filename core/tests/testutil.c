@@ -17,6 +17,11 @@ const char *tu_tempdir(void) {
     return mkdtemp(path);
 }
 
+void tu_paths(const char *base, char dir[300], char spool[300]) {
+    snprintf(dir, 300, "%s/out", base);
+    snprintf(spool, 300, "%s/spool", base);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st, (void)flag, (void)ftw;
     return remove(path);

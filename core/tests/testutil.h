@@ -33,6 +33,8 @@
 
 /* A fresh temp directory (mkdtemp); the path is valid until the next call. */
 const char *tu_tempdir(void);
+/* dir = base/out (the file backend's directory), spool = base/spool; each holds 300 bytes. */
+void tu_paths(const char *base, char dir[300], char spool[300]);
 /* Removes a directory tree. */
 void tu_rmtree(const char *path);
 /* Reads a whole file (malloc'd, NUL-terminated), NULL if missing. */
