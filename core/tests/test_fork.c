@@ -15,6 +15,7 @@ int test_fork_child_rearms_client_and_refuses_parent_job(void) {
     CHECK_OK(tu_open_direct(dir, spool, "", &c));
     wm_job *j;
     CHECK_OK(wm_job_start(c, "parent-job", NULL, NULL, &j));
+    tu_quiesce_before_fork(c);
     pid_t pid = fork();
     if (pid == 0) {
         int code = 0;

@@ -221,6 +221,7 @@ int test_spool_slots_are_exclusive_and_orphans_adopted(void) {
              spool_base);
     wm_client *holder;
     CHECK_OK(wm_client_open(cfg, &holder)); /* slot-0 */
+    tu_quiesce_before_fork(holder);
     int ready[2], release[2];
     CHECK(pipe(ready) == 0 && pipe(release) == 0);
     pid_t kids[2];

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,12 @@ const char *tu_tempdir(void) {
 void tu_paths(const char *base, char dir[300], char spool[300]) {
     snprintf(dir, 300, "%s/out", base);
     snprintf(spool, 300, "%s/spool", base);
+}
+
+void tu_quiesce_before_fork(wm_client *c) {
+    wm_client_flush(c, 10);
+    struct timespec settle = {0, 300 * 1000 * 1000}; /* the thread's wake-up and return to wait */
+    nanosleep(&settle, NULL);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {

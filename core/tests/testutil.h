@@ -37,6 +37,11 @@ const char *tu_tempdir(void);
 void tu_paths(const char *base, char dir[300], char spool[300]);
 /* Removes a directory tree. */
 void tu_rmtree(const char *path);
+/* Before a test forks: flushes the client, then waits until its delivery thread is idle. Under
+ * gcc 12's AddressSanitizer a fork while another thread is inside malloc leaves the allocator lock
+ * held in the child, which then hangs (glibc's own malloc is fork-safe; LLVM's ASan fixed this in
+ * 2023). The core's idle thread allocates nothing, so a quiet parent makes the child safe. */
+void tu_quiesce_before_fork(wm_client *c);
 /* Reads a whole file (malloc'd, NUL-terminated), NULL if missing. */
 char *tu_read_file(const char *path, size_t *len);
 /* Concatenates every events-*.jsonl file in dir (malloc'd). */
