@@ -106,10 +106,46 @@ void wm__buf_append_u64(wm__buf *b, uint64_t v) {
     wm__buf_append(b, tmp, (size_t)n);
 }
 
+/* Most figures the core writes are whole microseconds (durations, CPU) or short fractions: when
+ * v is exactly the double nearest to some n / 1e6, "n / 1e6" in decimal reads back as v (IEEE
+ * division rounds correctly), and writing it takes integer formatting instead of printf("%g") and
+ * strtod(), the delivery thread's largest costs. */
+static bool append_micro_decimal(wm__buf *b, double v) {
+    if (!(fabs(v) < 9e9)) /* n = v * 1e6 must stay below 2^53 to be exact */
+        return false;
+    long long n = llround(v * 1e6);
+    if ((double)n / 1e6 != v)
+        return false;
+    char tmp[32];
+    char *end = tmp + sizeof tmp, *p = end;
+    unsigned long long mag = n < 0 ? (unsigned long long)-n : (unsigned long long)n;
+    unsigned long long frac = mag % 1000000, whole = mag / 1000000;
+    if (frac) {
+        int digits = 6;
+        while (frac % 10 == 0) { /* no trailing zeros */
+            frac /= 10;
+            digits--;
+        }
+        for (; digits > 0; digits--, frac /= 10)
+            *--p = (char)('0' + frac % 10);
+        *--p = '.';
+    }
+    do {
+        *--p = (char)('0' + whole % 10);
+        whole /= 10;
+    } while (whole);
+    if (n < 0)
+        *--p = '-';
+    wm__buf_append(b, p, (size_t)(end - p));
+    return true;
+}
+
 void wm__buf_append_double(wm__buf *b, double v) {
     char tmp[40];
     if (!isfinite(v))
         v = 0;
+    if (append_micro_decimal(b, v))
+        return;
     /* The shortest of %.15g/%.16g/%.17g that reads back as the same double. */
     int n = 0;
     for (int precision = 15; precision <= 17; precision++) {

@@ -124,9 +124,15 @@ static wm_job *new_job(wm_client *c, const char *business_key, size_t bk_len, co
     return job;
 }
 
+/* A CPU delta in seconds; never negative (the kernel's user/system split can shift between
+ * readings). */
+static double cpu_seconds(int64_t delta_us) {
+    return delta_us > 0 ? (double)delta_us / 1e6 : 0;
+}
+
 static wm_status emit_started(wm_job *job, json_t *metadata, wm_job **out) {
     job->started_mono_us = wm__now_monotonic_us();
-    wm__usage_now(&job->started_usage);
+    wm__usage_baseline(&job->started_usage, job->started_mono_us);
     wm__record r;
     init_record(&r, job, WM__STARTED, WM__RUNNING);
     wm__uuid7(job->entity_id, r.at_us / 1000);
@@ -338,11 +344,13 @@ static wm_status finish(wm_job *job, wm__outcome outcome, const char *error_type
     }
     wm__record r;
     init_record(&r, job, WM__FINISHED, outcome);
+    int64_t mono_now_us = wm__now_monotonic_us();
     wm__usage now;
-    wm__usage_now(&now);
-    double measured[4] = {(double)(wm__now_monotonic_us() - job->started_mono_us) / 1e6,
-                          fmax(0, now.cpu_user_s - job->started_usage.cpu_user_s),
-                          fmax(0, now.cpu_sys_s - job->started_usage.cpu_sys_s), now.max_rss_mb};
+    wm__usage_now(&now, mono_now_us);
+    double measured[4] = {(double)(mono_now_us - job->started_mono_us) / 1e6,
+                          cpu_seconds(now.cpu_user_us - job->started_usage.cpu_user_us),
+                          cpu_seconds(now.cpu_sys_us - job->started_usage.cpu_sys_us),
+                          now.max_rss_mb};
     for (int i = 0; i < 4; i++)
         if (!isnan(job->metric_override[i]))
             measured[i] = job->metric_override[i];

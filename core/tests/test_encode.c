@@ -189,3 +189,36 @@ int test_encode_time_format(void) {
     CHECK(!strcmp(out, "2000-02-29T00:00:00.000001Z"));
     return 0;
 }
+
+static int double_as(double v, const char *expected) {
+    wm__buf b;
+    wm__buf_init(&b);
+    wm__buf_append_double(&b, v);
+    int ok = strtod(b.data, NULL) == v && (!expected || !strcmp(b.data, expected));
+    if (!ok)
+        fprintf(stderr, "%.17g encoded as %s, expected %s\n", v, b.data, expected ? expected : "");
+    wm__buf_free(&b);
+    return ok;
+}
+
+int test_encode_doubles_read_back_exactly(void) {
+    /* Whole microseconds take the integer path; everything else printf's shortest round trip. */
+    CHECK(double_as(0, "0"));
+    CHECK(double_as(-0.0, "0"));
+    CHECK(double_as(0.5, "0.5"));
+    CHECK(double_as(1, "1"));
+    CHECK(double_as(0.000001, "0.000001"));
+    CHECK(double_as(123.000001, "123.000001"));
+    CHECK(double_as(-2.25, "-2.25"));
+    CHECK(double_as(86400.123456, "86400.123456"));
+    CHECK(double_as(8999999999.5, "8999999999.5"));
+    CHECK(double_as(8999999999999.5, NULL));
+    CHECK(double_as(1.0 / 3, NULL));
+    CHECK(double_as(1e-7, NULL));
+    CHECK(double_as(1e300, NULL));
+    CHECK(double_as(-1e15, NULL));
+    CHECK(double_as(0.0009765625, NULL));           /* 1 KiB in MB: not whole millionths */
+    for (long long us = 0; us < 3000000; us += 977) /* every duration a job can have, sampled */
+        CHECK(double_as((double)us / 1e6, NULL));
+    return 0;
+}

@@ -1,7 +1,7 @@
 # The C core: formatting, unit tests (ctest), the same under ASan/UBSan, and the integration tests
 # that drive built binaries against a real HTTP receiver process (pytest).
 stage_core_format() {
-  clang-format --dry-run -Werror core/include/*.h core/src/*.[ch] core/tests/*.[ch] core/examples/*.c \
+  clang-format --dry-run -Werror core/include/*.h core/src/*.[ch] core/tests/*.[ch] core/examples/*.c bindings/python/*.c \
     conformance/testees/c/*.c bench/*.c
 }
 stage_core_unit() {

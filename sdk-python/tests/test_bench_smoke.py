@@ -17,5 +17,5 @@ def test_bench_runs() -> None:
         timeout=120,
         check=True,
     )
-    assert "wafermon job start+finish, mode direct" in proc.stdout
+    assert "with wafermon.job(...), mode direct" in proc.stdout
     assert "otel span start+end" in proc.stdout

@@ -18,11 +18,12 @@ compatibility layer (:mod:`wafermon.compat`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._client import Client
 from ._config import SDK_VERSION as __version__
 from ._default import configure, default_client, flush, shutdown, stats
+from ._hotpath import bind as _bind_hot_path
 from ._job import Job
 from ._native import cstr
 from ._native import lib as _lib
@@ -81,6 +82,18 @@ def job(
         fn = business_key
         return JobScope(fn.__qualname__, site_id=site_id, metadata=metadata, client=client)(fn)
     return JobScope(business_key, site_id=site_id, metadata=metadata, client=client)
+
+
+def _job_fallback(business_key: Any, site_id: Any, metadata: Any, client: Any) -> Any:
+    return _python_job(business_key, site_id=site_id, metadata=metadata, client=client)
+
+
+# At run time wafermon.job is the same function in C (wafermon._speedups.job: no Python frame per
+# job); it hands a business_key that is not str or None (the bare decorator) to the one above.
+_python_job = job
+_bind_hot_path(job_fallback=_job_fallback)
+if not TYPE_CHECKING:
+    from ._speedups import job
 
 
 def core_version() -> str:

@@ -12,9 +12,9 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from . import _config, _metadata
+from . import _config, _metadata, _speedups
 from ._config import ConfigSource
-from ._job import Job
+from ._job import Job, address
 from ._native import cstr, ffi, lib
 from ._scope import JobScope
 from .errors import ClosedError, InvalidArgumentError, raise_status
@@ -43,6 +43,8 @@ class Client:
         if status:
             raise_status(status)
         self._ptr: Any = out[0]
+        # The same handle as a number, for the C job scope (wafermon._speedups); None once closed.
+        self._addr: int | None = address(self._ptr)
         self._lock = threading.Lock()
         self._out = ffi.new("wm_job **")  # shared by _start, used under _lock
         self.exit_flush_timeout = _config.exit_flush_timeout(settings)
@@ -78,13 +80,14 @@ class Client:
             job_ptr = self._out[0]
         if status:
             raise_status(status, "job")
-        return Job(job_ptr, self, business_key, None, None)
+        return Job(address(job_ptr), self, business_key, None, None)
 
     def job(
         self, business_key: str | None = None, *, site_id: str | None = None, metadata: Mapping[str, Any] | None = None
     ) -> JobScope:
         """A job scope on this client: context manager (sync and async) and decorator."""
-        return JobScope(business_key, site_id=site_id, metadata=metadata, client=self)
+        scope: JobScope = _speedups.job(business_key, site_id=site_id, metadata=metadata, client=self)
+        return scope
 
     def flush(self, timeout: float = 10.0) -> None:
         """Waits until every event emitted before the call is delivered or durably spooled.
@@ -118,7 +121,7 @@ class Client:
         the rest is on the spool for the next start).
         """
         with self._lock:
-            ptr, self._ptr = self._ptr, None
+            ptr, self._ptr, self._addr = self._ptr, None, None
         if ptr is None:
             return
         _live.discard(self)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import _metadata
+from . import _metadata, _speedups
 from ._native import cstr, ffi, lib
 from .errors import InvalidArgumentError, WafermonError, raise_status
 
@@ -26,16 +26,22 @@ _pid = os.getpid()
 def _after_fork_in_child() -> None:
     global _pid
     _pid = os.getpid()
+    _speedups.set_pid(_pid)
 
 
+_speedups.set_pid(_pid)
 os.register_at_fork(after_in_child=_after_fork_in_child)
 _NULL = ffi.NULL
-_wm_job_destroy = lib.wm_job_destroy
 _CANCELLING = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
 _METRICS = frozenset({"duration_s", "cpu_user_s", "cpu_sys_s", "mem_max_mb"})
 
 
-class Job:
+def address(pointer: Any) -> int:
+    """A cffi pointer's address, as the C base types take it."""
+    return int(ffi.cast("uintptr_t", pointer))
+
+
+class Job(_speedups.JobCore):
     """A started job or sub-job. Finish it once with :meth:`succeed`, :meth:`fail` or
     :meth:`cancel`; used as a context manager it finishes itself (see :func:`wafermon.job`).
 
@@ -43,23 +49,10 @@ class Job:
     so no job is left running forever. Methods are thread-safe.
     """
 
-    __slots__ = ("__weakref__", "_client", "_id", "_pid", "_ptr", "business_key", "parent", "sub_key")
-
-    def __init__(self, ptr: Any, client: Client, business_key: str | None, sub_key: str | None, parent: Job | None):
-        self._ptr = ptr
-        self._client = client
-        self._pid = _pid
-        self._id: str | None = None
-        self.business_key = business_key
-        self.sub_key = sub_key
-        self.parent = parent
-
-    def __del__(self) -> None:
-        # Frees the handle; the core cancels a job still running (and does nothing in a fork).
-        try:  # noqa: SIM105 - hot path: contextlib.suppress() would cost an object per job
-            _wm_job_destroy(self._ptr)
-        except (AttributeError, TypeError):
-            pass  # interpreter shutdown: module globals already cleared
+    # The handle, its client, pid, keys and parent live in the C base type (bindings/python/
+    # speedups.c), which also frees the handle when the object goes: Job(address, client,
+    # business_key, sub_key, parent).
+    __slots__ = ()
 
     # ---- identity -------------------------------------------------------------------------
 
@@ -103,7 +96,7 @@ class Job:
         status = lib.wm_subjob_start(self._ptr, key, meta, out)
         if status:
             raise_status(status, "subjob")
-        return Job(out[0], self._client, self.business_key, sub_key, self)
+        return Job(address(out[0]), self._client, self.business_key, sub_key, self)
 
     def progress(
         self, fraction: float | None = None, /, metadata: Mapping[str, Any] | None = None, **fields: Any

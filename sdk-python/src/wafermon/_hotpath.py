@@ -1,0 +1,39 @@
+"""Connects the C hot path (``wafermon._speedups``) to the core and to the Python it defers to.
+
+The C module does not link libwafermon: it calls the cffi module's copy through the addresses
+handed over here, so the process keeps one core (one fork generation, one exit flush).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from . import _metadata, _speedups
+from ._default import default_client
+from ._job import Job, address, finish_for
+from ._native import ffi, lib
+from ._scope import JobScope
+from .errors import ClosedError, raise_status
+
+_lib: Any = lib  # types-cffi types addressof() for cdata, not for a lib
+_CORE_FUNCTIONS = ("wm_job_start", "wm_job_succeed", "wm_job_destroy")
+
+
+def bind(job_fallback: Callable[[Any, Any, Any, Any], Any]) -> None:
+    """``job_fallback(business_key, site_id, metadata, client)``: wafermon.job for a business_key
+    that is neither str nor None (the bare ``@wafermon.job`` decorator, or a wrong type)."""
+    _speedups.bind(
+        functions={name: address(ffi.addressof(_lib, name)) for name in _CORE_FUNCTIONS},
+        job_class=Job,
+        scope_class=JobScope,
+        job_fallback=job_fallback,
+        default_client=default_client,
+        text=_metadata.text,
+        encode=_metadata.encode,
+        raise_status=raise_status,
+        finish_for=finish_for,
+        closed_error=ClosedError,
+        to_cdata=functools.partial(ffi.cast, "wm_job *"),
+    )
