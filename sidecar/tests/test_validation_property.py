@@ -160,7 +160,7 @@ def test_templates_agree_with_the_regex_they_replace() -> None:
 
     derived = derive()
     assert derived is not None
-    checks = derived[1]
+    checks = derived.checks
     assert all(c.template is not None for c in checks)  # every pattern of event v1 is fixed-width
     for check in checks:
         _agreement(check)()

@@ -10,17 +10,21 @@ It is derived (not copied) so it follows the schema package; `self_check` compar
 
 from __future__ import annotations
 
+import logging
 import re
 import types
 import typing
-from collections.abc import Sequence
-from dataclasses import dataclass
-from operator import attrgetter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 
-from wafermon_schema.model import Event
+from wafermon_schema.model import Event, cross_field_problem
+
+from .crossfield import CrossFieldTable, compile_function, derive_table
+
+log = logging.getLogger(__name__)
 
 _META_KEYS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "tz")
 # Regex syntax that could match a newline; such patterns are checked value by value instead.
@@ -89,6 +93,26 @@ class UnsupportedModel(Exception):
     """A pattern sits where the batch check cannot reach it (inside a list or dict)."""
 
 
+def _collector_source(paths: Sequence[tuple[str, ...]], leaf: str) -> str:
+    """A function gathering the values of some fields of a batch of events, as list comprehensions: in a
+    comprehension an attribute load is specialised and several times cheaper than attrgetter or getattr
+    on a msgspec struct. Absent (UNSET) or null parents drop out; so do leaves not of type `leaf`."""
+    comprehensions = []
+    for path in paths:
+        conditions = []
+        current = "e"
+        for depth, name in enumerate(path[:-1]):
+            conditions.append(f"(p{depth} := {current}.{name}) is not None and p{depth} is not UNSET")
+            current = f"p{depth}"
+        conditions.append(f"type(v := {current}.{path[-1]}) is {leaf}")
+        comprehensions.append(f"[v for e in events if {' and '.join(conditions)}]")
+    return f"def collect(events):\n    return {' + '.join(comprehensions)}\n"
+
+
+def collector(paths: Sequence[tuple[str, ...]], leaf: str) -> Callable[[Sequence[Any]], list[Any]]:
+    return compile_function("collect", _collector_source(paths, leaf), [name for path in paths for name in path])
+
+
 @dataclass(frozen=True, slots=True)
 class PatternCheck:
     """All fields (paths) sharing one pattern, checked together over a whole batch."""
@@ -97,17 +121,7 @@ class PatternCheck:
     bulk: re.Pattern[str] | None  # (?:X\n)* for one fullmatch over all values
     single: re.Pattern[str]  # the schema's own pattern, re.search as msgspec does
     template: Template | None = None  # the fastest way, for fixed-width patterns
-
-    def values(self, events: Sequence[Any]) -> list[str]:
-        out: list[str] = []
-        unset = msgspec.UNSET
-        for path in self.paths:
-            level: Sequence[Any] = events
-            for name in path[:-1]:
-                # map(attrgetter) runs in C; absent (UNSET) and null parents drop out between levels.
-                level = [v for v in map(attrgetter(name), level) if v is not None and v is not unset]
-            out += [v for v in map(attrgetter(path[-1]), level) if type(v) is str]
-        return out
+    values: Callable[[Sequence[Any]], list[str]] = field(default=lambda _: [])  # its string values in a batch
 
     def ok(self, events: Sequence[Any]) -> bool:
         values = self.values(events)
@@ -122,9 +136,73 @@ class PatternCheck:
         return all("\n" not in v and self.single.search(v) is not None for v in values)
 
 
+# A JSON number msgspec may refuse when it decodes it (out of the float range, or too many digits for an
+# int) has an exponent or a long run of digits; text that merely looks like one only costs a full decode.
+_DIGITS_AND_E = bytes.maketrans(b"123456789E", b"000000000e")
+_LONG_DIGITS = b"0" * 100
+_ESCAPE = re.compile(rb"\\u[0-9a-fA-F]{4}")
+# Nesting the skipping scanner accepts but a decode at another stack depth might not (RecursionError).
+_CHEAP_DEPTH = 200
+_objects_decoder = msgspec.json.Decoder(list[dict[str, Any]])
+
+
+def _valid_utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _numbers_in_range(data: bytes) -> bool:
+    """True when data (valid JSON text) has no number with an exponent and no run of 100 digits: then
+    every number in it decodes. \\u escapes go first (the 5e of \\u65e5 is no exponent); they lie
+    inside strings, so removing them cannot join or hide the characters of a number."""
+    if b"\\u" in data:
+        data = _ESCAPE.sub(b"", data)
+    classes = data.translate(_DIGITS_AND_E)
+    return b"0e" not in classes and _LONG_DIGITS not in classes
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectCheck:
+    """Fields typed dict[str, Any] (metadata) are left as msgspec.Raw by the twin: its scanner checks the
+    JSON syntax (escapes, surrogates, control characters) without building the dicts, which costs as much
+    as the rest of an event. What decoding would add is checked here, over the whole batch: each value is
+    an object, its strings are valid UTF-8 and its numbers in range. Whatever this cannot vouch for cheaply
+    is decoded exactly as the schema's model decodes it."""
+
+    paths: tuple[tuple[str, ...], ...]
+    values: Callable[[Sequence[Any]], list[msgspec.Raw]]
+
+    def ok(self, events: Sequence[Any]) -> bool:
+        raws = self.values(events)
+        n = len(raws)
+        if n == 0:
+            return True
+        joined = b"\n".join(raws)
+        if (
+            joined.count(b"\n") == n - 1  # no newline inside a value, so the next count is exact:
+            and joined.count(b"\n{") == n - 1
+            and joined[:1] == b"{"  # every value is an object
+            and _valid_utf8(joined)  # (escapes were checked by the scanner)
+            and _numbers_in_range(joined)
+            and joined.count(b"{") + joined.count(b"[") - (n - 1) <= _CHEAP_DEPTH  # no value nested deeper
+        ):
+            return True
+        try:
+            _objects_decoder.decode(b"[" + b",".join(raws) + b"]")
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+            return False
+        return True
+
+
 class _Deriver:
     def __init__(self) -> None:
         self.patterns: dict[str, list[tuple[str, ...]]] = {}
+        self.objects: list[tuple[str, ...]] = []
         self._structs: dict[tuple[type, tuple[str, ...]], Any] = {}
 
     def struct(self, cls: type[msgspec.Struct], path: tuple[str, ...]) -> Any:
@@ -137,7 +215,7 @@ class _Deriver:
         first_default = len(names) - len(defaults)
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
         for i, name in enumerate(names):
-            kind = self.rewrite(hints[name], (*path, name))
+            kind = self.rewrite(hints[name], (*path, name), field_level=True)
             fields.append((name, kind, defaults[i - first_default]) if i >= first_default else (name, kind))
         config = cls.__struct_config__
         twin = msgspec.defstruct(
@@ -150,7 +228,10 @@ class _Deriver:
         self._structs[key] = twin
         return twin
 
-    def rewrite(self, kind: Any, path: tuple[str, ...]) -> Any:
+    def rewrite(self, kind: Any, path: tuple[str, ...], field_level: bool = False) -> Any:
+        if field_level and kind == dict[str, Any]:
+            self.objects.append(path)  # checked by ObjectCheck
+            return msgspec.Raw
         origin = get_origin(kind)
         if origin is Annotated:
             base, *metas = get_args(kind)
@@ -181,18 +262,31 @@ class _Deriver:
                 if not _NEWLINE_CAPABLE.search(core.replace("\\.", "")):
                     bulk = re.compile(f"(?:(?:{core})\\n)*")
                 template = compile_template(core)
-            result.append(PatternCheck(tuple(paths), bulk, re.compile(pattern), template))
+            result.append(PatternCheck(tuple(paths), bulk, re.compile(pattern), template, collector(paths, "str")))
         return result
 
+    def object_check(self) -> ObjectCheck | None:
+        if not self.objects:
+            return None
+        return ObjectCheck(tuple(self.objects), collector(self.objects, "Raw"))
 
-def derive() -> tuple[Any, list[PatternCheck]] | None:
-    """(twin Event type, pattern checks), or None when the model cannot be twinned safely."""
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    twin: Any  # the Event twin: no patterns, dict[str, Any] fields as msgspec.Raw
+    checks: list[PatternCheck]
+    objects: ObjectCheck | None
+    cross_field: CrossFieldTable | None  # None: call cross_field_problem per event
+
+
+def derive() -> Derived | None:
+    """The twin and its batch checks, or None when the model cannot be twinned safely."""
     deriver = _Deriver()
     try:
         twin = deriver.struct(Event, ())
-    except (UnsupportedModel, TypeError) as exc:  # pragma: no cover - depends on the schema package
-        import logging
-
-        logging.getLogger(__name__).warning("validation fast path disabled: %s", exc)
+        checks = deriver.checks()
+        objects = deriver.object_check()
+    except (UnsupportedModel, TypeError, ValueError) as exc:  # pragma: no cover - depends on the schema package
+        log.warning("validation fast path disabled: %s", exc)
         return None
-    return twin, deriver.checks()
+    return Derived(twin, checks, objects, derive_table(twin, cross_field_problem))

@@ -19,7 +19,8 @@ import msgspec
 from wafermon_schema import MAX_EVENT_BYTES, BatchFormatError, Problem, check_batch, check_event, cross_field_problem
 from wafermon_schema.files import vectors_path
 
-from .fastmodel import PatternCheck, derive
+from .crossfield import CrossFieldTable
+from .fastmodel import ObjectCheck, PatternCheck, derive
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +44,26 @@ class _FastPath:
         derived = derive()
         self.enabled = derived is not None
         self.decoder: msgspec.json.Decoder[Any] | None = None
-        self.checks: list[PatternCheck] = []
+        self.checks: list[PatternCheck | ObjectCheck] = []
+        self.cross_field: CrossFieldTable | None = None
         if derived is not None:
-            twin, self.checks = derived
-            self.decoder = msgspec.json.Decoder(list[twin])  # type: ignore[valid-type]
+            self.decoder = msgspec.json.Decoder(list[derived.twin])  # type: ignore[name-defined]
+            self.checks = [*derived.checks, *([derived.objects] if derived.objects else [])]
+            self.cross_field = derived.cross_field
 
     def all_valid(self, array: bytes, count: int) -> bool:
         if self.decoder is None:
             return False
         try:
             events = self.decoder.decode(array)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            return False
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+            return False  # (ValueError: e.g. invalid UTF-8 in a string) the authority judges each event
         if len(events) != count:
             return False
         if not all(check.ok(events) for check in self.checks):
             return False
+        if self.cross_field is not None:
+            return self.cross_field.ok(events)
         # cross_field_problem only reads attributes, which the twin has under the same names.
         return not any(cross_field_problem(e) is not None for e in events)
 
