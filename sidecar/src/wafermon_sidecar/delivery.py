@@ -171,7 +171,7 @@ class DeliveryWorker:
             # A fuller batch is cheaper to send; wait a little for one, never longer than flush_interval.
             await self.spool.wait_for_data(self.cursor.seq + self.batch_size - 1, self.flush_interval)
         try:
-            events, start, end = self.spool.read(self.cursor.seq, self.batch_size)
+            blocks, count, start, end = self.spool.read_blocks(self.cursor.seq, self.batch_size)
         except CorruptRecord as exc:
             # Unreadable bytes cannot be delivered by waiting; say so loudly and move past them.
             lost = exc.end_seq - max(self.cursor.seq, exc.first_seq)
@@ -182,13 +182,13 @@ class DeliveryWorker:
             return
         if start > self.cursor.seq:
             log.warning("backend %s: events %d..%d are no longer on the spool", self.name, self.cursor.seq, start - 1)
-        if not events:
+        if not count:
             self.cursor.seq = end
             return
         wait = self.breaker.wait_s()
         if wait > 0:
             await asyncio.sleep(wait)
-        batch = Batch(events, start)
+        batch = Batch.from_blocks(blocks, count, start)
         self._sending = True
         try:
             await asyncio.wait_for(self.backend.send_batch(batch), self.delivery.send_timeout_s)

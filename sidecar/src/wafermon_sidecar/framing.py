@@ -25,10 +25,15 @@ class RecordHeader:
     first_seq: int
 
 
-def encode_record(first_seq: int, count: int, payload: bytes) -> bytes:
-    """A framed record: payload is NDJSON of `count` events (no newline inside an event)."""
+def encode_header(first_seq: int, count: int, payload: bytes) -> bytes:
+    """The header of a record whose payload is NDJSON of `count` events (no newline inside an event)."""
     crc = zlib.crc32(payload, zlib.crc32(_TAIL.pack(count, first_seq)))
-    return HEADER.pack(MAGIC, len(payload), crc, count, first_seq) + payload
+    return HEADER.pack(MAGIC, len(payload), crc, count, first_seq)
+
+
+def encode_record(first_seq: int, count: int, payload: bytes) -> bytes:
+    """A framed record: header, then payload."""
+    return encode_header(first_seq, count, payload) + payload
 
 
 def decode_header(data: bytes) -> RecordHeader | None:

@@ -16,11 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .framing import HEADER_SIZE, decode_header, encode_record, payload_ok
+from .framing import HEADER_SIZE, decode_header, encode_header, payload_ok
 
 log = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX = ".seg"
+IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 1024
 
 
 class SpoolFull(Exception):
@@ -66,6 +67,21 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_all(fd: int, parts: list[bytes]) -> None:
+    """os.writev of every part, however many there are and however little each call writes."""
+    pending: list[bytes | memoryview] = list(parts)
+    while pending:
+        chunk = pending[:IOV_MAX]
+        written = os.writev(fd, chunk)
+        done = 0
+        while done < len(chunk) and written >= len(chunk[done]):
+            written -= len(chunk[done])
+            done += 1
+        pending = pending[done:]
+        if written:
+            pending[0] = memoryview(pending[0])[written:]
 
 
 def _segment_name(base_seq: int) -> str:
@@ -192,18 +208,17 @@ class Spool:
                 group, self._pending = self._pending, []
                 self._pending_bytes = 0
                 seq = self.next_seq
-                chunks: list[bytes] = []
+                parts: list[bytes] = []  # header, payload, header, payload, ...: one writev, no copy
                 placed: list[tuple[int, int, int, int]] = []  # first_seq, count, offset, length
                 offset = self.segments[-1].size
                 for payload, count, _ in group:
-                    record = encode_record(seq, count, payload)
-                    chunks.append(record)
-                    placed.append((seq, count, offset, len(record)))
-                    offset += len(record)
+                    parts += (encode_header(seq, count, payload), payload)
+                    placed.append((seq, count, offset, HEADER_SIZE + len(payload)))
+                    offset += HEADER_SIZE + len(payload)
                     seq += count
-                data = b"".join(chunks)
+                size = offset - self.segments[-1].size
                 try:
-                    await loop.run_in_executor(self._executor, self._write, data)
+                    await loop.run_in_executor(self._executor, self._write, parts)
                 except OSError as exc:
                     error = SpoolDiskError(
                         f"the spool disk refused the write: {exc.strerror or exc} (errno {exc.errno})"
@@ -218,8 +233,8 @@ class Spool:
                     seg.firsts.append(first)
                     seg.counts.append(count)
                     seg.offsets.append(off)
-                seg.size += len(data)
-                self.bytes += len(data)
+                seg.size += size
+                self.bytes += size
                 self.next_seq = seq
                 for (_, _, future), (first, _, _, _) in zip(group, placed, strict=True):
                     if not future.done():
@@ -233,16 +248,13 @@ class Spool:
         finally:
             self._committer = None
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, parts: list[bytes]) -> None:
         """Runs on the writer thread: append, fsync; on failure cut the file back to its old end."""
         fd = self._write_fd
         assert fd is not None
         before = self.segments[-1].size
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            write_all(fd, parts)
             os.fdatasync(fd)
         except OSError:
             try:
@@ -273,9 +285,17 @@ class Spool:
 
     def read(self, seq: int, max_events: int) -> tuple[list[bytes], int, int]:
         """Up to max_events events from seq on: (events, first seq read, seq after the last)."""
+        blocks, _, start, end = self.read_blocks(seq, max_events)
+        return [event for block in blocks for event in block.split(b"\n")], start, end
+
+    def read_blocks(self, seq: int, max_events: int) -> tuple[list[bytes], int, int, int]:
+        """Up to max_events events from seq on, as NDJSON blocks (a whole record's payload as it is on disk
+        where possible, so nothing is split or copied per event): (blocks, events, first seq read, seq
+        after the last)."""
         seq = max(seq, self.first_seq)
         start = seq
-        events: list[bytes] = []
+        blocks: list[bytes] = []
+        taken = 0
         bases = [s.base_seq for s in self.segments]
         index = max(bisect.bisect_right(bases, seq) - 1, 0)
         for seg in self.segments[index:]:
@@ -285,18 +305,25 @@ class Spool:
                 if first + count <= seq:
                     continue
                 try:
-                    lines = self._payload(seg, i).split(b"\n")
+                    payload = self._payload(seg, i)
                 except CorruptRecord:
-                    if events:  # hand out what came before it; the next read reports it
-                        return events, start, seq
+                    if blocks:  # hand out what came before it; the next read reports it
+                        return blocks, taken, start, seq
                     raise
                 skip = max(seq - first, 0)
-                take = lines[skip : skip + max_events - len(events)]
-                events.extend(take)
-                seq = first + skip + len(take)
-                if len(events) >= max_events:
-                    return events, start, seq
-        return events, start, seq
+                room = max_events - taken
+                if skip == 0 and count <= room:
+                    blocks.append(payload)
+                    taken += count
+                    seq = first + count
+                else:
+                    take = payload.split(b"\n")[skip : skip + room]
+                    blocks.append(b"\n".join(take))
+                    taken += len(take)
+                    seq = first + skip + len(take)
+                if taken >= max_events:
+                    return blocks, taken, start, seq
+        return blocks, taken, start, seq
 
     def _payload(self, seg: Segment, i: int) -> bytes:
         if seg.read_fd is None:

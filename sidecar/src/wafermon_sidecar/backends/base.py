@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
@@ -51,16 +50,43 @@ class ConfigurationError(ValueError):
 _any = msgspec.json.Decoder()
 
 
-@dataclass(slots=True)
 class Batch:
-    """Events to deliver, as their original JSON bytes (one event each, no newline inside)."""
+    """Events to deliver, as their original JSON bytes (one event each, no newline inside).
 
-    raw: list[bytes]
-    first_seq: int = 0
-    _decoded: list[dict[str, Any]] | None = field(default=None, repr=False)
+    The delivery worker hands over the spool's NDJSON blocks as they are; `raw` splits them into one
+    bytes object per event only when a backend asks for it, and `ndjson()` needs no split at all.
+    """
+
+    __slots__ = ("_blocks", "_count", "_decoded", "_raw", "first_seq")
+
+    def __init__(self, raw: list[bytes] | None = None, first_seq: int = 0) -> None:
+        self._raw = list(raw) if raw is not None else []
+        self._blocks: list[bytes] | None = None
+        self._count = len(self._raw)
+        self.first_seq = first_seq
+        self._decoded: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def from_blocks(cls, blocks: list[bytes], count: int, first_seq: int = 0) -> Batch:
+        """A batch of `count` events given as NDJSON blocks (events joined by newlines, none at the end)."""
+        batch = cls(None, first_seq)
+        batch._blocks = blocks
+        batch._count = count
+        return batch
+
+    @property
+    def raw(self) -> list[bytes]:
+        """The events' JSON bytes, one item per event."""
+        if self._blocks is not None:
+            self._raw = [event for block in self._blocks for event in block.split(b"\n")]
+            self._blocks = None
+        return self._raw
 
     def __len__(self) -> int:
-        return len(self.raw)
+        return self._count
+
+    def __repr__(self) -> str:
+        return f"Batch({self._count} events from seq {self.first_seq})"
 
     def events(self) -> list[dict[str, Any]]:
         """The events decoded to dicts (decoded once, on first use)."""
@@ -69,10 +95,13 @@ class Batch:
         return self._decoded
 
     def json_array(self) -> bytes:
-        return b"[" + b",".join(self.raw) + b"]"
+        if self._blocks is not None:  # no event holds a newline: the block's newlines become the commas
+            return b"[" + b",".join(self._blocks).replace(b"\n", b",") + b"]"
+        return b"[" + b",".join(self._raw) + b"]"
 
     def ndjson(self) -> bytes:
-        return b"\n".join(self.raw) + b"\n"
+        """The events as NDJSON, each line ending in a newline."""
+        return b"\n".join([*(self._blocks if self._blocks is not None else self._raw), b""])
 
 
 def config_struct(struct: type[T], config: Mapping[str, Any], backend_name: str) -> T:
