@@ -31,6 +31,12 @@ from wafermon_schema import vectors_path
 from wafermon_sidecar.validation import judge
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc), children not included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -161,9 +167,12 @@ def main() -> int:
         asyncio.run(wait_ready(base))
         baseline = raw_baseline(bodies, work)
         validate_rate = validation_only(bodies)
+        cpu0, client0 = process_cpu_s(proc.pid), time.process_time()
         t0 = time.perf_counter()
         elapsed, acked, refused = asyncio.run(drive(base, bodies, args.connections))
+        cpu_ingest, client_cpu = process_cpu_s(proc.pid) - cpu0, time.process_time() - client0
         done = asyncio.run(wait_delivered(base, "files", timeout=600))
+        cpu_total = process_cpu_s(proc.pid) - cpu0
         delivered_rate = acked / (done - t0)
     finally:
         proc.terminate()
@@ -181,6 +190,11 @@ def main() -> int:
     print(f"delivered to filesystem backend (fsync'd files):     {delivered_rate:12,.0f} events/s")
     print(f"raw baseline (write+fdatasync same bytes, Python):   {baseline:12,.0f} events/s")
     print(f"validation alone (judge(), one core, in-process):    {validate_rate:12,.0f} events/s")
+    print(
+        f"CPU per event: sidecar {cpu_ingest / acked * 1e6:.2f} us during ingest, "
+        f"{cpu_total / acked * 1e6:.2f} us until delivered (user+sys, /proc); "
+        f"bench client {client_cpu / acked * 1e6:.2f} us"
+    )
     print(
         f"ratio ingest/raw baseline: {ingest_rate / baseline:.3f}; target 200,000 events/s: "
         f"{'met' if ingest_rate >= 200_000 else 'NOT met'}"
