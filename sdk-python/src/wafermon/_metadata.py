@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 
@@ -16,6 +16,7 @@ from .errors import EncodingError, InvalidArgumentError, MetadataError
 NULL: Any = ffi.NULL
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 _INT64 = range(-(2**63), 2**63)
+T = TypeVar("T")
 
 
 def text(what: str, value: object, *, optional: bool = True) -> Any:
@@ -68,24 +69,38 @@ def encode(metadata: object, what: str = "metadata") -> Any:
     return data
 
 
-def _explain(value: object, path: str) -> str | None:
-    """The path and reason of the first value orjson refused."""
+def _walk(
+    value: object,
+    path: str,
+    leaf: Callable[[object, str], T | None],
+    key: Callable[[object, str], T | None] | None = None,
+) -> T | None:
+    """The first finding of ``leaf(value, path)`` on the leaves (or of ``key(key, path)`` on the
+    keys) of a depth-first walk through mappings, lists and tuples; paths read ``metadata['a'][0]``."""
     if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"{path}: key {key!r} is a {type(key).__name__}; JSON object keys must be str"
-            if not _utf8(key):
-                return f"{path}: key {key!r} is not valid UTF-8 (a lone surrogate)"
-            found = _explain(item, f"{path}[{key!r}]")
-            if found:
+        for name, item in value.items():
+            found = key(name, path) if key else None
+            if found is None:
+                found = _walk(item, f"{path}[{name!r}]", leaf, key)
+            if found is not None:
                 return found
         return None
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            found = _explain(item, f"{path}[{i}]")
-            if found:
+            found = _walk(item, f"{path}[{i}]", leaf, key)
+            if found is not None:
                 return found
         return None
+    return leaf(value, path)
+
+
+def _refused_key(key: object, path: str) -> str | None:
+    if not isinstance(key, str):
+        return f"{path}: key {key!r} is a {type(key).__name__}; JSON object keys must be str"
+    return None if _utf8(key) else f"{path}: key {key!r} is not valid UTF-8 (a lone surrogate)"
+
+
+def _refused_leaf(value: object, path: str) -> str | None:
     if isinstance(value, str):
         return None if _utf8(value) else f"{path} is not valid UTF-8 (a lone surrogate)"
     if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
@@ -97,20 +112,16 @@ def _explain(value: object, path: str) -> str | None:
     return None
 
 
+def _explain(value: object, path: str) -> str | None:
+    """The path and reason of the first value orjson refused."""
+    return _walk(value, path, _refused_leaf, _refused_key)
+
+
 def _find_big_int(value: object, path: str) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return None if value in _INT64 else path
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            found = _find_big_int(item, f"{path}[{key!r}]")
-            if found:
-                return found
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            found = _find_big_int(item, f"{path}[{i}]")
-            if found:
-                return found
-    return None
+    def big(v: object, p: str) -> str | None:
+        return p if isinstance(v, int) and not isinstance(v, bool) and v not in _INT64 else None
+
+    return _walk(value, path, big)
 
 
 def _utf8(value: str) -> bool:
@@ -123,35 +134,20 @@ def _utf8(value: str) -> bool:
 
 def _find_nul(value: object, path: str) -> str | None:
     """The path of the first key or string holding a NUL character."""
-    if isinstance(value, str):
-        return path if "\0" in value else None
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str) and "\0" in key:
-                return f"{path}: key {key!r}"
-            found = _find_nul(item, f"{path}[{key!r}]")
-            if found:
-                return found
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            found = _find_nul(item, f"{path}[{i}]")
-            if found:
-                return found
-    return None
+
+    def nul_key(k: object, p: str) -> str | None:
+        return f"{p}: key {k!r}" if isinstance(k, str) and "\0" in k else None
+
+    def nul_leaf(v: object, p: str) -> str | None:
+        return p if isinstance(v, str) and "\0" in v else None
+
+    return _walk(value, path, nul_leaf, nul_key)
 
 
 def _find_nonfinite(value: object, path: str) -> tuple[str, float] | None:
     """The path and value of the first NaN or infinity."""
-    if isinstance(value, float):
-        return None if math.isfinite(value) else (path, value)
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            found = _find_nonfinite(item, f"{path}[{key!r}]")
-            if found:
-                return found
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            found = _find_nonfinite(item, f"{path}[{i}]")
-            if found:
-                return found
-    return None
+
+    def nonfinite(v: object, p: str) -> tuple[str, float] | None:
+        return (p, v) if isinstance(v, float) and not math.isfinite(v) else None
+
+    return _walk(value, path, nonfinite)
