@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,8 +17,11 @@ from testees import ROOT, TESTEES
 
 from wafermon_schema.validate import check_batch
 
+# The core's integration tests own the receiver (script and process wrapper); the runner reuses it.
+sys.path.insert(0, str(ROOT / "core" / "tests" / "integration"))
+from receiver import Receiver, free_port
+
 SCENARIOS = sorted((ROOT / "conformance" / "scenarios").glob("*.json"))
-RECEIVER = ROOT / "core" / "tests" / "integration" / "receiver.py"
 LANGS = os.environ.get("WAFERMON_CONFORMANCE_LANGS", "c,python,java,r,perl").split(",")
 
 
@@ -28,29 +30,6 @@ def known_failures(lang: str) -> set[str]:
     if not path.exists():
         return set()
     return {line.split("#")[0].strip() for line in path.read_text().splitlines()} - {""}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Receiver:
-    def __init__(self, port: int, out: Path) -> None:
-        self.port, self.out = port, out
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(RECEIVER), str(self.port), str(self.out)], stdout=subprocess.PIPE, text=True
-        )
-        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
-
-    def stop(self) -> None:
-        if self.proc:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def run_scenario(lang: str, scenario: dict[str, Any], path: Path, tmp: Path) -> tuple[list[dict[str, Any]], bytes]:

@@ -5,6 +5,9 @@
 POST /v1/ingest/events:batch with NDJSON (optionally gzip) → every line appended to OUT_FILE and
 fsync'd, then 202. Modes: "reject-second" answers 207 rejecting index 1 of each batch (the others
 are stored); "refuse" answers 400 for everything. Prints "ready" once listening.
+
+Imported, it offers ``Receiver`` (this script as a child process) and ``free_port``: the core's
+integration tests and the conformance runner both drive it that way.
 """
 
 from __future__ import annotations
@@ -12,8 +15,50 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import socket
+import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Receiver:
+    """This script as a child process; stop() and start() keep its port and output file."""
+
+    def __init__(self, port: int, out: Path, mode: str = "ok") -> None:
+        self.port, self.out, self.mode = port, out, mode
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, str(self.port), str(self.out), "--mode", self.mode],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.out.exists():
+            return []
+        return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
 
 
 class Handler(BaseHTTPRequestHandler):
