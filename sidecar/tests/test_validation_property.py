@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from conftest import VECTORS, SidecarProc
 from hypothesis import HealthCheck, given, settings
@@ -166,3 +167,70 @@ def test_templates_agree_with_the_regex_they_replace() -> None:
         _agreement(check)()
     for not_fixed in ("[^a]{3}", "a.b", "a+", "[0-9][0-5]", "(ab){2}", "[\\d]{2}"):
         assert compile_template(not_fixed) is None, not_fixed
+
+
+def _agrees(body: bytes) -> None:
+    accepted, problems = check_batch(body)
+    verdict = judge(body)
+    assert verdict.accepted == len(accepted)
+    assert [p.as_dict() for p in verdict.problems] == [p.as_dict() for p in problems]
+
+
+def test_ndjson_lines_must_each_be_one_event() -> None:
+    """Lines that only make events when joined (halves of an event, two events on one line) are each bad."""
+    first, second, third = (json.dumps(e, separators=(",", ":")) for e in valid_events[:3])
+    cut = first.index(',"event_kind"')
+    halves = [first[:cut], first[cut + 1 :]]
+    for lines in ([*halves, f"{second},{third}"], [f"{second},{third}", *halves], [first, f"{second} ,{third}"]):
+        _agrees("\n".join(lines).encode())
+    _agrees(f"{first}\r\n{second}\r\n".encode())
+    _agrees(f"{first}\n\n{second}".encode())
+
+
+def test_metadata_that_only_a_full_decode_refuses() -> None:
+    """metadata is skipped by the twin's scanner; what only decoding it would refuse must still be refused."""
+    numbers = [b"1e400", b"-2E308", b"9" * 400, b"9" * 5000, b"1e5", b"0.5", b'"\\u65e5 5e400"', b"[1,2.5e3]"]
+    for value in numbers:
+        events = [dict(e) for e in valid_events[:3]]
+        body = json.dumps(events).replace('"metadata": {', '"metadata": {"x": 0, ', 1).encode()
+        _agrees(body.replace(b'"x": 0', b'"x": ' + value, 1))
+    deep = json.dumps(valid_events[:2]).replace('"metadata": {', '"metadata": {"d": ' + "[" * 300 + "]" * 300 + ", ", 1)
+    _agrees(deep.encode())
+
+
+def test_cross_field_table_matches_the_rules_and_refuses_what_it_cannot_stand_for() -> None:
+    from wafermon_schema import cross_field_problem
+    from wafermon_sidecar.crossfield import derive_table
+    from wafermon_sidecar.fastmodel import derive
+
+    derived = derive()
+    assert derived is not None and derived.cross_field is not None
+    twin = derived.twin
+    assert set(derived.cross_field.fields) >= {"event_kind", "status", "entity_type", "parent_id", "metrics", "error"}
+    decoder = msgspec.json.Decoder(list[twin])  # type: ignore[valid-type]
+    for vector in VECTORS:
+        try:
+            events = decoder.decode(json.dumps([vector["event"]]).encode())
+        except msgspec.MsgspecError:
+            continue
+        assert derived.cross_field.ok(events) == (cross_field_problem(events[0]) is None), vector["description"]
+
+    def reads_trace(event: Any) -> tuple[str, str] | None:
+        return None if event.trace is msgspec.UNSET or event.event_kind == "started" else ("trace", "no")
+
+    def reads_a_number(event: Any) -> tuple[str, str] | None:
+        return None if event.progress is msgspec.UNSET else ("progress", "no")
+
+    def compares_a_value(event: Any) -> tuple[str, str] | None:
+        return ("seq", "no") if event.seq > 5 else None
+
+    def looks_inside(event: Any) -> tuple[str, str] | None:
+        return ("metrics", "no") if event.metrics is not msgspec.UNSET and event.metrics.duration_s else None
+
+    table = derive_table(twin, reads_trace)
+    assert table is not None and "trace" in table.fields  # a presence fact: tabulated
+    events = decoder.decode(json.dumps([e for e in valid_events if "trace" in e]).encode())
+    assert events and table.ok(events) == all(reads_trace(e) is None for e in events)
+    assert derive_table(twin, reads_a_number) is None  # a float field cannot be enumerated
+    assert derive_table(twin, compares_a_value) is None
+    assert derive_table(twin, looks_inside) is None

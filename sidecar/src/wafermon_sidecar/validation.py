@@ -43,23 +43,41 @@ class _FastPath:
     def __init__(self) -> None:
         derived = derive()
         self.enabled = derived is not None
-        self.decoder: msgspec.json.Decoder[Any] | None = None
+        self.decoder: msgspec.json.Decoder[Any] | None = None  # a JSON array of events
+        self.one: msgspec.json.Decoder[Any] | None = None  # one event
         self.checks: list[PatternCheck | ObjectCheck] = []
         self.cross_field: CrossFieldTable | None = None
         if derived is not None:
             self.decoder = msgspec.json.Decoder(list[derived.twin])  # type: ignore[name-defined]
+            self.one = msgspec.json.Decoder(derived.twin)
             self.checks = [*derived.checks, *([derived.objects] if derived.objects else [])]
             self.cross_field = derived.cross_field
 
     def all_valid(self, array: bytes, count: int) -> bool:
+        events = self.decode(array)
+        return events is not None and len(events) == count and self.checks_ok(events)
+
+    def decode(self, array: bytes) -> list[Any] | None:
+        """The twins of a JSON array's events, or None when that alone shows a problem."""
         if self.decoder is None:
-            return False
+            return None
         try:
-            events = self.decoder.decode(array)
+            events: list[Any] = self.decoder.decode(array)
         except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
-            return False  # (ValueError: e.g. invalid UTF-8 in a string) the authority judges each event
-        if len(events) != count:
-            return False
+            return None  # (ValueError: e.g. invalid UTF-8 in a string) the authority judges each event
+        return events
+
+    def decode_each(self, lines: list[bytes]) -> list[Any] | None:
+        """The twins of one event per line, or None when that alone shows a problem (a blank line too)."""
+        if self.one is None:
+            return None
+        try:
+            return list(map(self.one.decode, lines))
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+            return None
+
+    def checks_ok(self, events: list[Any]) -> bool:
+        """What the twin's decode leaves out: patterns, metadata, cross-field rules."""
         if not all(check.ok(events) for check in self.checks):
             return False
         if self.cross_field is not None:
@@ -86,9 +104,10 @@ def self_check() -> bool:
     for vector in vectors:
         raw = json.dumps(vector["event"]).encode()
         authority = check_event(0, raw)
-        if fast_all_valid(b"[" + raw + b"]", 1) and isinstance(authority, Problem):
+        fast = fast_all_valid(b"[" + raw + b"]", 1) or _fast_ndjson(raw) is not None
+        if fast and isinstance(authority, Problem):
             log.warning("validation fast path disagrees on vector %r; disabled", vector.get("description"))
-            _fast.decoder = None
+            _fast.decoder = _fast.one = None
             _fast.enabled = False
             return False
     return True
@@ -101,34 +120,47 @@ def _one_line(raw: bytes) -> bytes:
     return raw
 
 
-def _items(body: bytes) -> tuple[list[Any], bytes | None]:
-    """(items as bytes-like objects, the body as one JSON array if it already is one)."""
-    stripped = body.strip()
-    if stripped[:1] == b"[":
-        try:
-            # msgspec.Raw items are views into the body: no copy until they are joined.
-            return _raw_decoder.decode(stripped), stripped
-        except msgspec.DecodeError as exc:
-            raise BatchFormatError(f"the body is not a valid JSON array: {exc}") from None
-    lines = [line for line in stripped.split(b"\n") if line.strip()]
-    return lines, None
+def _fast_array(array: bytes) -> Verdict | None:
+    """The verdict on a JSON array body when every event is valid; None sends it to the authority."""
+    try:
+        items = _raw_decoder.decode(array)  # msgspec.Raw: views into the body, each event's own bytes
+    except msgspec.DecodeError as exc:
+        raise BatchFormatError(f"the body is not a valid JSON array: {exc}") from None
+    if not items:
+        return Verdict(b"", 0, [], 0)
+    if max(map(len, items)) > MAX_EVENT_BYTES:
+        return None
+    events = _fast.decode(array)
+    if events is None or len(events) != len(items) or not _fast.checks_ok(events):
+        return None
+    if b"\n" in array or b"\r" in array:
+        return Verdict(b"\n".join([_one_line(bytes(raw)) for raw in items]), len(items), [], len(items))
+    return Verdict(b"\n".join(items), len(items), [], len(items))
+
+
+def _fast_ndjson(body: bytes) -> Verdict | None:
+    """The verdict on an NDJSON body when every event is valid; None sends it to the authority.
+
+    Each line is decoded on its own, so a line holding anything but exactly one object (two objects, or
+    half of a pretty-printed one) fails here as it does in the authority."""
+    lines = body.split(b"\n")
+    if max(map(len, lines)) > MAX_EVENT_BYTES:
+        return None
+    events = _fast.decode_each(lines)
+    if events is None or not _fast.checks_ok(events):
+        return None
+    if b"\r" in body:
+        return Verdict(b"\n".join(map(_one_line, lines)), len(lines), [], len(lines))
+    return Verdict(body, len(lines), [], len(lines))  # the body is the spool's NDJSON as it is
 
 
 def judge(body: bytes) -> Verdict:
     """Split and check a batch body. Raises BatchFormatError when it is neither JSON array nor NDJSON."""
-    if not body.strip():
+    stripped = body.strip()
+    if not stripped:
         raise BatchFormatError("the body is empty; send a JSON array, NDJSON or one JSON object")
-    items, as_array = _items(body)
-    if not items:
-        return Verdict(b"", 0, [], 0)
-    if len(body) > MAX_EVENT_BYTES and max(map(len, items)) > MAX_EVENT_BYTES:
-        return _slow(body, len(items))
-    array = as_array if as_array is not None else b"[" + b",".join(items) + b"]"
-    if not _fast.all_valid(array, len(items)):
-        return _slow(body, len(items))
-    if b"\n" in array or b"\r" in array:
-        items = [_one_line(bytes(raw)) for raw in items]
-    return Verdict(b"\n".join(items), len(items), [], len(items))
+    verdict = _fast_array(stripped) if stripped[:1] == b"[" else _fast_ndjson(stripped)
+    return verdict if verdict is not None else _slow(body, 0)
 
 
 def _slow(body: bytes, total: int) -> Verdict:
