@@ -8,8 +8,11 @@ too, so a torn write of any part of a record is caught on recovery.
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass
+
+# ISA-L's crc32 is zlib's CRC-32 (same polynomial, same values: spools stay readable either way), about
+# three times faster; both release the GIL on large buffers.
+from isal.isal_zlib import crc32
 
 MAGIC = b"WMR1"
 HEADER = struct.Struct("<4sIIIQ")
@@ -27,7 +30,7 @@ class RecordHeader:
 
 def encode_header(first_seq: int, count: int, payload: bytes) -> bytes:
     """The header of a record whose payload is NDJSON of `count` events (no newline inside an event)."""
-    crc = zlib.crc32(payload, zlib.crc32(_TAIL.pack(count, first_seq)))
+    crc = crc32(payload, crc32(_TAIL.pack(count, first_seq)))
     return HEADER.pack(MAGIC, len(payload), crc, count, first_seq)
 
 
@@ -49,4 +52,4 @@ def decode_header(data: bytes) -> RecordHeader | None:
 def payload_ok(header: RecordHeader, payload: bytes) -> bool:
     if len(payload) != header.length:
         return False
-    return zlib.crc32(payload, zlib.crc32(_TAIL.pack(header.count, header.first_seq))) == header.crc
+    return crc32(payload, crc32(_TAIL.pack(header.count, header.first_seq))) == header.crc

@@ -208,17 +208,17 @@ class Spool:
                 group, self._pending = self._pending, []
                 self._pending_bytes = 0
                 seq = self.next_seq
-                parts: list[bytes] = []  # header, payload, header, payload, ...: one writev, no copy
+                records: list[tuple[int, int, bytes]] = []  # first_seq, count, payload
                 placed: list[tuple[int, int, int, int]] = []  # first_seq, count, offset, length
                 offset = self.segments[-1].size
                 for payload, count, _ in group:
-                    parts += (encode_header(seq, count, payload), payload)
+                    records.append((seq, count, payload))
                     placed.append((seq, count, offset, HEADER_SIZE + len(payload)))
                     offset += HEADER_SIZE + len(payload)
                     seq += count
                 size = offset - self.segments[-1].size
                 try:
-                    await loop.run_in_executor(self._executor, self._write, parts)
+                    await loop.run_in_executor(self._executor, self._write, records)
                 except OSError as exc:
                     error = SpoolDiskError(
                         f"the spool disk refused the write: {exc.strerror or exc} (errno {exc.errno})"
@@ -248,11 +248,15 @@ class Spool:
         finally:
             self._committer = None
 
-    def _write(self, parts: list[bytes]) -> None:
-        """Runs on the writer thread: append, fsync; on failure cut the file back to its old end."""
+    def _write(self, records: list[tuple[int, int, bytes]]) -> None:
+        """Runs on the writer thread (so the CRCs are computed off the event loop): frame the records, append
+        them with one writev (no copy of the payloads), fsync; on failure cut the file back to its old end."""
         fd = self._write_fd
         assert fd is not None
         before = self.segments[-1].size
+        parts: list[bytes] = []
+        for first_seq, count, payload in records:
+            parts += (encode_header(first_seq, count, payload), payload)
         try:
             write_all(fd, parts)
             os.fdatasync(fd)
