@@ -19,6 +19,12 @@ from .config import ConfigError, Settings, is_loopback, load_settings
 
 log = logging.getLogger("wafermon_sidecar")
 
+# How long the event loop's thread keeps the GIL while another thread waits for it (Python's default is
+# 5 ms). The spool writer and the delivery threads need it only for an instant after each write and
+# fsync, but a request's acknowledgement waits for that instant: a shorter interval cuts the latency of
+# every group commit (on the 2-core bench: +15-20 % events/s at the same CPU per event).
+GIL_SWITCH_INTERVAL_S = 0.0005
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="wafermon-sidecar", description="wafermon per-host agent")
@@ -66,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     app = create_app(settings, sidecar)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     log.info("wafermon-sidecar %s starting on %s:%d", __version__, settings.ingest.host, settings.ingest.port)
     try:
         web.run_app(
