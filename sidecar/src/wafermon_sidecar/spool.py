@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .fileio import write_all
 from .framing import HEADER_SIZE, decode_header, encode_header, payload_ok
 
 log = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX = ".seg"
-IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 1024
 
 
 class SpoolFull(Exception):
@@ -67,21 +67,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def write_all(fd: int, parts: list[bytes]) -> None:
-    """os.writev of every part, however many there are and however little each call writes."""
-    pending: list[bytes | memoryview] = list(parts)
-    while pending:
-        chunk = pending[:IOV_MAX]
-        written = os.writev(fd, chunk)
-        done = 0
-        while done < len(chunk) and written >= len(chunk[done]):
-            written -= len(chunk[done])
-            done += 1
-        pending = pending[done:]
-        if written:
-            pending[0] = memoryview(pending[0])[written:]
 
 
 def _segment_name(base_seq: int) -> str:

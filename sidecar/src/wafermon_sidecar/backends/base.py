@@ -103,6 +103,15 @@ class Batch:
         """The events as NDJSON, each line ending in a newline."""
         return b"\n".join([*(self._blocks if self._blocks is not None else self._raw), b""])
 
+    def ndjson_parts(self) -> list[bytes]:
+        """ndjson() as buffers to write one after the other (os.writev), without joining the spool's blocks."""
+        if self._blocks is None:
+            return [self.ndjson()]
+        parts: list[bytes] = []
+        for block in self._blocks:
+            parts += (block, b"\n")
+        return parts
+
 
 def config_struct(struct: type[T], config: Mapping[str, Any], backend_name: str) -> T:
     """Convert a backend's config mapping to its typed settings, with an error naming the key."""

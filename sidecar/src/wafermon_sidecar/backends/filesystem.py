@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from ..fileio import write_all
 from .base import Backend, Batch, ConfigurationError, TransientError, config_struct
 
 CSV_COLUMNS = [
@@ -96,21 +97,25 @@ class FilesystemBackend(Backend):
         writer.writerows(csv_row(event) for event in batch.events())
         return out.getvalue().encode()
 
-    def _write(self, batch: Batch) -> None:
-        target = self.file_for(dt.datetime.now(dt.UTC))
-        new_file = not target.exists() or target.stat().st_size == 0
+    def _parts(self, batch: Batch, new_file: bool) -> list[bytes]:
+        if self.settings.format == "jsonl" and self.settings.compression == "none":
+            return batch.ndjson_parts()  # the spool's blocks as they are: no copy
         data = self._encode(batch, new_file)
         if self.settings.compression == "gzip":
             # Each batch is its own gzip member; concatenated members are one valid gzip stream.
             data = gzip.compress(data, compresslevel=6)
+        return [data]
+
+    def _write(self, batch: Batch) -> None:
+        target = self.file_for(dt.datetime.now(dt.UTC))
+        new_file = not target.exists() or target.stat().st_size == 0
+        parts = self._parts(batch, new_file)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             if target not in self._checked:
                 self._checked.add(target)
-                data = self._mend_torn_line(fd, target) + data
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+                parts.insert(0, self._mend_torn_line(fd, target))
+            write_all(fd, parts)
             if self.settings.fsync:
                 os.fdatasync(fd)
         finally:
