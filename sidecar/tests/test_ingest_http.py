@@ -94,6 +94,21 @@ def test_bad_input_is_4xx_naming_the_problem_never_500(sidecar: Callable[..., Si
     assert sc.client.get("/v1/healthz").status_code == 200  # still alive and well
 
 
+def test_invalid_utf8_and_too_deep_items_are_refused_alone(sidecar: Callable[..., SidecarProc], tmp_path: Any) -> None:
+    """Each went to the authority and raised there (a 500) before: now a 207 naming the item."""
+    sc = sidecar(fs_backend(tmp_path / "out"))
+    good = make_events(2)
+    utf8 = json.dumps(make_events(1)[0] | {"business_key": "PLACEHOLDER"}).encode().replace(b"PLACEHOLDER", b"\xe9")
+    deep = b"[" * 150_000 + b"]" * 150_000
+    for bad in (utf8, deep):
+        body = b"[" + json.dumps(good[0]).encode() + b"," + bad + b"," + json.dumps(good[1]).encode() + b"]"
+        r = sc.post(body)
+        assert r.status_code == 207, (bad[:20], r.status_code, r.text)
+        assert r.json()["accepted"] == 2 and [p["index"] for p in r.json()["rejected"]] == [1]
+    wait_until(lambda: sc.lag("files") == 0, 15, "delivery")
+    assert sorted(read_jsonl_ids(tmp_path / "out")) == sorted([e["event_id"] for e in good] * 2)
+
+
 def test_auth_token(sidecar: Callable[..., SidecarProc], tmp_path: Any) -> None:
     sc = sidecar(fs_backend(tmp_path / "out"), ingest={"auth_token": "${SIDECAR_TEST_TOKEN}"}, start=False)
     sc.token = None

@@ -128,3 +128,29 @@ def test_deeply_nested_metadata_is_a_problem_not_a_crash() -> None:
     raw = json.dumps(event).encode().replace(b'{"PLACEHOLDER": 1}', deep)
     verdict = check_event(0, raw)
     assert isinstance(verdict, Problem) and verdict.field == "metadata"
+
+
+def test_invalid_utf8_in_a_string_is_that_events_problem() -> None:
+    good = json.dumps(_base()).encode()
+    bad = json.dumps(_base() | {"business_key": "PLACEHOLDER"}).encode().replace(b"PLACEHOLDER", b"caf\xe9")
+    for body in (b"[" + good + b"," + bad + b"," + good + b"]", good + b"\n" + bad + b"\n" + good):
+        accepted, problems = check_batch(body)
+        assert [a.index for a in accepted] == [0, 2]
+        assert [(p.index, p.field) for p in problems] == [(1, "event")]
+        assert "not valid UTF-8" in problems[0].message
+
+
+def test_an_array_item_nested_too_deeply_to_split_keeps_its_neighbours() -> None:
+    good = json.dumps(_base()).encode()
+    deep = b"[" * 200000 + b"]" * 200000  # beyond the decoder's recursion even to find its end
+    tricky = json.dumps(_base() | {"metadata": {"s": 'a "]}," string'}}).encode()
+    accepted, problems = check_batch(b"[" + good + b", " + deep + b",\n" + tricky + b"]")
+    assert [a.index for a in accepted] == [0, 2]
+    assert [p.index for p in problems] == [1]
+    assert accepted[1].event.metadata == {"s": 'a "]}," string'}
+
+
+@pytest.mark.parametrize("body", [b"[" * 200000, b"[" * 200000 + b"]" * 200001, b"[" * 200000 + b"]" * 200000 + b"x"])
+def test_a_too_deep_body_that_is_not_an_array_is_a_format_error(body: bytes) -> None:
+    with pytest.raises(BatchFormatError, match="not a valid JSON array"):
+        check_batch(body)

@@ -126,6 +126,8 @@ def _fast_array(array: bytes) -> Verdict | None:
         items = _raw_decoder.decode(array)  # msgspec.Raw: views into the body, each event's own bytes
     except msgspec.DecodeError as exc:
         raise BatchFormatError(f"the body is not a valid JSON array: {exc}") from None
+    except RecursionError:
+        return None  # an item too deep to even find its end: the authority splits without recursion
     if not items:
         return Verdict(b"", 0, [], 0)
     if max(map(len, items)) > MAX_EVENT_BYTES:

@@ -54,8 +54,48 @@ def split_body(body: bytes) -> list[bytes]:
             return [bytes(item) for item in _array_decoder.decode(stripped)]
         except msgspec.DecodeError as exc:
             raise BatchFormatError(f"the body is not a valid JSON array: {exc}") from None
+        except RecursionError:
+            # An item nested deeper than the decoder's recursion: split without recursing, so that
+            # item is refused on its own (check_event) and the others are kept.
+            return _split_array_iteratively(stripped)
     lines = [line for line in stripped.split(b"\n") if line.strip()]
     return lines
+
+
+_OPEN, _CLOSE, _QUOTE, _BACKSLASH, _COMMA = b"[{", b"]}", 0x22, 0x5C, 0x2C
+
+
+def _split_array_iteratively(array: bytes) -> list[bytes]:
+    """The items of a JSON array found by tracking depth and strings, byte by byte (no recursion).
+
+    Only the framing is checked here; each item is judged afterwards by check_event."""
+    items: list[bytes] = []
+    depth, start, in_string, escaped = 0, 1, False, False
+    for i, byte in enumerate(array):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == _BACKSLASH:
+                escaped = True
+            elif byte == _QUOTE:
+                in_string = False
+        elif byte == _QUOTE:
+            in_string = True
+        elif byte in _OPEN:
+            depth += 1
+        elif byte in _CLOSE:
+            depth -= 1
+            if depth == 0:  # the array's own closing bracket
+                if array[i + 1 :].strip():
+                    raise BatchFormatError("the body is not a valid JSON array: data after its end")
+                last = array[start:i].strip()
+                if last:
+                    items.append(last)
+                return items
+        elif byte == _COMMA and depth == 1:
+            items.append(array[start:i].strip())
+            start = i + 1
+    raise BatchFormatError("the body is not a valid JSON array: it does not end")
 
 
 def _field_of(message: str) -> str:
@@ -81,6 +121,8 @@ def check_event(index: int, raw: bytes) -> Accepted | Problem:
     except RecursionError:
         # Deeply nested metadata exhausts the decoder's recursion; refuse the event, not the batch.
         return Problem(index, "metadata", "nested too deeply to decode")
+    except UnicodeDecodeError as exc:  # msgspec decodes strings as UTF-8 and raises this
+        return Problem(index, "event", f"a string in the event is not valid UTF-8 ({exc.reason})")
     problem = cross_field_problem(event)
     if problem is not None:
         return Problem(index, problem[0], problem[1])
