@@ -201,3 +201,44 @@ def test_validation_in_worker_processes_gives_the_same_answers(
     assert r.status_code == 400 and "not a valid JSON array" in r.json()["error"]
     wait_until(lambda: sc.lag("files") == 0, 20, "delivery")
     assert len(read_jsonl_ids(tmp_path / "out")) == 200 + 148
+
+
+def _children(pid: int) -> set[int]:
+    from pathlib import Path
+
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_validation_workers_are_replaced_when_killed_and_end_with_the_sidecar(
+    sidecar: Callable[..., SidecarProc], tmp_path: Any
+) -> None:
+    import os
+    import signal
+
+    sc = sidecar(fs_backend(tmp_path / "out"), ingest={"validation_workers": 2})
+    assert sc.proc is not None
+    workers = _children(sc.proc.pid)
+    assert len(workers) == 2
+    ndjson = b"\n".join(json.dumps(e).encode() for e in make_events(200))  # all valid: only a verdict comes back
+    r = sc.post(ndjson, headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 202 and r.json()["accepted"] == 200
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(2):  # each dead worker is found by a request, replaced, and that body judged here
+        r = sc.post(make_events(200))
+        assert r.status_code == 202 and r.json()["accepted"] == 200, r.text
+    replacements = _children(sc.proc.pid)
+    assert len(replacements) == 2 and not replacements & workers
+    wait_until(lambda: sc.lag("files") == 0, 20, "delivery")
+    assert len(read_jsonl_ids(tmp_path / "out")) == 600
+    sc.proc.kill()  # kill -9: the workers see end of file on their sockets and exit
+    sc.proc.wait()
+    wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in replacements), 10, "workers exit")

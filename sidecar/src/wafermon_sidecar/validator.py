@@ -1,78 +1,115 @@
-"""Where validation runs: in the event loop's process, or in a pool of worker processes.
+"""Where validation runs: in the event loop's process, or in worker processes.
 
 Validation is CPU-bound Python work and the GIL lets one process use one core, so with
 ingest.validation_workers > 0 large bodies are judged in separate processes while this one keeps
-serving HTTP and writing the spool. Workers are started with "spawn" so they inherit no sockets or
-spool file descriptors, and they are stateless, so a crash or kill of the sidecar leaves nothing of
-theirs to recover. Small bodies stay in-process: shipping them costs more than judging them.
+serving HTTP and writing the spool. Each worker is `python -m wafermon_sidecar.validation_worker`
+on one end of a socketpair: the body goes over as it is and the verdict comes back framed, with
+the accepted NDJSON only when it differs from the body (an all-valid NDJSON body, what the C core
+sends, comes back as a few bytes). No executor, no pickling, no helper threads here competing for
+the GIL. Workers inherit nothing but their socket, hold no state, and end at end of file on it, so a
+kill -9 of the sidecar leaves nothing behind; a worker that dies is replaced and the body judged
+in-process. Small bodies stay in-process: shipping them costs more than judging them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
-import multiprocessing
-import os
-import signal
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
 
-from .validation import Verdict, judge, self_check
+import msgspec
+
+from wafermon_schema import Problem
+
+from .validation import BatchFormatError, Verdict, judge
+from .validation_worker import BUFFER_BYTES, HEAD, REQUEST, STATUS_FORMAT_ERROR
 
 log = logging.getLogger(__name__)
 
 OFFLOAD_MIN_BYTES = 32 * 1024
-PR_SET_PDEATHSIG = 1
+_decode_meta = msgspec.msgpack.Decoder().decode
 
 
-def _warm() -> bool:
-    return self_check()
+@dataclass
+class _Worker:
+    proc: subprocess.Popen[bytes]
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Runs first in each worker: a kill -9 of the sidecar must not leave workers behind (Linux)."""
+async def _spawn() -> _Worker:
+    ours, theirs = socket.socketpair()
+    for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        ours.setsockopt(socket.SOL_SOCKET, option, BUFFER_BYTES)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wafermon_sidecar.validation_worker", str(theirs.fileno())],
+        pass_fds=(theirs.fileno(),),
+        stdin=subprocess.DEVNULL,
+    )
+    theirs.close()
+    reader, writer = await asyncio.open_unix_connection(sock=ours, limit=BUFFER_BYTES)
+    return _Worker(proc, reader, writer)
+
+
+def _stop(worker: _Worker) -> None:
+    worker.writer.close()  # end of file: the worker exits
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        return
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
+        worker.proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        worker.proc.kill()
+        worker.proc.wait()
 
 
 class Validator:
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._idle: asyncio.Queue[_Worker] | None = None
+        self._all: list[_Worker] = []
 
     async def start(self) -> None:
         if self.workers > 0:
-            self._pool = self._new_pool()
-            loop = asyncio.get_running_loop()
-            # Pay the workers' start-up (imports, model derivation) before the first request does.
-            await asyncio.gather(*(loop.run_in_executor(self._pool, _warm) for _ in range(self.workers)))
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_die_with_parent,
-            initargs=(os.getpid(),),
-        )
+            self._idle = asyncio.Queue()
+            for _ in range(self.workers):
+                worker = await _spawn()
+                self._all.append(worker)
+                self._idle.put_nowait(worker)
 
     async def judge(self, body: bytes) -> Verdict:
-        if self._pool is None or len(body) < OFFLOAD_MIN_BYTES:
+        if self._idle is None or len(body) < OFFLOAD_MIN_BYTES:
             return judge(body)
+        worker = await self._idle.get()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, judge, body)
-        except BrokenProcessPool:
-            log.error("a validation worker died; starting a new pool and judging this body in-process")
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
+            return await self._remote(worker, body)
+        except (asyncio.IncompleteReadError, OSError):  # OSError includes ConnectionError: the worker died
+            log.error("validation worker %d died; starting another, judging this body in-process", worker.proc.pid)
+            self._all.remove(worker)
+            _stop(worker)
+            worker = await _spawn()
+            self._all.append(worker)
             return judge(body)
+        finally:
+            if self._idle is not None:
+                self._idle.put_nowait(worker)
+
+    @staticmethod
+    async def _remote(worker: _Worker, body: bytes) -> Verdict:
+        worker.writer.write(REQUEST.pack(len(body)))
+        worker.writer.write(body)
+        await worker.writer.drain()
+        meta_len, payload_len = HEAD.unpack(await worker.reader.readexactly(HEAD.size))
+        status, message, accepted, total, problems, same = _decode_meta(await worker.reader.readexactly(meta_len))
+        if status == STATUS_FORMAT_ERROR:
+            raise BatchFormatError(message)
+        payload = await worker.reader.readexactly(payload_len) if payload_len else b""
+        if same:
+            payload = body.strip()
+        return Verdict(payload, accepted, [Problem(*p) for p in problems], total)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for worker in self._all:
+            _stop(worker)
+        self._all.clear()
+        self._idle = None
