@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libcurl4-openssl-dev libjansson-dev zlib1g-dev
+  libcurl4-openssl-dev libjansson-dev zlib1g-dev libsimdjson-dev
   clang-format valgrind
   postgresql
   openjdk-17-jdk-headless maven

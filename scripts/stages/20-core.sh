@@ -2,7 +2,7 @@
 # that drive built binaries against a real HTTP receiver process (pytest).
 stage_core_format() {
   clang-format --dry-run -Werror core/include/*.h core/src/*.[ch] core/tests/*.[ch] core/examples/*.c bindings/python/*.c \
-    conformance/testees/c/*.c bench/*.c
+    conformance/testees/c/*.c bench/*.c sidecar/native/*.cpp
 }
 stage_core_unit() {
   cmake --build build

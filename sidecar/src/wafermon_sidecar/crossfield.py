@@ -130,6 +130,10 @@ class CrossFieldTable:
     fields: tuple[str, ...]  # every field the rules read, as the key holds them
     allowed: frozenset[tuple[Any, ...]]  # the keys of the combinations cross_field_problem accepts
     keys: Callable[[Sequence[Any]], list[tuple[Any, ...]]]  # the key of each event of a batch
+    # A key is: the value of each enum field (from its domain), then per presence field `is UNSET`
+    # (when it can be absent) and `is None` (when it can be null), then `type is int` per INT_FIELDS.
+    enum_domains: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    presence: tuple[tuple[str, bool, bool], ...] = ()  # (field, can_be_unset, can_be_none)
 
     def ok(self, events: Sequence[Any]) -> bool:
         """True only when cross_field_problem accepts every event (False sends the batch to the authority)."""
@@ -226,4 +230,5 @@ def _build(hints: dict[str, Any], fields: list[str], table: list[tuple[tuple[Any
         key += [True] * len(INT_FIELDS)  # a float seq or pid is never in the table: per event, by the authority
         allowed.add(tuple(key))
     keys = compile_function("keys", _key_source(enum_fields, presence), [*fields, *INT_FIELDS])
-    return CrossFieldTable(tuple(fields), frozenset(allowed), keys)
+    domains = tuple((f, tuple(_field_domain(hints, f))) for f in enum_fields)
+    return CrossFieldTable(tuple(fields), frozenset(allowed), keys, domains, tuple(presence))

@@ -1,0 +1,609 @@
+// wafermon_sidecar._eventcheck: says "every event of this NDJSON body is valid" without building a
+// Python object per event.
+//
+// simdjson (Debian's libsimdjson) parses each line; a compiled description of the schema's model,
+// derived in Python from wafermon_schema.model (nativecheck.py), is then walked over the document.
+// The answer is one of two: the number of events, when every line is one event the authority
+// (msgspec + cross_field_problem) accepts, or -1, "not sure". On -1 the body goes to the slower
+// Python paths, which name each bad event. So anything this code does not cover exactly (duplicate
+// keys, surrogate escapes, control bytes, a float where an int belongs, deep metadata, ...) answers
+// -1 rather than guessing: it may only ever accept less than the authority, never more.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+constexpr int kMaxMetadataDepth = 64; // far below what msgspec's recursion allows
+constexpr size_t kMaxFields = 64;     // a struct's seen-fields set is one 64-bit mask
+constexpr size_t kMaxFactCodes = size_t{1} << 20;
+
+enum class Kind { Struct, Str, Enum, Int, Float, Object };
+
+struct Node;
+
+struct Field {
+    std::string name;
+    const Node *node = nullptr;
+    bool required = false;
+    bool nullable = false;
+};
+
+struct Node {
+    Kind kind = Kind::Object;
+    std::vector<Field> fields;        // Struct
+    long min_len = -1, max_len = -1;  // Str, in code points as Python's len() counts them
+    std::string table, unit;          // Str: fixed-width pattern, table[byte] must equal unit[i]
+    std::vector<std::string> values;  // Enum (Literal strings)
+    int64_t int_min = 0, int_max = 0; // Int
+    double lo = 0, hi = 0;            // Float
+    bool lo_inclusive = true, hi_inclusive = true;
+};
+
+// A fact of a top-level field that the cross-field rules read, in the order of the allowed codes.
+enum class FactKind { EnumValue, IsAbsent, IsNull };
+struct DomainValue {
+    enum { Value, Null, Absent } kind;
+    std::string value;
+};
+struct Fact {
+    FactKind kind;
+    size_t field;                    // index into the root struct's fields
+    std::vector<DomainValue> domain; // EnumValue: the radix is its size
+};
+
+struct Checker {
+    std::vector<std::unique_ptr<Node>> nodes; // owns every node; nodes[0] is the root (the event)
+    std::vector<Fact> facts;
+    std::vector<bool> allowed; // indexed by the mixed-radix code of an event's facts
+    size_t max_event_bytes = 0;
+};
+
+// ---- the walk ---------------------------------------------------------------------------------
+
+long code_points(std::string_view s) {
+    long n = 0;
+    for (unsigned char c : s)
+        n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+bool check_value(const Node &node, element value);
+
+bool check_any(element value, int depth) {
+    switch (value.type()) {
+    case element_type::OBJECT: {
+        simdjson::dom::object object;
+        if (depth >= kMaxMetadataDepth || value.get_object().get(object))
+            return false;
+        for (auto pair : object)
+            if (!check_any(pair.value, depth + 1))
+                return false;
+        return true;
+    }
+    case element_type::ARRAY: {
+        simdjson::dom::array array;
+        if (depth >= kMaxMetadataDepth || value.get_array().get(array))
+            return false;
+        for (element item : array)
+            if (!check_any(item, depth + 1))
+                return false;
+        return true;
+    }
+    case element_type::DOUBLE:
+        return std::isfinite(value.get_double().value_unsafe());
+    default: // strings (UTF-8 already validated by the parser), integers, booleans, null
+        return true;
+    }
+}
+
+bool check_str(const Node &node, std::string_view s) {
+    if (!node.unit.empty()) {
+        if (s.size() != node.unit.size())
+            return false;
+        for (size_t i = 0; i < s.size(); ++i)
+            if (node.table[static_cast<unsigned char>(s[i])] != node.unit[i])
+                return false;
+    }
+    if (node.min_len >= 0 || node.max_len >= 0) {
+        long n = code_points(s);
+        if (node.min_len >= 0 && n < node.min_len)
+            return false;
+        if (node.max_len >= 0 && n > node.max_len)
+            return false;
+    }
+    return true;
+}
+
+// Finds a field by name: structs here have a handful of fields, a scan beats hashing.
+// Encoders write the fields in the model's order, so the search starts where the last one matched.
+long field_index(const Node &node, std::string_view key, size_t hint = 0) {
+    size_t count = node.fields.size();
+    for (size_t k = 0; k < count; ++k) {
+        size_t i = hint + k < count ? hint + k : hint + k - count;
+        const std::string &name = node.fields[i].name;
+        if (name.size() == key.size() && memcmp(name.data(), key.data(), key.size()) == 0)
+            return static_cast<long>(i);
+    }
+    return -1;
+}
+
+// Walks an object against a struct node; `seen_values` (the root only) receives each field's value.
+bool check_struct(const Node &node, element value, element *seen_values, uint64_t *seen_mask) {
+    simdjson::dom::object object;
+    if (value.get_object().get(object))
+        return false;
+    uint64_t seen = 0;
+    size_t hint = 0;
+    for (auto pair : object) {
+        long i = field_index(node, pair.key, hint);
+        if (i < 0)
+            return false; // unknown field (the model forbids them)
+        hint = static_cast<size_t>(i) + 1 < node.fields.size() ? static_cast<size_t>(i) + 1 : 0;
+        uint64_t bit = uint64_t{1} << i;
+        if (seen & bit)
+            return false; // a duplicate key: msgspec keeps the last one; not sure
+        seen |= bit;
+        const Field &field = node.fields[static_cast<size_t>(i)];
+        if (pair.value.is_null()) {
+            if (!field.nullable)
+                return false;
+        } else if (!check_value(*field.node, pair.value)) {
+            return false;
+        }
+        if (seen_values != nullptr)
+            seen_values[i] = pair.value;
+    }
+    for (size_t i = 0; i < node.fields.size(); ++i)
+        if (node.fields[i].required && !(seen & (uint64_t{1} << i)))
+            return false;
+    if (seen_mask != nullptr)
+        *seen_mask = seen;
+    return true;
+}
+
+bool check_value(const Node &node, element value) {
+    switch (node.kind) {
+    case Kind::Struct:
+        return check_struct(node, value, nullptr, nullptr);
+    case Kind::Str: {
+        std::string_view s;
+        return !value.get_string().get(s) && check_str(node, s);
+    }
+    case Kind::Enum: {
+        std::string_view s;
+        if (value.get_string().get(s))
+            return false;
+        for (const auto &v : node.values)
+            if (v == s)
+                return true;
+        return false;
+    }
+    case Kind::Int: // a float, even 3.0, is left to the authority (it makes it an int)
+        if (value.type() == element_type::INT64) {
+            int64_t v = value.get_int64().value_unsafe();
+            return v >= node.int_min && v <= node.int_max;
+        }
+        if (value.type() == element_type::UINT64) {
+            uint64_t v = value.get_uint64().value_unsafe();
+            return node.int_max >= 0 && v <= static_cast<uint64_t>(node.int_max);
+        }
+        return false;
+    case Kind::Float: {
+        double v;
+        if (value.type() == element_type::DOUBLE) {
+            v = value.get_double().value_unsafe();
+        } else if (value.type() == element_type::INT64) {
+            v = static_cast<double>(value.get_int64().value_unsafe());
+        } else if (value.type() == element_type::UINT64) {
+            v = static_cast<double>(value.get_uint64().value_unsafe());
+        } else {
+            return false;
+        }
+        if (!std::isfinite(v))
+            return false;
+        if (node.lo_inclusive ? v < node.lo : v <= node.lo)
+            return false;
+        if (node.hi_inclusive ? v > node.hi : v >= node.hi)
+            return false;
+        return true;
+    }
+    case Kind::Object:
+        return value.is_object() && check_any(value, 0);
+    }
+    return false;
+}
+
+// The mixed-radix code of an event's facts, or SIZE_MAX when a value is outside a fact's domain.
+size_t fact_code(const Checker &checker, const element *values, uint64_t seen) {
+    size_t code = 0;
+    for (const Fact &fact : checker.facts) {
+        bool present = (seen >> fact.field) & 1;
+        bool null = present && values[fact.field].is_null();
+        switch (fact.kind) {
+        case FactKind::IsAbsent:
+            code = code * 2 + !present;
+            break;
+        case FactKind::IsNull:
+            code = code * 2 + null;
+            break;
+        case FactKind::EnumValue: {
+            std::string_view s;
+            if (present && !null && values[fact.field].get_string().get(s))
+                return SIZE_MAX;
+            size_t index = 0;
+            for (; index < fact.domain.size(); ++index) {
+                const DomainValue &d = fact.domain[index];
+                if (!present ? d.kind == DomainValue::Absent
+                    : null   ? d.kind == DomainValue::Null
+                             : d.kind == DomainValue::Value && d.value == s)
+                    break;
+            }
+            if (index == fact.domain.size())
+                return SIZE_MAX;
+            code = code * fact.domain.size() + index;
+            break;
+        }
+        }
+    }
+    return code;
+}
+
+int hex4(const char *p) {
+    int v = 0;
+    for (int i = 0; i < 4; ++i) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+// What the raw text must not hold for this walk to vouch for it: a \uD800-\uDFFF escape that is
+// not half of a high+low pair (msgspec refuses those; simdjson would not). Raw control bytes in a
+// string simdjson refuses itself (UNESCAPED_CHARS).
+bool escapes_are_plain(const char *p, size_t n) {
+    for (size_t at = 0; at < n;) {
+        const char *q = static_cast<const char *>(memchr(p + at, '\\', n - at));
+        if (q == nullptr)
+            break;
+        at = static_cast<size_t>(q - p);
+        if (at + 1 < n && q[1] != 'u') {
+            at += 2; // a one-character escape, \\ included
+            continue;
+        }
+        if (at + 6 > n)
+            return false;
+        int unit = hex4(q + 2);
+        if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
+            return false;
+        if (unit >= 0xD800 && unit <= 0xDBFF) {
+            int second = at + 12 <= n && q[6] == '\\' && q[7] == 'u' ? hex4(q + 8) : -1;
+            if (second < 0xDC00 || second > 0xDFFF)
+                return false;
+            at += 12;
+        } else {
+            at += 6;
+        }
+    }
+    return true;
+}
+
+long count_valid_ndjson(const Checker &checker, const char *body, size_t n) {
+    thread_local simdjson::dom::parser parser;
+    thread_local std::vector<char> padded;
+    if (n == 0 || memchr(body, '\r', n) != nullptr)
+        return -1; // CR LF lines are re-encoded in Python
+    padded.resize(n + simdjson::SIMDJSON_PADDING);
+    memcpy(padded.data(), body, n);
+    const Node &root = *checker.nodes[0];
+    std::vector<element> values(root.fields.size());
+    long events = 0;
+    for (size_t start = 0; start <= n;) {
+        const char *line = padded.data() + start;
+        const char *end = static_cast<const char *>(memchr(line, '\n', n - start));
+        size_t len = end != nullptr ? static_cast<size_t>(end - line) : n - start;
+        if (len == 0 || len > checker.max_event_bytes || line[0] != '{' ||
+            !escapes_are_plain(line, len))
+            return -1;
+        element doc;
+        if (parser.parse(line, len, false).get(doc))
+            return -1;
+        uint64_t seen = 0;
+        if (!check_struct(root, doc, values.data(), &seen))
+            return -1;
+        size_t code = fact_code(checker, values.data(), seen);
+        if (code >= checker.allowed.size() || !checker.allowed[code])
+            return -1;
+        ++events;
+        if (end == nullptr)
+            break;
+        start += len + 1;
+    }
+    return events;
+}
+
+// ---- building a Checker from the Python description (nativecheck.py) -------------------------
+
+[[noreturn]] void fail(const std::string &what) {
+    throw std::invalid_argument(what);
+}
+
+std::string as_string(PyObject *o, const char *what) {
+    Py_ssize_t size;
+    const char *data;
+    if (PyUnicode_Check(o)) {
+        data = PyUnicode_AsUTF8AndSize(o, &size);
+    } else if (PyBytes_Check(o)) {
+        data = PyBytes_AS_STRING(o);
+        size = PyBytes_GET_SIZE(o);
+    } else {
+        fail(std::string(what) + " must be str or bytes");
+    }
+    if (data == nullptr) {
+        PyErr_Clear();
+        fail(std::string(what) + " is not encodable");
+    }
+    return std::string(data, static_cast<size_t>(size));
+}
+
+long long as_long(PyObject *o, const char *what) {
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        fail(std::string(what) + " must be an integer within 64 bits");
+    }
+    return v;
+}
+
+PyObject *item(PyObject *tuple, Py_ssize_t i, const char *what) {
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) <= i)
+        fail(std::string("a short tuple: ") + what);
+    return PyTuple_GET_ITEM(tuple, i);
+}
+
+const Node *build_node(Checker &checker, PyObject *spec);
+
+void build_fields(Checker &checker, Node &node, PyObject *fields) {
+    PyObject *seq = PySequence_Fast(fields, "struct fields must be a sequence");
+    if (seq == nullptr) {
+        PyErr_Clear();
+        fail("struct fields must be a sequence");
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    if (static_cast<size_t>(count) > kMaxFields) {
+        Py_DECREF(seq);
+        fail("a struct has more than 64 fields");
+    }
+    try {
+        for (Py_ssize_t i = 0; i < count; ++i) {
+            PyObject *f = PySequence_Fast_GET_ITEM(seq, i);
+            Field field;
+            field.name = as_string(item(f, 0, "field"), "field name");
+            field.node = build_node(checker, item(f, 1, "field"));
+            field.required = PyObject_IsTrue(item(f, 2, "field")) == 1;
+            field.nullable = PyObject_IsTrue(item(f, 3, "field")) == 1;
+            node.fields.push_back(std::move(field));
+        }
+    } catch (...) {
+        Py_DECREF(seq);
+        throw;
+    }
+    Py_DECREF(seq);
+}
+
+const Node *build_node(Checker &checker, PyObject *spec) {
+    std::string kind = as_string(item(spec, 0, "node"), "node kind");
+    checker.nodes.push_back(std::make_unique<Node>());
+    Node &node = *checker.nodes.back();
+    if (kind == "struct") {
+        node.kind = Kind::Struct;
+        build_fields(checker, node, item(spec, 1, "struct"));
+    } else if (kind == "str") {
+        node.kind = Kind::Str;
+        node.min_len = static_cast<long>(as_long(item(spec, 1, "str"), "min_len"));
+        node.max_len = static_cast<long>(as_long(item(spec, 2, "str"), "max_len"));
+        PyObject *table = item(spec, 3, "str");
+        if (table != Py_None) {
+            node.table = as_string(table, "template table");
+            node.unit = as_string(item(spec, 4, "str"), "template unit");
+            if (node.table.size() != 256 || node.unit.empty())
+                fail("a template needs a 256-byte table and a unit");
+        }
+    } else if (kind == "enum") {
+        node.kind = Kind::Enum;
+        PyObject *values = item(spec, 1, "enum");
+        if (!PyTuple_Check(values))
+            fail("enum values must be a tuple");
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(values); ++i)
+            node.values.push_back(as_string(PyTuple_GET_ITEM(values, i), "enum value"));
+    } else if (kind == "int") {
+        node.kind = Kind::Int;
+        node.int_min = as_long(item(spec, 1, "int"), "int minimum");
+        node.int_max = as_long(item(spec, 2, "int"), "int maximum");
+    } else if (kind == "float") {
+        node.kind = Kind::Float;
+        node.lo = PyFloat_AsDouble(item(spec, 1, "float"));
+        node.lo_inclusive = PyObject_IsTrue(item(spec, 2, "float")) == 1;
+        node.hi = PyFloat_AsDouble(item(spec, 3, "float"));
+        node.hi_inclusive = PyObject_IsTrue(item(spec, 4, "float")) == 1;
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            fail("float bounds must be numbers");
+        }
+    } else if (kind == "object") {
+        node.kind = Kind::Object;
+    } else {
+        fail("unknown node kind " + kind);
+    }
+    return &node;
+}
+
+void build_facts(Checker &checker, PyObject *facts, PyObject *allowed) {
+    const Node &root = *checker.nodes[0];
+    if (root.kind != Kind::Struct)
+        fail("the root must be a struct");
+    if (!PyTuple_Check(facts))
+        fail("facts must be a tuple");
+    size_t codes = 1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(facts); ++i) {
+        PyObject *f = PyTuple_GET_ITEM(facts, i);
+        std::string kind = as_string(item(f, 0, "fact"), "fact kind");
+        long field = field_index(root, as_string(item(f, 1, "fact"), "fact field"));
+        if (field < 0)
+            fail("a fact names a field the event does not have");
+        Fact fact{FactKind::IsAbsent, static_cast<size_t>(field), {}};
+        if (kind == "enum") {
+            fact.kind = FactKind::EnumValue;
+            PyObject *domain = item(f, 2, "enum fact");
+            if (!PyTuple_Check(domain) || PyTuple_GET_SIZE(domain) == 0)
+                fail("an enum fact needs a domain");
+            for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(domain); ++j) {
+                PyObject *d = PyTuple_GET_ITEM(domain, j);
+                std::string which = as_string(item(d, 0, "domain value"), "domain kind");
+                if (which == "value")
+                    fact.domain.push_back({DomainValue::Value,
+                                           as_string(item(d, 1, "domain value"), "domain value")});
+                else if (which == "null")
+                    fact.domain.push_back({DomainValue::Null, {}});
+                else if (which == "absent")
+                    fact.domain.push_back({DomainValue::Absent, {}});
+                else
+                    fail("unknown domain kind " + which);
+            }
+        } else if (kind == "null") {
+            fact.kind = FactKind::IsNull;
+        } else if (kind != "absent") {
+            fail("unknown fact kind " + kind);
+        }
+        size_t radix = fact.kind == FactKind::EnumValue ? fact.domain.size() : 2;
+        if (codes > kMaxFactCodes / radix)
+            fail("too many combinations of facts");
+        codes *= radix;
+        checker.facts.push_back(std::move(fact));
+    }
+    checker.allowed.assign(codes, false);
+    PyObject *iter = PyObject_GetIter(allowed);
+    if (iter == nullptr) {
+        PyErr_Clear();
+        fail("allowed codes must be iterable");
+    }
+    for (PyObject *code; (code = PyIter_Next(iter)) != nullptr;) {
+        long long c = PyLong_AsLongLong(code);
+        Py_DECREF(code);
+        if (c < 0 || static_cast<size_t>(c) >= codes) {
+            PyErr_Clear();
+            Py_DECREF(iter);
+            fail("an allowed code is out of range");
+        }
+        checker.allowed[static_cast<size_t>(c)] = true;
+    }
+    Py_DECREF(iter);
+    if (PyErr_Occurred())
+        fail("allowed codes could not be read");
+}
+
+constexpr const char *kCapsule = "wafermon_sidecar._eventcheck.Checker";
+
+void free_checker(PyObject *capsule) {
+    delete static_cast<Checker *>(PyCapsule_GetPointer(capsule, kCapsule));
+}
+
+PyObject *compile(PyObject *, PyObject *args) {
+    PyObject *spec, *facts, *allowed;
+    Py_ssize_t max_event_bytes;
+    if (!PyArg_ParseTuple(args, "OOOn:compile", &spec, &facts, &allowed, &max_event_bytes))
+        return nullptr;
+    if (max_event_bytes <= 0) {
+        PyErr_SetString(PyExc_ValueError, "max_event_bytes must be positive");
+        return nullptr;
+    }
+    auto checker = std::make_unique<Checker>();
+    checker->max_event_bytes = static_cast<size_t>(max_event_bytes);
+    try {
+        build_node(*checker, spec);
+        build_facts(*checker, facts, allowed);
+    } catch (const std::invalid_argument &e) {
+        PyErr_Format(PyExc_ValueError, "cannot compile the event check: %s", e.what());
+        return nullptr;
+    } catch (const std::bad_alloc &) {
+        return PyErr_NoMemory();
+    }
+    PyObject *capsule = PyCapsule_New(checker.get(), kCapsule, free_checker);
+    if (capsule != nullptr)
+        checker.release();
+    return capsule;
+}
+
+PyObject *count_valid(PyObject *, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer body;
+    if (!PyArg_ParseTuple(args, "Oy*:count_valid", &capsule, &body))
+        return nullptr;
+    auto *checker = static_cast<Checker *>(PyCapsule_GetPointer(capsule, kCapsule));
+    if (checker == nullptr) {
+        PyBuffer_Release(&body);
+        return nullptr;
+    }
+    long events = -1;
+    bool out_of_memory = false;
+    Py_BEGIN_ALLOW_THREADS // pure C++ on a buffer the caller keeps alive: other threads may run
+        try {
+        events = count_valid_ndjson(*checker, static_cast<const char *>(body.buf),
+                                    static_cast<size_t>(body.len));
+    } catch (const std::bad_alloc &) {
+        out_of_memory = true;
+    }
+    Py_END_ALLOW_THREADS PyBuffer_Release(&body);
+    if (out_of_memory)
+        return PyErr_NoMemory();
+    return PyLong_FromLong(events);
+}
+
+PyMethodDef methods[] = {
+    {"compile", compile, METH_VARARGS,
+     "compile(spec, facts, allowed_codes, max_event_bytes) -> checker: the model and cross-field "
+     "table "
+     "as nativecheck.py describes them."},
+    {"count_valid", count_valid, METH_VARARGS,
+     "count_valid(checker, ndjson) -> int: the number of events when every line is one valid "
+     "event, "
+     "else -1 (not sure: ask the authority). Releases the GIL."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef module = {PyModuleDef_HEAD_INIT,
+                      "_eventcheck",
+                      "Native all-valid check of NDJSON event batches.",
+                      -1,
+                      methods,
+                      nullptr,
+                      nullptr,
+                      nullptr,
+                      nullptr};
+
+} // namespace
+
+PyMODINIT_FUNC PyInit__eventcheck(void) {
+    return PyModule_Create(&module);
+}

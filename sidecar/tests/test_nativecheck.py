@@ -1,0 +1,292 @@
+"""The native all-valid check (native/eventcheck.cpp via nativecheck.py) against the authority.
+
+Its one duty: never count a body as valid when wafermon_schema would refuse any of its events. It may
+say "not sure" (-1) for valid bodies, but not for what the SDKs send, or it would be no faster.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Annotated, Any
+
+import msgspec
+import pytest
+from conftest import VECTORS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wafermon_schema import Problem, check_event
+from wafermon_sidecar import _eventcheck, nativecheck, validation
+
+VALID = [v["event"] for v in VECTORS if v["valid"]]
+NATIVE = validation._fast.native
+
+
+def line(event: Any, ascii_only: bool = False) -> bytes:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=ascii_only).encode()
+
+
+def authority_accepts(raw: bytes) -> bool:
+    return not isinstance(check_event(0, raw), Problem)
+
+
+def native(raw: bytes) -> int:
+    assert NATIVE is not None
+    return NATIVE.count_valid(raw)
+
+
+def assert_sound(raw: bytes) -> int:
+    count = native(raw)
+    assert count in (-1, 1), count
+    if count == 1:
+        assert authority_accepts(raw), raw
+    return count
+
+
+def test_it_is_built_and_passes_the_start_up_check() -> None:
+    assert NATIVE is not None
+    assert validation.self_check() is True
+    assert validation._fast.native is not None
+
+
+@pytest.mark.parametrize("ascii_only", [False, True], ids=["utf8", "escaped"])
+def test_every_vector_gets_the_authoritys_verdict(ascii_only: bool) -> None:
+    for vector in VECTORS:
+        raw = line(vector["event"], ascii_only)
+        assert (assert_sound(raw) == 1) == vector["valid"], vector["description"]
+
+
+def with_field(path: str, value: Any, base: int = 0) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(json.dumps(VALID[base]))
+    *parents, name = path.split(".")
+    target = event
+    for parent in parents:
+        target = target.setdefault(parent, {})
+    target[name] = value
+    return event
+
+
+def finished(**fields: Any) -> dict[str, Any]:
+    event = next(e for e in VALID if e["event_kind"] == "finished" and e["status"] == "succeeded")
+    return {**json.loads(json.dumps(event)), **fields}
+
+
+# (description, raw line, what the native check answers); each is also checked against the authority.
+EDGES: list[tuple[str, bytes, int]] = [
+    ("128 two-byte characters are 128, not 256", line(with_field("site_id", "é" * 128)), 1),
+    ("129 characters are too many", line(with_field("site_id", "é" * 129)), -1),
+    ("astral characters count once", line(with_field("host", "😀" * 255)), 1),
+    ("an escaped surrogate pair is one character", line(with_field("host", "😀" * 255), ascii_only=True), 1),
+    ("a lone high surrogate", line(with_field("metadata", {"k": "x"})).replace(b'"x"', b'"\\ud83d"'), -1),
+    ("a lone low surrogate", line(with_field("metadata", {"k": "x"})).replace(b'"x"', b'"\\ude00"'), -1),
+    ("high then not low", line(with_field("metadata", {"k": "x"})).replace(b'"x"', b'"\\ud83d\\u0041"'), -1),
+    ("an escaped backslash before ud", line(with_field("metadata", {"k": "\\ud800"})), 1),
+    ("a raw control byte in a string", line(with_field("host", "a\x01b")).replace(b"\\u0001", b"\x01"), -1),
+    ("an escaped control byte in a string", line(with_field("host", "a\x01b")), 1),
+    ("a tab between tokens", line(VALID[0]).replace(b',"seq"', b',\t"seq"'), 1),
+    ("a carriage return between tokens", line(VALID[0]).replace(b',"seq"', b',\r"seq"'), -1),
+    ("invalid UTF-8", line(with_field("host", "hé")).replace("é".encode(), b"\xc3\x28"), -1),
+    ("an overlong encoding", line(with_field("host", "h/")).replace(b"/", b"\xc0\xaf"), -1),
+    ("an encoded surrogate", line(with_field("host", "hé")).replace("é".encode(), b"\xed\xa0\x80"), -1),
+    ("a byte order mark", b"\xef\xbb\xbf" + line(VALID[0]), -1),
+    ("a duplicate key (msgspec keeps the last)", line(VALID[0]).replace(b'"seq":', b'"seq":1,"seq":', 1), -1),
+    ("an unknown field", line(with_field("surprise", 1)), -1),
+    ("an unknown nested field", line(with_field("app.surprise", 1)), -1),
+    ("null where it may not be", line(with_field("host", None)), -1),
+    ("null where it may be", line(with_field("business_key", None)), 1),
+    ("seq as 3.0 (the authority makes it 3)", line(with_field("seq", 3.0)), -1),
+    ("seq of -1", line(with_field("seq", -1)), -1),
+    ("seq at its maximum", line(with_field("seq", 2**53 - 1)), 1),
+    ("seq beyond its maximum", line(with_field("seq", 2**53)), -1),
+    ("seq of 2**64-1", line(with_field("seq", 2**64 - 1)), -1),
+    ("seq beyond 64 bits", line(with_field("seq", 2**70)), -1),
+    ("pid at its maximum", line(with_field("pid", 2**32 - 1)), 1),
+    ("pid beyond its maximum", line(with_field("pid", 2**32)), -1),
+    ("pid as true", line(with_field("pid", True)), -1),
+    ("an uppercase UUID", line(with_field("event_id", VALID[0]["event_id"].upper())), -1),
+    ("a UUID with an escaped newline", line(with_field("event_id", VALID[0]["event_id"] + "\n")), -1),
+    ("a timestamp without micros", line(with_field("at", "2026-11-23T08:15:30Z")), -1),
+    ("a non-ASCII digit in a timestamp", line(with_field("at", "2026-11-23T08:15:30.12345٣Z")), -1),
+    ("an unknown enum value", line(with_field("event_kind", "paused")), -1),
+    ("a number for an enum", line(with_field("status", 1)), -1),
+    ("metadata not an object", line(with_field("metadata", [1])), -1),
+    ("metadata 1e400", line(with_field("metadata", {"x": 0})).replace(b'"x":0', b'"x":1e400'), -1),
+    ("metadata -2E308", line(with_field("metadata", {"x": 0})).replace(b'"x":0', b'"x":-2E308'), -1),
+    ("metadata 1e-400 (zero)", line(with_field("metadata", {"x": 0})).replace(b'"x":0', b'"x":1e-400'), 1),
+    ("metadata with a 400-digit integer", line(with_field("metadata", {"x": 10**400})), -1),
+    ("metadata 64 levels deep", line(with_field("metadata", {"d": json.loads("[" * 63 + "]" * 63)})), 1),
+    ("metadata 65 levels deep", line(with_field("metadata", {"d": json.loads("[" * 64 + "]" * 64)})), -1),
+    ("metadata 300 levels deep", line(with_field("metadata", {"d": json.loads("[" * 300 + "]" * 300)})), -1),
+    ("metadata with every JSON type", line(with_field("metadata", {"a": [1, -2, 2.5, True, None, "s", {}]})), 1),
+    ("progress 1 as an integer", line(with_field("progress", 1)), 1),
+    ("progress -0.0", line(with_field("progress", -0.0)), 1),
+    ("progress just above 1", line(with_field("progress", 1.0000001)), -1),
+    ("a trailing comma", line(VALID[0])[:-1] + b",}", -1),
+    ("two events on one line", line(VALID[0]) + line(VALID[1]), -1),
+    ("an array, not an object", b"[" + line(VALID[0]) + b"]", -1),
+    ("finished without metrics", line({k: v for k, v in finished().items() if k != "metrics"}), -1),
+    ("finished, failed, with error", line(finished(status="failed", error={"type": "E", "message": "m"})), 1),
+    ("failed without error", line(finished(status="failed")), -1),
+    ("failed with error null", line(finished(status="failed", error=None)), -1),
+    ("succeeded with error", line(finished(error={"type": "E", "message": "m"})), -1),
+    ("succeeded with error null", line(finished(error=None)), 1),
+    ("running but finished", line(finished(status="running")), -1),
+    ("a subjob without parent", line(with_field("entity_type", "subjob")), -1),
+    ("a job with a parent", line(with_field("parent_id", VALID[0]["entity_id"])), -1),
+    ("an event over the size limit", line(with_field("metadata", {"k": "x" * 98304})), -1),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(raw, want) for _, raw, want in EDGES], ids=[d for d, _, _ in EDGES])
+def test_edges(raw: bytes, expected: int) -> None:
+    assert assert_sound(raw) == expected
+
+
+def test_bodies_count_every_line_or_none() -> None:
+    lines = [line(VALID[i % len(VALID)]) for i in range(1000)]
+    assert native(b"\n".join(lines)) == 1000
+    assert native(lines[0]) == 1
+    bad = line(with_field("seq", -1))
+    for where in (0, 500, 999):
+        assert native(b"\n".join([*lines[:where], bad, *lines[where + 1 :]])) == -1
+    assert native(b"\n".join(lines) + b"\n") == -1  # a blank last line: the caller strips the body
+    assert native(b"\n".join(lines[:2]).replace(b"\n", b"\n\n")) == -1
+    assert native(b"\n".join(lines[:2]).replace(b"\n", b"\r\n")) == -1
+    assert native(b"") == -1
+
+
+def test_it_runs_in_many_threads_at_once() -> None:
+    good = b"\n".join(line(VALID[i % len(VALID)]) for i in range(2000))
+    bad = good + b"\n" + line(with_field("pid", -5))
+    results: list[tuple[int, int]] = []
+
+    def work() -> None:
+        for _ in range(20):
+            results.append((native(good), native(bad)))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [(2000, -1)] * 80
+
+
+# Generated events: valid ones changed at any depth by values of every JSON kind and edge.
+leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**65), 2**65),
+    st.sampled_from([0, -1, 1, 2**32 - 1, 2**32, 2**53 - 1, 2**53, 2**63 - 1, 2**63, 2**64 - 1, 2**64]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 1.0, 1.5, 3.0, 1e308]),
+    st.text(max_size=300),
+    st.sampled_from(["", "é" * 64, "é" * 65, "x" * 128, "x" * 129, "😀" * 256, "a\nb", "\x00"]),
+    st.from_regex(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"),
+    st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\n?\Z"),
+    st.sampled_from(["started", "progress", "heartbeat", "finished", "job", "subjob", "running", "failed", "c"]),
+)
+json_values = st.recursive(
+    leaf,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
+PATHS = sorted(
+    {k for e in VALID for k in e}
+    | {f"{k}.{s}" for e in VALID for k, v in e.items() if isinstance(v, dict) for s in v}
+    | {"progress", "trace.trace_id", "trace.span_id", "error.type", "error.message", "surprise", "app.surprise"}
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    base=st.integers(0, len(VALID) - 1),
+    changes=st.lists(st.tuples(st.sampled_from(PATHS), json_values, st.booleans()), max_size=3),
+    ascii_only=st.booleans(),
+)
+def test_never_accepts_what_the_authority_refuses(base: int, changes: list[Any], ascii_only: bool) -> None:
+    event: dict[str, Any] = json.loads(json.dumps(VALID[base]))
+    for path, value, delete in changes:
+        *parents, name = path.split(".")
+        target = event
+        for parent in parents:
+            child = target.get(parent)
+            if not isinstance(child, dict):
+                child = target[parent] = {}
+            target = child
+        if delete:
+            target.pop(name, None)
+        else:
+            target[name] = value
+    assert_sound(line(event, ascii_only))
+
+
+def test_description_errors_are_clear() -> None:
+    with pytest.raises(ValueError, match="unknown node kind"):
+        _eventcheck.compile(("nope",), (), [], 100)
+    with pytest.raises(ValueError, match="root must be a struct"):
+        _eventcheck.compile(("object",), (), [], 100)
+    with pytest.raises(ValueError, match="max_event_bytes"):
+        _eventcheck.compile(("struct", ()), (), [], 0)
+    with pytest.raises(ValueError, match="names a field the event does not have"):
+        _eventcheck.compile(("struct", ()), (("absent", "x"),), [], 100)
+    with pytest.raises(ValueError, match="allowed code is out of range"):
+        _eventcheck.compile(("struct", (("x", ("object",), True, False),)), (("absent", "x"),), [2], 100)
+    with pytest.raises(ValueError, match="template"):
+        _eventcheck.compile(("struct", (("x", ("str", -1, -1, b"short", b"u"), True, False),)), (), [0], 100)
+
+
+class Loose(msgspec.Struct):
+    code: Annotated[str, msgspec.Meta(pattern="^a+$")]
+
+
+class Multiple(msgspec.Struct):
+    n: Annotated[int, msgspec.Meta(multiple_of=2)]
+
+
+class Either(msgspec.Struct):
+    v: int | str
+
+
+class Inner(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=3)]
+
+
+class WithAny(msgspec.Struct, forbid_unknown_fields=True):
+    extra: Any | msgspec.UnsetType = msgspec.UNSET
+
+
+class Small(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Annotated[int, msgspec.Meta(gt=0, lt=10)]
+    ratio: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)]
+    inner: Inner | None
+
+
+def test_what_it_cannot_express_leaves_the_model_to_python() -> None:
+    for model in (Loose, Multiple, Either, WithAny):  # WithAny: Any as a field type is not dict[str, Any]
+        with pytest.raises(nativecheck.Unsupported):
+            nativecheck._struct_node(model)
+    assert nativecheck.build(None) is None
+
+
+def test_a_small_model_end_to_end() -> None:
+    checker = _eventcheck.compile(nativecheck._struct_node(Small), (), [0], 1000)
+    decoder = msgspec.json.Decoder(Small)
+    for raw in (
+        b'{"kind":1,"ratio":1,"inner":null}',
+        b'{"kind":9,"ratio":0.5,"inner":{"name":"abc"}}',
+        b'{"kind":0,"ratio":0.5,"inner":null}',
+        b'{"kind":10,"ratio":0.5,"inner":null}',
+        b'{"kind":1,"ratio":0,"inner":null}',
+        b'{"kind":1,"ratio":0.5,"inner":{"name":""}}',
+        b'{"kind":1,"ratio":0.5,"inner":{"name":"abcd"}}',
+        b'{"kind":1,"ratio":0.5,"inner":{"name":"abc","x":1}}',
+        b'{"kind":1,"ratio":0.5}',
+    ):
+        try:
+            decoder.decode(raw)
+            expected = 1
+        except msgspec.ValidationError:
+            expected = -1
+        assert _eventcheck.count_valid(checker, raw) == expected, raw
