@@ -2,12 +2,14 @@
 """Sidecar ingest benchmark: events/s acknowledged (fsync'd on the spool) over real HTTP, events/s
 delivered to the filesystem backend, and the raw baseline of writing+fsyncing the same bytes.
 
-    .venv/bin/python bench/sidecar_ingest.py [--events 200000] [--batch 500] [--connections 4]
+    .venv/bin/python bench/sidecar_ingest.py [--events 200000] [--batch 500] [--connections 16] [--format ndjson]
 
 Starts `wafermon-sidecar` as a subprocess on a free port with a temporary spool (on the same disk as
 --dir, default the system temp dir) and one filesystem backend; the client keeps its connections
-alive and sends pre-encoded JSON-array bodies, so the figure is the sidecar's cost, not the client's
-encoding. Client and sidecar share the machine's cores, as they do on a real host.
+alive and sends pre-encoded bodies, so the figure is the sidecar's cost, not the client's encoding.
+The defaults are what the SDKs send: NDJSON (the C core's batch format, under every SDK), over 16
+connections (one per monitored process; a host runs many). `--format array` sends compact JSON
+arrays. Client and sidecar share the machine's cores, as they do on a real host.
 """
 
 from __future__ import annotations
@@ -148,11 +150,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--fs-batch", type=int, default=5000, help="filesystem backend max_batch_size")
     parser.add_argument("--validation-workers", type=int, default=0, help="ingest.validation_workers")
-    parser.add_argument("--format", choices=["array", "ndjson"], default="array", help="body format (C core: ndjson)")
+    parser.add_argument("--format", choices=["array", "ndjson"], default="ndjson", help="body format (C core: ndjson)")
     args = parser.parse_args()
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())

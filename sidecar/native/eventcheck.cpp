@@ -309,38 +309,95 @@ bool escapes_are_plain(const char *p, size_t n) {
     return true;
 }
 
-long count_valid_ndjson(const Checker &checker, const char *body, size_t n) {
+// One parsed event: valid by the model and the cross-field table?
+bool element_is_valid(const Checker &checker, element doc) {
+    thread_local std::vector<element> values;
+    const Node &root = *checker.nodes[0];
+    values.resize(root.fields.size());
+    uint64_t seen = 0;
+    if (!check_struct(root, doc, values.data(), &seen))
+        return false;
+    size_t code = fact_code(checker, values.data(), seen);
+    return code < checker.allowed.size() && checker.allowed[code];
+}
+
+// What an event's text must be before it is parsed: within the size limit, an object, no
+// surrogate escape msgspec would refuse, and on one line.
+bool text_is_plain(const Checker &checker, const char *text, size_t len) {
+    return len > 0 && len <= checker.max_event_bytes && text[0] == '{' &&
+           memchr(text, '\n', len) == nullptr && memchr(text, '\r', len) == nullptr &&
+           escapes_are_plain(text, len);
+}
+
+// One event's text (inside a buffer with simdjson's padding after it).
+bool event_is_valid(const Checker &checker, const char *text, size_t len) {
     thread_local simdjson::dom::parser parser;
+    element doc;
+    return text_is_plain(checker, text, len) && !parser.parse(text, len, false).get(doc) &&
+           element_is_valid(checker, doc);
+}
+
+// The body in a buffer padded as simdjson needs (the same buffer for every call of this thread).
+const char *padded_copy(const char *body, size_t n) {
     thread_local std::vector<char> padded;
-    if (n == 0 || memchr(body, '\r', n) != nullptr)
-        return -1; // CR LF lines are re-encoded in Python
     padded.resize(n + simdjson::SIMDJSON_PADDING);
     memcpy(padded.data(), body, n);
-    const Node &root = *checker.nodes[0];
-    std::vector<element> values(root.fields.size());
+    return padded.data();
+}
+
+long count_valid_ndjson(const Checker &checker, const char *body, size_t n) {
+    if (n == 0 || memchr(body, '\r', n) != nullptr)
+        return -1; // CR LF lines are re-encoded in Python
+    const char *text = padded_copy(body, n);
     long events = 0;
-    for (size_t start = 0; start <= n;) {
-        const char *line = padded.data() + start;
+    for (size_t start = 0; start <= n; ++events) {
+        const char *line = text + start;
         const char *end = static_cast<const char *>(memchr(line, '\n', n - start));
         size_t len = end != nullptr ? static_cast<size_t>(end - line) : n - start;
-        if (len == 0 || len > checker.max_event_bytes || line[0] != '{' ||
-            !escapes_are_plain(line, len))
+        if (!event_is_valid(checker, line, len))
             return -1;
-        element doc;
-        if (parser.parse(line, len, false).get(doc))
-            return -1;
-        uint64_t seen = 0;
-        if (!check_struct(root, doc, values.data(), &seen))
-            return -1;
-        size_t code = fact_code(checker, values.data(), seen);
-        if (code >= checker.allowed.size() || !checker.allowed[code])
-            return -1;
-        ++events;
-        if (end == nullptr)
-            break;
         start += len + 1;
     }
     return events;
+}
+
+// A JSON array of events: the count, with the events' own texts joined by newlines in `ndjson`
+// (what the spool stores), or -1. The array is parsed once; each item's text is found from the
+// structural positions simdjson's first stage recorded (the '{' and '}' at depth 1), which are
+// never inside a string, so finding them reads a few positions per event rather than every byte.
+long count_valid_array(const Checker &checker, const char *body, size_t n, std::string &ndjson) {
+    thread_local simdjson::dom::parser parser;
+    thread_local std::vector<std::pair<size_t, size_t>> spans;
+    const char *text = padded_copy(body, n);
+    element doc;
+    simdjson::dom::array array;
+    if (parser.parse(text, n, false).get(doc) || doc.get_array().get(array) || array.size() == 0)
+        return -1; // (an empty array is left to Python)
+    const uint32_t *index = parser.implementation->structural_indexes.get();
+    uint32_t structurals = parser.implementation->n_structural_indexes;
+    spans.clear();
+    size_t depth = 0, start = 0;
+    for (uint32_t k = 0; k < structurals && index[k] < n; ++k) {
+        char c = text[index[k]];
+        if (c == '{' || c == '[') {
+            start = depth == 1 ? index[k] : start;
+            ++depth;
+        } else if ((c == '}' || c == ']') && --depth == 1) {
+            spans.emplace_back(start, index[k] + 1);
+        }
+    }
+    if (spans.size() != array.size())
+        return -1; // an item that is not an object or array
+    size_t i = 0;
+    for (element item : array) {
+        auto [from, to] = spans[i++];
+        if (!text_is_plain(checker, text + from, to - from) || !element_is_valid(checker, item))
+            return -1;
+        if (i > 1)
+            ndjson.push_back('\n');
+        ndjson.append(text + from, to - from);
+    }
+    return static_cast<long>(i);
 }
 
 // ---- building a Checker from the Python description (nativecheck.py) -------------------------
@@ -555,29 +612,64 @@ PyObject *compile(PyObject *, PyObject *args) {
     return capsule;
 }
 
+Checker *checker_of(PyObject *capsule) {
+    return static_cast<Checker *>(PyCapsule_GetPointer(capsule, kCapsule));
+}
+
 PyObject *count_valid(PyObject *, PyObject *args) {
     PyObject *capsule;
     Py_buffer body;
     if (!PyArg_ParseTuple(args, "Oy*:count_valid", &capsule, &body))
         return nullptr;
-    auto *checker = static_cast<Checker *>(PyCapsule_GetPointer(capsule, kCapsule));
-    if (checker == nullptr) {
-        PyBuffer_Release(&body);
-        return nullptr;
-    }
+    Checker *checker = checker_of(capsule);
     long events = -1;
     bool out_of_memory = false;
-    Py_BEGIN_ALLOW_THREADS // pure C++ on a buffer the caller keeps alive: other threads may run
+    if (checker != nullptr) {
+        PyThreadState *state = PyEval_SaveThread(); // pure C++ on a buffer kept alive: others run
         try {
-        events = count_valid_ndjson(*checker, static_cast<const char *>(body.buf),
-                                    static_cast<size_t>(body.len));
-    } catch (const std::bad_alloc &) {
-        out_of_memory = true;
+            events = count_valid_ndjson(*checker, static_cast<const char *>(body.buf),
+                                        static_cast<size_t>(body.len));
+        } catch (const std::bad_alloc &) {
+            out_of_memory = true;
+        }
+        PyEval_RestoreThread(state);
     }
-    Py_END_ALLOW_THREADS PyBuffer_Release(&body);
+    PyBuffer_Release(&body);
+    if (checker == nullptr)
+        return nullptr;
     if (out_of_memory)
         return PyErr_NoMemory();
     return PyLong_FromLong(events);
+}
+
+PyObject *count_valid_array(PyObject *, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer body;
+    if (!PyArg_ParseTuple(args, "Oy*:count_valid_array", &capsule, &body))
+        return nullptr;
+    Checker *checker = checker_of(capsule);
+    long events = -1;
+    bool out_of_memory = false;
+    std::string ndjson;
+    if (checker != nullptr) {
+        PyThreadState *state = PyEval_SaveThread();
+        try {
+            ndjson.reserve(static_cast<size_t>(body.len));
+            events = count_valid_array(*checker, static_cast<const char *>(body.buf),
+                                       static_cast<size_t>(body.len), ndjson);
+        } catch (const std::bad_alloc &) {
+            out_of_memory = true;
+        }
+        PyEval_RestoreThread(state);
+    }
+    PyBuffer_Release(&body);
+    if (checker == nullptr)
+        return nullptr;
+    if (out_of_memory)
+        return PyErr_NoMemory();
+    if (events < 0)
+        return Py_BuildValue("(lO)", events, Py_None);
+    return Py_BuildValue("(ly#)", events, ndjson.data(), static_cast<Py_ssize_t>(ndjson.size()));
 }
 
 PyMethodDef methods[] = {
@@ -585,6 +677,9 @@ PyMethodDef methods[] = {
      "compile(spec, facts, allowed_codes, max_event_bytes) -> checker: the model and cross-field "
      "table "
      "as nativecheck.py describes them."},
+    {"count_valid_array", count_valid_array, METH_VARARGS,
+     "count_valid_array(checker, json_array) -> (count, ndjson) when every item is one valid event "
+     "(ndjson: the items' own texts, one per line), else (-1, None). Releases the GIL."},
     {"count_valid", count_valid, METH_VARARGS,
      "count_valid(checker, ndjson) -> int: the number of events when every line is one valid "
      "event, "

@@ -156,21 +156,67 @@ def test_bodies_count_every_line_or_none() -> None:
     assert native(b"") == -1
 
 
+def native_array(body: bytes) -> tuple[int, bytes | None]:
+    assert NATIVE is not None
+    return NATIVE.count_valid_array(body)
+
+
+def test_arrays_give_the_items_own_texts_as_ndjson() -> None:
+    lines = [line(VALID[i % len(VALID)]) for i in range(600)]
+    assert native_array(b"[" + b",".join(lines) + b"]") == (600, b"\n".join(lines))
+    spaced = b" [ \n" + b" ,\r\n\t".join(lines[:3]) + b"\n ] \n"  # whitespace between items is not theirs
+    assert native_array(spaced) == (3, b"\n".join(lines[:3]))
+    braces = line(with_field("metadata", {"s": '}]{[\\"', "t": ["}"]}))
+    assert native_array(b"[" + braces + b"," + lines[0] + b"]") == (2, braces + b"\n" + lines[0])
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"[A B]",
+        b"[A,]",
+        b"[A],",
+        b"[A]x",
+        b"[,A]",
+        b"[A,,B]",
+        b"[A",
+        b"A,B]",
+        b"[]",
+        b"[A,1]",
+        b"[A,[B]]",
+        b"[A,null]",
+        b'[A,"x"]',
+        b"{A}",
+        b"[A]]",
+        b"[[A]]",
+    ],
+)
+def test_arrays_that_are_not_a_plain_list_of_events(frame: bytes) -> None:
+    body = frame.replace(b"A", line(VALID[0])).replace(b"B", line(VALID[1]))
+    assert native_array(body) == (-1, None)
+
+
+def test_pretty_arrays_are_left_to_python() -> None:
+    assert native_array(json.dumps(VALID[:2], indent=2).encode()) == (-1, None)
+    assert validation.judge(json.dumps(VALID[:2], indent=2).encode()).accepted == 2
+
+
 def test_it_runs_in_many_threads_at_once() -> None:
     good = b"\n".join(line(VALID[i % len(VALID)]) for i in range(2000))
     bad = good + b"\n" + line(with_field("pid", -5))
-    results: list[tuple[int, int]] = []
+    array = b"[" + good.replace(b"\n", b",") + b"]"
+    results: list[tuple[int, int, int]] = []
 
     def work() -> None:
         for _ in range(20):
-            results.append((native(good), native(bad)))
+            results.append((native(good), native(bad), native_array(array)[0]))
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results == [(2000, -1)] * 80
+    assert results == [(2000, -1, 2000)] * 80
 
 
 # Generated events: valid ones changed at any depth by values of every JSON kind and edge.
@@ -219,7 +265,12 @@ def test_never_accepts_what_the_authority_refuses(base: int, changes: list[Any],
             target.pop(name, None)
         else:
             target[name] = value
-    assert_sound(line(event, ascii_only))
+    raw = line(event, ascii_only)
+    assert_sound(raw)
+    count, ndjson = native_array(b"[" + line(VALID[0]) + b"," + raw + b"]")
+    assert count in (-1, 2)
+    if count == 2:
+        assert authority_accepts(raw) and ndjson == line(VALID[0]) + b"\n" + raw
 
 
 def test_description_errors_are_clear() -> None:

@@ -185,11 +185,17 @@ def describe_facts(table: CrossFieldTable) -> tuple[tuple[Any, ...], list[int]]:
 @dataclass(frozen=True, slots=True)
 class NativeCheck:
     handle: object
-    count: Any  # _eventcheck.count_valid
+    module: Any  # _eventcheck
 
     def count_valid(self, ndjson: bytes) -> int:
         """The number of events when every line is one event the authority accepts; -1 when not sure."""
-        result: int = self.count(self.handle, ndjson)
+        result: int = self.module.count_valid(self.handle, ndjson)
+        return result
+
+    def count_valid_array(self, array: bytes) -> tuple[int, bytes | None]:
+        """(count, the events' own texts as NDJSON) when every item of a JSON array is one event the
+        authority accepts; (-1, None) when not sure."""
+        result: tuple[int, bytes | None] = self.module.count_valid_array(self.handle, array)
         return result
 
 
@@ -209,4 +215,4 @@ def build(table: CrossFieldTable | None) -> NativeCheck | None:
     except (Unsupported, ValueError, StopIteration) as exc:
         log.warning("native event check disabled: %s", exc)
         return None
-    return NativeCheck(handle, _eventcheck.count_valid)
+    return NativeCheck(handle, _eventcheck)
