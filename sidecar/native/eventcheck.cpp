@@ -616,57 +616,48 @@ Checker *checker_of(PyObject *capsule) {
     return static_cast<Checker *>(PyCapsule_GetPointer(capsule, kCapsule));
 }
 
-PyObject *count_valid(PyObject *, PyObject *args) {
+// Parses (checker, bytes-like) and runs work(checker, data, size) without the GIL: pure C++ on a
+// buffer this call keeps alive, so other threads run meanwhile. False with a Python error set.
+template <typename Work> bool run_on_body(PyObject *args, const char *format, Work work) {
     PyObject *capsule;
     Py_buffer body;
-    if (!PyArg_ParseTuple(args, "Oy*:count_valid", &capsule, &body))
-        return nullptr;
+    if (!PyArg_ParseTuple(args, format, &capsule, &body))
+        return false;
     Checker *checker = checker_of(capsule);
-    long events = -1;
     bool out_of_memory = false;
     if (checker != nullptr) {
-        PyThreadState *state = PyEval_SaveThread(); // pure C++ on a buffer kept alive: others run
+        PyThreadState *state = PyEval_SaveThread();
         try {
-            events = count_valid_ndjson(*checker, static_cast<const char *>(body.buf),
-                                        static_cast<size_t>(body.len));
+            work(*checker, static_cast<const char *>(body.buf), static_cast<size_t>(body.len));
         } catch (const std::bad_alloc &) {
             out_of_memory = true;
         }
         PyEval_RestoreThread(state);
     }
     PyBuffer_Release(&body);
-    if (checker == nullptr)
-        return nullptr;
     if (out_of_memory)
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+    return checker != nullptr && !out_of_memory;
+}
+
+PyObject *count_valid(PyObject *, PyObject *args) {
+    long events = -1;
+    if (!run_on_body(args, "Oy*:count_valid", [&](const Checker &checker, const char *p, size_t n) {
+            events = count_valid_ndjson(checker, p, n);
+        }))
+        return nullptr;
     return PyLong_FromLong(events);
 }
 
 PyObject *count_valid_array(PyObject *, PyObject *args) {
-    PyObject *capsule;
-    Py_buffer body;
-    if (!PyArg_ParseTuple(args, "Oy*:count_valid_array", &capsule, &body))
-        return nullptr;
-    Checker *checker = checker_of(capsule);
     long events = -1;
-    bool out_of_memory = false;
     std::string ndjson;
-    if (checker != nullptr) {
-        PyThreadState *state = PyEval_SaveThread();
-        try {
-            ndjson.reserve(static_cast<size_t>(body.len));
-            events = count_valid_array(*checker, static_cast<const char *>(body.buf),
-                                       static_cast<size_t>(body.len), ndjson);
-        } catch (const std::bad_alloc &) {
-            out_of_memory = true;
-        }
-        PyEval_RestoreThread(state);
-    }
-    PyBuffer_Release(&body);
-    if (checker == nullptr)
+    if (!run_on_body(args, "Oy*:count_valid_array",
+                     [&](const Checker &checker, const char *p, size_t n) {
+                         ndjson.reserve(n);
+                         events = count_valid_array(checker, p, n, ndjson);
+                     }))
         return nullptr;
-    if (out_of_memory)
-        return PyErr_NoMemory();
     if (events < 0)
         return Py_BuildValue("(lO)", events, Py_None);
     return Py_BuildValue("(ly#)", events, ndjson.data(), static_cast<Py_ssize_t>(ndjson.size()));

@@ -284,6 +284,10 @@ def test_description_errors_are_clear() -> None:
         _eventcheck.compile(("struct", ()), (("absent", "x"),), [], 100)
     with pytest.raises(ValueError, match="allowed code is out of range"):
         _eventcheck.compile(("struct", (("x", ("object",), True, False),)), (("absent", "x"),), [2], 100)
+    with pytest.raises(ValueError, match="PyCapsule"):
+        _eventcheck.count_valid("not a checker", b"{}")
+    with pytest.raises(TypeError):
+        _eventcheck.count_valid_array(NATIVE.handle if NATIVE else None, "a str, not bytes")
     with pytest.raises(ValueError, match="template"):
         _eventcheck.compile(("struct", (("x", ("str", -1, -1, b"short", b"u"), True, False),)), (), [0], 100)
 
