@@ -337,9 +337,15 @@ bool event_is_valid(const Checker &checker, const char *text, size_t len) {
            element_is_valid(checker, doc);
 }
 
-// The body in a buffer padded as simdjson needs (the same buffer for every call of this thread).
-const char *padded_copy(const char *body, size_t n) {
-    thread_local std::vector<char> padded;
+// Memory this module keeps per thread between calls is bounded: a body's padded copy is kept for
+// the next call only up to this size, and the array path (whose parser allocates about 13 bytes
+// per byte of input, kept for the next call) takes arrays up to it; larger ones go to Python.
+constexpr size_t kKeptBytes = size_t{1} << 20;
+
+// The body in a buffer padded as simdjson needs: this thread's buffer, or `large` above kKeptBytes.
+const char *padded_copy(const char *body, size_t n, std::vector<char> &large) {
+    thread_local std::vector<char> kept;
+    std::vector<char> &padded = n <= kKeptBytes ? kept : large;
     padded.resize(n + simdjson::SIMDJSON_PADDING);
     memcpy(padded.data(), body, n);
     return padded.data();
@@ -348,7 +354,8 @@ const char *padded_copy(const char *body, size_t n) {
 long count_valid_ndjson(const Checker &checker, const char *body, size_t n) {
     if (n == 0 || memchr(body, '\r', n) != nullptr)
         return -1; // CR LF lines are re-encoded in Python
-    const char *text = padded_copy(body, n);
+    std::vector<char> large;
+    const char *text = padded_copy(body, n, large);
     long events = 0;
     for (size_t start = 0; start <= n; ++events) {
         const char *line = text + start;
@@ -368,7 +375,10 @@ long count_valid_ndjson(const Checker &checker, const char *body, size_t n) {
 long count_valid_array(const Checker &checker, const char *body, size_t n, std::string &ndjson) {
     thread_local simdjson::dom::parser parser;
     thread_local std::vector<std::pair<size_t, size_t>> spans;
-    const char *text = padded_copy(body, n);
+    std::vector<char> unused;
+    if (n > kKeptBytes)
+        return -1;
+    const char *text = padded_copy(body, n, unused);
     element doc;
     simdjson::dom::array array;
     if (parser.parse(text, n, false).get(doc) || doc.get_array().get(array) || array.size() == 0)

@@ -93,6 +93,8 @@ EDGES: list[tuple[str, bytes, int]] = [
     ("a duplicate key (msgspec keeps the last)", line(VALID[0]).replace(b'"seq":', b'"seq":1,"seq":', 1), -1),
     ("an unknown field", line(with_field("surprise", 1)), -1),
     ("an unknown nested field", line(with_field("app.surprise", 1)), -1),
+    ("an escaped key names the same field", line(VALID[0]).replace(b'"seq"', b'"\\u0073eq"'), 1),
+    ("an escaped unknown key", line(VALID[0]).replace(b'"seq"', b'"\\u0073eqq"'), -1),
     ("null where it may not be", line(with_field("host", None)), -1),
     ("null where it may be", line(with_field("business_key", None)), 1),
     ("seq as 3.0 (the authority makes it 3)", line(with_field("seq", 3.0)), -1),
@@ -194,6 +196,16 @@ def test_arrays_give_the_items_own_texts_as_ndjson() -> None:
 def test_arrays_that_are_not_a_plain_list_of_events(frame: bytes) -> None:
     body = frame.replace(b"A", line(VALID[0])).replace(b"B", line(VALID[1]))
     assert native_array(body) == (-1, None)
+
+
+def test_bodies_over_a_mebibyte() -> None:
+    """Arrays above 1 MiB are left to Python (the array parser's memory is bounded); NDJSON is not."""
+    lines = [line(VALID[i % len(VALID)]) for i in range(3000)]
+    assert sum(map(len, lines)) > 1 << 20
+    array = b"[" + b",".join(lines) + b"]"
+    assert native_array(array) == (-1, None)
+    assert validation.judge(array).accepted == 3000
+    assert native(b"\n".join(lines)) == 3000
 
 
 def test_pretty_arrays_are_left_to_python() -> None:
