@@ -6,6 +6,7 @@ say "not sure" (-1) for valid bodies, but not for what the SDKs send, or it woul
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from typing import Annotated, Any
@@ -357,3 +358,37 @@ def test_a_small_model_end_to_end() -> None:
         except msgspec.ValidationError:
             expected = -1
         assert _eventcheck.count_valid(checker, raw) == expected, raw
+
+
+def test_large_bodies_are_judged_on_the_validation_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the native check built and no worker processes, big bodies are judged on one thread beside
+    the event loop (the check releases the GIL); small ones on the loop; without it, all on the loop."""
+    from wafermon_sidecar.validator import OFFLOAD_MIN_BYTES, Validator
+
+    big = b"\n".join(line(VALID[i % len(VALID)]) for i in range(400))
+    small = line(VALID[0])
+    assert len(big) >= OFFLOAD_MIN_BYTES > len(small)
+    threads: list[str] = []
+    real_judge = validation.judge
+
+    def recording_judge(body: bytes) -> validation.Verdict:
+        threads.append(threading.current_thread().name)
+        return real_judge(body)
+
+    monkeypatch.setattr("wafermon_sidecar.validator.judge", recording_judge)
+
+    async def run() -> list[int]:
+        validator = Validator(0)
+        await validator.start()
+        try:
+            verdicts = await asyncio.gather(*(validator.judge(b) for b in (big, small, big, big + b"\n{")))
+            return [v.accepted for v in verdicts]
+        finally:
+            validator.close()
+
+    assert asyncio.run(run()) == [400, 1, 400, 400]
+    assert [t.startswith("validation") for t in threads] == [True, False, True, True]
+    threads.clear()
+    monkeypatch.setattr(validation._fast, "native", None)
+    assert asyncio.run(run()) == [400, 1, 400, 400]
+    assert threads == [threading.current_thread().name] * 4

@@ -30,7 +30,7 @@ _raw_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _compact_encoder = msgspec.json.Encoder()
 _any_decoder = msgspec.json.Decoder()
 
-__all__ = ["BatchFormatError", "Verdict", "fast_all_valid", "judge"]
+__all__ = ["BatchFormatError", "Verdict", "fast_all_valid", "judge", "native_check_built"]
 
 
 @dataclass(slots=True)
@@ -95,6 +95,11 @@ class _FastPath:
 
 
 _fast = _FastPath()
+
+
+def native_check_built() -> bool:
+    """Whether the native check is in use (built, and not switched off by self_check)."""
+    return _fast.native is not None
 
 
 def fast_all_valid(array: bytes, count: int) -> bool:

@@ -1,4 +1,5 @@
-"""Where validation runs: in the event loop's process, or in worker processes.
+"""Where validation runs: in the event loop's process (on a thread of its own when the native check
+is built), or in worker processes.
 
 Validation is CPU-bound Python work and the GIL lets one process use one core, so with
 ingest.validation_workers > 0 large bodies are judged in separate processes while this one keeps
@@ -18,13 +19,14 @@ import logging
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import msgspec
 
 from wafermon_schema import Problem
 
-from .validation import BatchFormatError, Verdict, judge
+from .validation import BatchFormatError, Verdict, judge, native_check_built
 from .validation_worker import BUFFER_BYTES, HEAD, REQUEST, STATUS_FORMAT_ERROR
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class Validator:
         self.workers = workers
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: list[_Worker] = []
+        self._thread: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
         if self.workers > 0:
@@ -76,9 +79,21 @@ class Validator:
                 worker = await _spawn()
                 self._all.append(worker)
                 self._idle.put_nowait(worker)
+        elif native_check_built():
+            # The native check releases the GIL, so on its own thread it runs beside the event loop,
+            # which meanwhile reads the next requests. One thread: the host's other cores run the SDKs.
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="validation")
+
+    @property
+    def threaded(self) -> bool:
+        return self._thread is not None
 
     async def judge(self, body: bytes) -> Verdict:
-        if self._idle is None or len(body) < OFFLOAD_MIN_BYTES:
+        if len(body) < OFFLOAD_MIN_BYTES:
+            return judge(body)
+        if self._thread is not None:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, judge, body)
+        if self._idle is None:
             return judge(body)
         worker = await self._idle.get()
         try:
@@ -109,6 +124,9 @@ class Validator:
         return Verdict(payload, accepted, [Problem(*p) for p in problems], total)
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
         for worker in self._all:
             _stop(worker)
         self._all.clear()
