@@ -84,10 +84,6 @@ class Validator:
             # which meanwhile reads the next requests. One thread: the host's other cores run the SDKs.
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="validation")
 
-    @property
-    def threaded(self) -> bool:
-        return self._thread is not None
-
     async def judge(self, body: bytes) -> Verdict:
         if len(body) < OFFLOAD_MIN_BYTES:
             return judge(body)
