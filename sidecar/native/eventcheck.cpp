@@ -372,6 +372,8 @@ long count_valid_ndjson(const Checker &checker, const char *body, size_t n) {
 // (what the spool stores), or -1. The array is parsed once; each item's text is found from the
 // structural positions simdjson's first stage recorded (the '{' and '}' at depth 1), which are
 // never inside a string, so finding them reads a few positions per event rather than every byte.
+// (`parser.implementation->structural_indexes` is public in simdjson 3.0.1 but documented as
+// internal; should it change meaning, a count or brace that does not match answers -1.)
 long count_valid_array(const Checker &checker, const char *body, size_t n, std::string &ndjson) {
     thread_local simdjson::dom::parser parser;
     thread_local std::vector<std::pair<size_t, size_t>> spans;
@@ -401,7 +403,9 @@ long count_valid_array(const Checker &checker, const char *body, size_t n, std::
     size_t i = 0;
     for (element item : array) {
         auto [from, to] = spans[i++];
-        if (!text_is_plain(checker, text + from, to - from) || !element_is_valid(checker, item))
+        // The span must be the object the parser saw: '{' ... '}' (text_is_plain checks the '{').
+        if (text[to - 1] != '}' || !text_is_plain(checker, text + from, to - from) ||
+            !element_is_valid(checker, item))
             return -1;
         if (i > 1)
             ndjson.push_back('\n');
