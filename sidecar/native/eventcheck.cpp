@@ -321,12 +321,16 @@ bool element_is_valid(const Checker &checker, element doc) {
     return code < checker.allowed.size() && checker.allowed[code];
 }
 
-// What an event's text must be before it is parsed: within the size limit, an object, no
-// surrogate escape msgspec would refuse, and on one line.
+// What an event's text must be before it is parsed: within the size limit, an object, and no
+// surrogate escape msgspec would refuse. (NDJSON lines hold no newline by construction and a body
+// with a CR is refused whole; array items are checked for both by the array path.)
 bool text_is_plain(const Checker &checker, const char *text, size_t len) {
     return len > 0 && len <= checker.max_event_bytes && text[0] == '{' &&
-           memchr(text, '\n', len) == nullptr && memchr(text, '\r', len) == nullptr &&
            escapes_are_plain(text, len);
+}
+
+bool on_one_line(const char *text, size_t len) {
+    return memchr(text, '\n', len) == nullptr && memchr(text, '\r', len) == nullptr;
 }
 
 // One event's text (inside a buffer with simdjson's padding after it).
@@ -404,8 +408,8 @@ long count_valid_array(const Checker &checker, const char *body, size_t n, std::
     for (element item : array) {
         auto [from, to] = spans[i++];
         // The span must be the object the parser saw: '{' ... '}' (text_is_plain checks the '{').
-        if (text[to - 1] != '}' || !text_is_plain(checker, text + from, to - from) ||
-            !element_is_valid(checker, item))
+        if (text[to - 1] != '}' || !on_one_line(text + from, to - from) ||
+            !text_is_plain(checker, text + from, to - from) || !element_is_valid(checker, item))
             return -1;
         if (i > 1)
             ndjson.push_back('\n');

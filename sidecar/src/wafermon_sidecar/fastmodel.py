@@ -26,6 +26,7 @@ from .crossfield import CrossFieldTable, compile_function, derive_table
 
 log = logging.getLogger(__name__)
 
+# msgspec.Meta's constraints other than `pattern` (nativecheck.py adds it back).
 _META_KEYS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "tz")
 # Regex syntax that could match a newline; such patterns are checked value by value instead.
 _NEWLINE_CAPABLE = re.compile(r"\.|\\s|\\S|\\W|\\D|\[\^|\\n")

@@ -29,13 +29,13 @@ from wafermon_schema import MAX_EVENT_BYTES
 from wafermon_schema.model import Event
 
 from .crossfield import INT_FIELDS, CrossFieldTable
-from .fastmodel import compile_template
+from .fastmodel import _META_KEYS, compile_template
 
 log = logging.getLogger(__name__)
 
 _INT64 = (-(2**63), 2**63 - 1)
 # Meta attributes that constrain a value; any other than these per type makes the model unsupported.
-_CONSTRAINTS = ("gt", "ge", "lt", "le", "multiple_of", "pattern", "min_length", "max_length", "tz")
+_CONSTRAINTS = (*_META_KEYS, "pattern")
 _BOUNDS = {"gt", "ge", "lt", "le"}
 _ALLOWED = {str: {"min_length", "max_length", "pattern"}, int: _BOUNDS, float: _BOUNDS}
 
