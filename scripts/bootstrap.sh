@@ -30,10 +30,14 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade "pip>=23.2"
+# Every third-party package at the exact version of scripts/requirements.lock (refresh it on purpose
+# with scripts/lock.sh): as a constraint for what is installed and for pip's isolated builds.
+LOCK=scripts/requirements.lock
+.venv/bin/python -m pip install -q -c "$LOCK" pip setuptools wheel
 # Each Python package of the repository, editable, with its test extras: one file per component in
 # scripts/requirements.d/, installed together so pip resolves them as one set.
 req_args=()
 for req in scripts/requirements.d/*.txt; do req_args+=(-r "$req"); done
-.venv/bin/python -m pip install -q "${req_args[@]}"
+.venv/bin/python -m pip install -q -c "$LOCK" --build-constraint "$LOCK" "${req_args[@]}"
+.venv/bin/python scripts/check_lock.py "$LOCK"
 echo "bootstrap: done"
