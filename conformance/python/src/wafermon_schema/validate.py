@@ -6,21 +6,20 @@ ones (with their original bytes, so nothing is re-encoded) and, per bad one, its
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import msgspec
 
+from .messages import refused_field, undecodable
 from .model import Event, cross_field_problem
+from .rules import MAX_FUTURE_SKEW_S, at_problem, future_problem, has_nul, heartbeat_problem, latest_at, nul_path
 
 MAX_EVENT_BYTES = 98304
 
 _event_decoder = msgspec.json.Decoder(Event)
 _array_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
-
-_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
-_NAMED_FIELD = re.compile(r"(?:unknown|required) field `([^`]+)`")
 
 
 class BatchFormatError(ValueError):
@@ -52,11 +51,10 @@ def split_body(body: bytes) -> list[bytes]:
     if stripped[:1] == b"[":
         try:
             return [bytes(item) for item in _array_decoder.decode(stripped)]
-        except msgspec.DecodeError as exc:
-            raise BatchFormatError(f"the body is not a valid JSON array: {exc}") from None
-        except RecursionError:
-            # An item nested deeper than the decoder's recursion: split without recursing, so that
-            # item is refused on its own (check_event) and the others are kept.
+        except (msgspec.DecodeError, RecursionError):
+            # An item the decoder refuses (bad JSON inside it, a lone surrogate, nesting deeper than its
+            # recursion): split by framing alone, so that item is refused on its own by check_event, as
+            # the same line of an NDJSON body is, and the others are kept.
             return _split_array_iteratively(stripped)
     lines = [line for line in stripped.split(b"\n") if line.strip()]
     return lines
@@ -98,43 +96,55 @@ def _split_array_iteratively(array: bytes) -> list[bytes]:
     raise BatchFormatError("the body is not a valid JSON array: it does not end")
 
 
-def _field_of(message: str) -> str:
-    named = _NAMED_FIELD.search(message)
-    path = _AT_PATH.search(message)
-    prefix = path.group(1) if path else ""
-    if named:
-        return f"{prefix}.{named.group(1)}" if prefix else named.group(1)
-    return prefix or "event"
+def check_event(
+    index: int, raw: bytes, *, now: datetime | None = None, max_future_skew_s: float = MAX_FUTURE_SKEW_S
+) -> Accepted | Problem:
+    """Judge one encoded event: the schema (shape, cross-field rules), then rules.py's rules.
 
-
-def check_event(index: int, raw: bytes) -> Accepted | Problem:
-    """Judge one encoded event."""
+    `now` (timezone-aware) switches on the clock rule: `at` at most `max_future_skew_s` seconds ahead.
+    Every message is our own (messages.py); the field is a dotted path such as `app.name`."""
     if len(raw) > MAX_EVENT_BYTES:
-        return Problem(index, "event", f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
+        return Problem(index, "event", f"the event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
     try:
         event = _event_decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        return Problem(index, _field_of(message), message)
+        return Problem(index, *refused_field(str(exc)))
     except msgspec.DecodeError as exc:
-        return Problem(index, "event", f"not valid JSON: {exc}")
+        return Problem(index, "event", undecodable(raw, str(exc)))
     except RecursionError:
         # Deeply nested metadata exhausts the decoder's recursion; refuse the event, not the batch.
-        return Problem(index, "metadata", "nested too deeply to decode")
-    except UnicodeDecodeError as exc:  # msgspec decodes strings as UTF-8 and raises this
-        return Problem(index, "event", f"a string in the event is not valid UTF-8 ({exc.reason})")
-    problem = cross_field_problem(event)
+        return Problem(index, "metadata", "metadata is nested too deeply to decode")
+    except ValueError:  # UnicodeDecodeError, or an integer of more digits than Python converts
+        return Problem(index, "event", undecodable(raw, ""))
+    problem = cross_field_problem(event) or _rule_problem(event, raw, now, max_future_skew_s)
     if problem is not None:
         return Problem(index, problem[0], problem[1])
     return Accepted(index, raw, event)
 
 
-def check_batch(body: bytes) -> tuple[list[Accepted], list[Problem]]:
-    """Every item of a body, split into the good and the bad. Raises BatchFormatError."""
+def _rule_problem(event: Event, raw: bytes, now: datetime | None, skew: float) -> tuple[str, str] | None:
+    message = at_problem(event.at)
+    if message is None and now is not None:
+        message = future_problem(event.at, latest_at(now, skew), skew)
+    if message is not None:
+        return "at", message
+    if has_nul(raw):
+        path = nul_path(event_to_dict(event), "") or "event"
+        return path, f"{path} holds a NUL character (\\u0000), which no store can keep"
+    message = heartbeat_problem(event.metadata)
+    if message is not None:
+        return "metadata.wafermon.heartbeat_s", message
+    return None
+
+
+def check_batch(
+    body: bytes, *, now: datetime | None = None, max_future_skew_s: float = MAX_FUTURE_SKEW_S
+) -> tuple[list[Accepted], list[Problem]]:
+    """Every item of a body, split into the good and the bad (see check_event). Raises BatchFormatError."""
     accepted: list[Accepted] = []
     problems: list[Problem] = []
     for index, raw in enumerate(split_body(body)):
-        verdict = check_event(index, raw)
+        verdict = check_event(index, raw, now=now, max_future_skew_s=max_future_skew_s)
         if isinstance(verdict, Accepted):
             accepted.append(verdict)
         else:
