@@ -86,13 +86,15 @@ def test_no_message_carries_the_decoder_s_wording() -> None:
 @pytest.mark.parametrize(
     ("at", "words"),
     [
-        ("2026-13-45T99:99:99.000000Z", "the year must be 0001-9999 and the month 01-12"),
+        ("2026-13-45T99:99:99.000000Z", "the year must be 1970-9999 and the month 01-12"),
         ("2027-02-29T08:15:30.123456Z", "2027-02 has no day 29"),
         ("2026-04-31T08:15:30.123456Z", "2026-04 has no day 31"),
         ("2026-11-23T24:00:00.000000Z", "hour 00-23, minute and second 00-59"),
         ("2026-11-23T23:60:00.000000Z", "hour 00-23, minute and second 00-59"),
         ("2026-11-23T23:59:60.000000Z", "hour 00-23, minute and second 00-59"),
-        ("0000-01-01T00:00:00.000000Z", "the year must be 0001-9999"),
+        ("0000-01-01T00:00:00.000000Z", "the year must be 1970-9999"),
+        ("1969-12-31T23:59:59.999999Z", "the year must be 1970-9999"),
+        ("0001-01-01T00:00:00.000000Z", "the year must be 1970-9999"),
     ],
 )
 def test_at_must_be_a_real_time(at: str, words: str) -> None:
@@ -101,7 +103,7 @@ def test_at_must_be_a_real_time(at: str, words: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "at", ["2028-02-29T23:59:59.999999Z", "0001-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z"]
+    "at", ["2028-02-29T23:59:59.999999Z", "1970-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z"]
 )
 def test_real_edge_times_are_accepted(at: str) -> None:
     assert verdict_of(encoded(at=at)) is None
@@ -190,3 +192,33 @@ def test_an_array_item_is_judged_as_the_same_ndjson_line_is(bad: bytes) -> None:
     ndjson = check_batch(good + b"\n" + bad + b"\n" + good)
     assert [a.index for a in array[0]] == [a.index for a in ndjson[0]] == [0, 2]
     assert array[1] == ndjson[1] and [p.index for p in array[1]] == [1]
+
+
+@pytest.mark.parametrize(
+    ("number", "field"),
+    [
+        (b"1e-20000", "metadata"),
+        (b"0.5e-16383", "metadata"),
+        (b"-1E-99999", "metadata"),
+        (b"0." + b"1" * 16384, "metadata"),
+    ],
+)
+def test_a_number_no_store_can_hold_is_refused(number: bytes, field: str) -> None:
+    raw = encoded(metadata={"x": "PH"}).replace(b'"PH"', number)
+    got = verdict_of(raw)
+    assert got is not None and got[0] == field and "digits after the decimal point; the limit is 16383" in got[1]
+
+
+def test_a_number_in_a_typed_field_is_named_by_that_field() -> None:
+    raw = encoded(progress="PH").replace(b'"PH"', b"1e-20000")
+    assert verdict_of(raw) == (
+        "progress",
+        "a number needs 20000 digits after the decimal point; the limit is 16383 (write it rounded, or as a string)",
+    )
+
+
+@pytest.mark.parametrize(
+    "number", [b"1e-16383", b"1e-400", b"0." + b"0" * 2000 + b"1", b"123456789e-9", b'"1e-20000"', b"1" * 300]
+)
+def test_numbers_a_store_can_hold_are_accepted(number: bytes) -> None:
+    assert verdict_of(encoded(metadata={"x": "PH"}).replace(b'"PH"', number)) is None

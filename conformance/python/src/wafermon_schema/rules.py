@@ -1,10 +1,13 @@
 """The rules every receiver applies beyond the JSON Schema's shape, so an event the sidecar accepts is one
 the gateway and its stores accept too (one authority for "is this event valid").
 
-- `at` is a real UTC date and time: year 0001-9999, month 01-12, a day the month has, hour 00-23,
-  minute and second 00-59 (no leap second; the schema's pattern fixes only the digits).
+- `at` is a real UTC date and time: year 1970-9999, month 01-12, a day the month has, hour 00-23,
+  minute and second 00-59 (no leap second; the schema's pattern fixes only the digits). Earlier years
+  are no job's time, and the first instant of year 1 is PostgreSQL's -infinity to its driver.
 - With a clock (`now`): `at` is at most `max_future_skew_s` ahead of it.
 - No string, key or value, holds NUL (U+0000): PostgreSQL text and jsonb cannot store it.
+- Every number is written with at most MAX_NUMBER_SCALE digits after the decimal point once its
+  exponent is applied (1e-20000 decodes to 0.0, but PostgreSQL's jsonb cannot hold it).
 - `wafermon.heartbeat_s` in metadata (flat key or nested `{"wafermon": {"heartbeat_s": x}}`), when present
   and not null, is a number with 0 < x <= MAX_HEARTBEAT_S: it sets the job's liveness deadline.
 
@@ -20,19 +23,28 @@ from typing import Any
 
 MAX_HEARTBEAT_S = 30 * 24 * 3600
 """The longest heartbeat a job may announce (30 days, in seconds); longer ones are refused."""
+MIN_YEAR = 1970
+"""The earliest year of an event's `at`."""
+MAX_NUMBER_SCALE = 16383
+"""Digits after the decimal point a number may need (PostgreSQL numeric, which jsonb uses, holds no more)."""
 MAX_FUTURE_SKEW_S = 3600.0
 """How far ahead of the receiver's clock an event's `at` may be, by default (seconds)."""
 HEARTBEAT_FIELD = "metadata.wafermon.heartbeat_s"
 HEARTBEAT_KEY = "wafermon.heartbeat_s"  # the flat form; the nested one is metadata["wafermon"]["heartbeat_s"]
 _NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# Text that may hold a number needing more than MAX_NUMBER_SCALE fraction digits: a negative exponent of
+# 4+ digits or a run of 1000 digits. Not followed by a hex digit or quote, so a UUID's last group
+# ("...-800e-123456789012") is no suspect. Only suspects are scanned exactly (number_problem).
+NUMBER_SUSPECT = re.compile(rb"[eE]-[0-9]{4,}(?![0-9a-fA-F\"])|[0-9]{1000,}")
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|-?[0-9]+(?:\.([0-9]+))?(?:[eE]([-+]?[0-9]+))?')
 
 
 def at_problem(at: str) -> str | None:
     """Why a pattern-matching `at` (YYYY-MM-DDTHH:MM:SS.ffffffZ) is not a real time, or None."""
     year, month, day = int(at[0:4]), int(at[5:7]), int(at[8:10])
     hour, minute, second = int(at[11:13]), int(at[14:16]), int(at[17:19])
-    if year < 1 or not 1 <= month <= 12:
-        return f"at {at!r} is not a real date: the year must be 0001-9999 and the month 01-12"
+    if year < MIN_YEAR or not 1 <= month <= 12:
+        return f"at {at!r} is not a real date: the year must be {MIN_YEAR}-9999 and the month 01-12"
     if not 1 <= day <= calendar.monthrange(year, month)[1]:
         return f"at {at!r} is not a real date: {year:04d}-{month:02d} has no day {day:02d}"
     if hour > 23 or minute > 59 or second > 59:
@@ -58,28 +70,49 @@ def future_problem(at: str, latest: str, max_future_skew_s: float) -> str | None
     return None
 
 
+def number_problem(raw: bytes) -> str | None:
+    """Why a number in the encoded value cannot be stored, or None. Cheap unless NUMBER_SUSPECT matches."""
+    if NUMBER_SUSPECT.search(raw) is None:
+        return None
+    for token in _TOKEN.finditer(raw):
+        if token.group(0)[:1] == b'"':
+            continue  # a string: numbers inside it are text
+        fraction, exponent = token.group(1) or b"", int(token.group(2) or b"0")
+        scale = len(fraction) - exponent
+        if scale > MAX_NUMBER_SCALE:
+            return (
+                f"a number needs {scale} digits after the decimal point; the limit is {MAX_NUMBER_SCALE} "
+                "(write it rounded, or as a string)"
+            )
+    return None
+
+
 def has_nul(raw: bytes) -> bool:
     """Whether the encoded event holds a \\u0000 escape (a raw NUL byte is not valid JSON text)."""
     return b"\\u0000" in raw and _NUL.search(raw) is not None
 
 
 def nul_path(value: Any, path: str) -> str | None:
-    """The dotted path of the first key or string holding NUL inside a decoded value, or None."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{path}.{key.replace(chr(0), '?')}" if path else key.replace(chr(0), "?")
-            if "\x00" in key:
-                return inner
-            found = nul_path(item, inner)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for n, item in enumerate(value):
-            found = nul_path(item, f"{path}.{n}")
-            if found is not None:
-                return found
+    """The dotted path of the first key or string holding NUL inside a decoded value, or None.
+
+    Iterative, so metadata nested as deep as the decoder allows costs no recursion."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where
+            continue
+        children: list[tuple[Any, str]] = []
+        if isinstance(item, dict):
+            for key, child in item.items():
+                inner = f"{where}.{key.replace(chr(0), '?')}" if where else key.replace(chr(0), "?")
+                if "\x00" in key:
+                    return inner
+                children.append((child, inner))
+        elif isinstance(item, list):
+            children = [(child, f"{where}.{n}") for n, child in enumerate(item)]
+        stack.extend(reversed(children))
     return None
 
 

@@ -13,7 +13,16 @@ import msgspec
 
 from .messages import refused_field, undecodable
 from .model import Event, cross_field_problem
-from .rules import MAX_FUTURE_SKEW_S, at_problem, future_problem, has_nul, heartbeat_problem, latest_at, nul_path
+from .rules import (
+    MAX_FUTURE_SKEW_S,
+    at_problem,
+    future_problem,
+    has_nul,
+    heartbeat_problem,
+    latest_at,
+    nul_path,
+    number_problem,
+)
 
 MAX_EVENT_BYTES = 98304
 
@@ -134,7 +143,18 @@ def _rule_problem(event: Event, raw: bytes, now: datetime | None, skew: float) -
     message = heartbeat_problem(event.metadata)
     if message is not None:
         return "metadata.wafermon.heartbeat_s", message
+    message = number_problem(raw)
+    if message is not None:
+        return _number_field(raw), message
     return None
+
+
+def _number_field(raw: bytes) -> str:
+    """The top-level field holding an unstorable number (a rare path: each value is scanned again)."""
+    for name, value in msgspec.json.decode(raw, type=dict[str, msgspec.Raw]).items():
+        if number_problem(bytes(value)) is not None:
+            return name
+    return "event"
 
 
 def check_batch(
