@@ -67,9 +67,10 @@ struct Fact {
     std::vector<DomainValue> domain; // EnumValue: the radix is its size
 };
 
-// wafermon_schema/rules.py, the rules beyond the model: which root fields they read, and their bounds.
+// wafermon_schema/rules.py, the rules beyond the model: which root fields they read, and their
+// bounds.
 struct Rules {
-    long at_field = -1;       // the event's time: a real UTC time from min_year, at most latest_at
+    long at_field = -1; // the event's time: a real UTC time from min_year, at most latest_at
     long min_year = 0;
     long metadata_field = -1; // the object holding the heartbeat setting
     std::string heartbeat_flat, heartbeat_outer, heartbeat_inner;
@@ -290,8 +291,8 @@ int hex4(const char *p) {
 }
 
 // What the raw text must not hold for this walk to vouch for it: a \uD800-\uDFFF escape that is
-// not half of a high+low pair (msgspec refuses those; simdjson would not), or \u0000 (rules.py). Raw control bytes in a
-// string simdjson refuses itself (UNESCAPED_CHARS).
+// not half of a high+low pair (msgspec refuses those; simdjson would not), or \u0000 (rules.py).
+// Raw control bytes in a string simdjson refuses itself (UNESCAPED_CHARS).
 bool escapes_are_plain(const char *p, size_t n) {
     for (size_t at = 0; at < n;) {
         const char *q = static_cast<const char *>(memchr(p + at, '\\', n - at));
@@ -382,8 +383,8 @@ bool metadata_ok(const Rules &rules, element metadata) {
 }
 
 // rules.py's number rule, conservatively: a number token (it starts at a structural position) of
-// 1000 bytes or more, or with a negative exponent of 4 digits or more, may need more fraction digits
-// than a store holds, so the answer is "not sure".
+// 1000 bytes or more, or with a negative exponent of 4 digits or more, may need more fraction
+// digits than a store holds, so the answer is "not sure".
 bool numbers_are_short(const char *text, size_t n, const uint32_t *index, uint32_t count) {
     for (uint32_t k = 0; k < count && index[k] < n; ++k) {
         char c = text[index[k]];
@@ -441,15 +442,18 @@ bool on_one_line(const char *text, size_t len) {
     return memchr(text, '\n', len) == nullptr && memchr(text, '\r', len) == nullptr;
 }
 
-// The structural positions simdjson's first stage recorded for the last parse (numbers start at one).
-// (`parser.implementation->structural_indexes` is public in simdjson 3.0.1 but documented as internal.)
+// The structural positions simdjson's first stage recorded for the last parse (numbers start at
+// one).
+// (`parser.implementation->structural_indexes` is public in simdjson 3.0.1 but documented as
+// internal.)
 bool parsed_numbers_are_short(const simdjson::dom::parser &parser, const char *text, size_t n) {
     return numbers_are_short(text, n, parser.implementation->structural_indexes.get(),
                              parser.implementation->n_structural_indexes);
 }
 
 // One event's text (inside a buffer with simdjson's padding after it).
-bool event_is_valid(const Checker &checker, const char *text, size_t len, std::string_view latest_at) {
+bool event_is_valid(const Checker &checker, const char *text, size_t len,
+                    std::string_view latest_at) {
     thread_local simdjson::dom::parser parser;
     element doc;
     return text_is_plain(checker, text, len) && !parser.parse(text, len, false).get(doc) &&
@@ -751,7 +755,8 @@ void build_rules(Checker &checker, PyObject *rules) {
 PyObject *compile(PyObject *, PyObject *args) {
     PyObject *spec, *facts, *allowed, *rules = Py_None;
     Py_ssize_t max_event_bytes;
-    if (!PyArg_ParseTuple(args, "OOOn|O:compile", &spec, &facts, &allowed, &max_event_bytes, &rules))
+    if (!PyArg_ParseTuple(args, "OOOn|O:compile", &spec, &facts, &allowed, &max_event_bytes,
+                          &rules))
         return nullptr;
     if (max_event_bytes <= 0) {
         PyErr_SetString(PyExc_ValueError, "max_event_bytes must be positive");
