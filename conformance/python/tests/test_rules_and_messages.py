@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from wafermon_schema import MAX_HEARTBEAT_S, Accepted, Problem, check_batch, check_event, vectors_path
+from wafermon_schema.samples import bad_items, good_item
 
 VECTORS = json.loads(vectors_path().read_text())
 BASE: dict[str, Any] = next(v["event"] for v in VECTORS if v["valid"])
@@ -222,3 +223,12 @@ def test_a_number_in_a_typed_field_is_named_by_that_field() -> None:
 )
 def test_numbers_a_store_can_hold_are_accepted(number: bytes) -> None:
     assert verdict_of(encoded(metadata={"x": "PH"}).replace(b'"PH"', number)) is None
+
+
+def test_the_catalogue_of_bad_items_names_each_field() -> None:
+    now = datetime.now(UTC)
+    assert isinstance(check_event(0, good_item(), now=now), Accepted)
+    for kind, raw in bad_items().items():
+        verdict = check_event(0, raw, now=now)
+        assert isinstance(verdict, Problem) and verdict.field == kind.split(":")[1], (kind, verdict)
+        assert b"\n" not in raw and raw[:1] != b"["  # NDJSON and an array can both carry it
