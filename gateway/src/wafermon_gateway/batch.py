@@ -65,15 +65,19 @@ def _items(body: bytes) -> tuple[list[bytes], str | None]:
     if stripped[:1] == b"{":
         try:
             obj = msgspec.json.decode(stripped, type=dict[str, msgspec.Raw])
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            obj = None  # not one object: NDJSON, handled below
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            obj = None  # not one object (NDJSON, handled below), or one too deep for an envelope: an event
         if obj is not None and "events" in obj:
             unknown = sorted(set(obj) - ENVELOPE_FIELDS)
             if unknown:
                 raise BodyError(400, f"unknown field {unknown[0]!r} in the batch envelope", unknown[0])
+            events_text = bytes(obj["events"]).strip()
+            if events_text[:1] != b"[":
+                raise BodyError(400, "'events' must be a JSON array of event objects", "events")
             try:
-                events = msgspec.json.decode(obj["events"], type=list[msgspec.Raw])
-            except (msgspec.DecodeError, msgspec.ValidationError):
+                # Split as a bare array is, so an item the decoder refuses is refused alone.
+                events = split_body(events_text)
+            except BatchFormatError:
                 raise BodyError(400, "'events' must be a JSON array of event objects", "events") from None
             site_id: str | None = None
             for name, limit in (("source", 64), ("site_id", 128)):
@@ -86,7 +90,7 @@ def _items(body: bytes) -> tuple[list[bytes], str | None]:
                         raise BodyError(400, f"'{name}' must be 1..{limit} characters", name)
                     if name == "site_id":
                         site_id = value
-            return [bytes(item) for item in events], site_id
+            return events, site_id
     try:
         return split_body(stripped), None
     except BatchFormatError as exc:
