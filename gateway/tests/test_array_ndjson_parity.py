@@ -74,3 +74,24 @@ def test_same_verdict_per_item_over_http(gateway: Gateway) -> None:  # noqa: F81
             assert by_array == by_ndjson, kinds
             assert [(p["index"], p["field"]) for p in by_array[2]] == expected_rejected(kinds)
             assert all("`" not in p["message"] for p in by_array[2])  # our words, not the decoder's
+
+
+@pytest.mark.parametrize("pretty", [False, True])
+async def test_an_envelope_item_is_judged_as_the_same_array_item(client: httpx.AsyncClient, pretty: bool) -> None:
+    """The managed envelope too: an event the decoder refuses (a lone surrogate, broken JSON) is refused
+    alone with its index; the envelope's own fields still apply."""
+    kinds = ["good", "lone surrogate:event", "good", "malformed JSON:event", "invalid UTF-8:event", "good"]
+    items = items_of(kinds)
+    separator = b",\n  " if pretty else b","
+    envelope = b'{"source": "x", "events": [' + separator.join(items) + b'], "site_id": "fab1"}'
+    by_envelope = answer(await client.post(INGEST, content=envelope, headers={"Content-Type": "application/json"}))
+    by_array = answer(await client.post(INGEST, content=both_forms(items)[0]))
+    assert by_envelope[0] == 200 and by_envelope[2] == by_array[2]
+    assert [(p["index"], p["field"]) for p in by_envelope[2]] == expected_rejected(kinds)
+    wrong_site = envelope.replace(b'"site_id": "fab1"', b'"site_id": "fab9"')
+    r = await client.post(INGEST, content=wrong_site)
+    assert [(p["index"], p["field"]) for p in r.json()["rejected"]] == [
+        (0, "site_id"), (1, "event"), (2, "site_id"), (3, "event"), (4, "event"), (5, "site_id")
+    ]  # fmt: skip
+    r = await client.post(INGEST, content=envelope.replace(b'"source"', b'"surprise"'))
+    assert r.status_code == 400 and r.json()["field"] == "surprise"

@@ -16,6 +16,7 @@ from datetime import datetime
 import msgspec
 
 from wafermon_schema import BatchFormatError, Problem, check_event, split_body
+from wafermon_schema.validate import split_object_members
 
 from .reducer import Facts, facts_from_event
 from .settings import Settings
@@ -59,14 +60,30 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     return out
 
 
+def _envelope(text: bytes) -> dict[str, msgspec.Raw] | dict[str, bytes] | None:
+    """The members of a body that is one JSON object holding "events"; None for anything else (NDJSON,
+    one event). An envelope whose decode fails because of one event inside it is split by framing, so
+    that event is refused alone, as it would be in a bare array or NDJSON. (For NDJSON the framing scan
+    stops at the end of the first line's object.)"""
+    try:
+        return msgspec.json.decode(text, type=dict[str, msgspec.Raw])
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        pass  # not one object (NDJSON), one too deep to decode (an event), or an envelope with a bad event
+    try:
+        members = split_object_members(text)
+        keys = [msgspec.json.decode(key, type=str) for key, _ in members]
+    except (BatchFormatError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if "events" not in keys:
+        return None
+    return dict(zip(keys, (value for _, value in members), strict=True))
+
+
 def _items(body: bytes) -> tuple[list[bytes], str | None]:
     """Raw event items and the envelope's site_id (None when the body is not an envelope)."""
     stripped = body.strip()
     if stripped[:1] == b"{":
-        try:
-            obj = msgspec.json.decode(stripped, type=dict[str, msgspec.Raw])
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-            obj = None  # not one object (NDJSON, handled below), or one too deep for an envelope: an event
+        obj = _envelope(stripped)
         if obj is not None and "events" in obj:
             unknown = sorted(set(obj) - ENVELOPE_FIELDS)
             if unknown:

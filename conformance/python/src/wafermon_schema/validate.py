@@ -72,8 +72,36 @@ def split_body(body: bytes) -> list[bytes]:
 _OPEN, _CLOSE, _QUOTE, _BACKSLASH, _COMMA = b"[{", b"]}", 0x22, 0x5C, 0x2C
 
 
-def _split_array_iteratively(array: bytes) -> list[bytes]:
-    """The items of a JSON array found by tracking depth and strings, byte by byte (no recursion).
+def split_object_members(text: bytes) -> list[tuple[bytes, bytes]]:
+    """The (key, value) texts of a JSON object found by framing alone, like an array's items, for an
+    envelope whose decode failed because of one event inside it. Raises BatchFormatError."""
+    members: list[tuple[bytes, bytes]] = []
+    for part in _split_array_iteratively(text, "object"):
+        end = _string_end(part)
+        if end is None or part[end:].lstrip()[:1] != b":":
+            raise BatchFormatError('the body is not a valid JSON object: a member is not "key": value')
+        members.append((part[:end], part[end:].lstrip()[1:].strip()))
+    return members
+
+
+def _string_end(text: bytes) -> int | None:
+    """The offset just after the JSON string that `text` starts with, or None."""
+    if text[:1] != b'"':
+        return None
+    escaped = False
+    for i in range(1, len(text)):
+        if escaped:
+            escaped = False
+        elif text[i] == _BACKSLASH:
+            escaped = True
+        elif text[i] == _QUOTE:
+            return i + 1
+    return None
+
+
+def _split_array_iteratively(array: bytes, noun: str = "array") -> list[bytes]:
+    """The items of a JSON array (or members of an object) found by tracking depth and strings, byte by
+    byte (no recursion).
 
     Only the framing is checked here; each item is judged afterwards by check_event."""
     items: list[bytes] = []
@@ -94,7 +122,7 @@ def _split_array_iteratively(array: bytes) -> list[bytes]:
             depth -= 1
             if depth == 0:  # the array's own closing bracket
                 if array[i + 1 :].strip():
-                    raise BatchFormatError("the body is not a valid JSON array: data after its end")
+                    raise BatchFormatError(f"the body is not a valid JSON {noun}: data after its end")
                 last = array[start:i].strip()
                 if last:
                     items.append(last)
@@ -102,7 +130,7 @@ def _split_array_iteratively(array: bytes) -> list[bytes]:
         elif byte == _COMMA and depth == 1:
             items.append(array[start:i].strip())
             start = i + 1
-    raise BatchFormatError("the body is not a valid JSON array: it does not end")
+    raise BatchFormatError(f"the body is not a valid JSON {noun}: it does not end")
 
 
 def check_event(
