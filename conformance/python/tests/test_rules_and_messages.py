@@ -9,8 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wafermon_schema import MAX_HEARTBEAT_S, Accepted, Problem, check_batch, check_event, vectors_path
+from wafermon_schema.rules import MAX_NUMBER_SCALE, number_problem, number_suspect
 from wafermon_schema.samples import bad_items, good_item
 
 VECTORS = json.loads(vectors_path().read_text())
@@ -232,3 +235,27 @@ def test_the_catalogue_of_bad_items_names_each_field() -> None:
         verdict = check_event(0, raw, now=now)
         assert isinstance(verdict, Problem) and verdict.field == kind.split(":")[1], (kind, verdict)
         assert b"\n" not in raw and raw[:1] != b"["  # NDJSON and an array can both carry it
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fraction=st.integers(0, 20000),
+    exponent=st.integers(-30000, 400),
+    marker=st.sampled_from(["e", "E"]),
+    leading_zeros=st.integers(0, 3),
+)
+def test_the_cheap_suspect_test_never_misses_an_unstorable_number(
+    fraction: int, exponent: int, marker: str, leading_zeros: int
+) -> None:
+    sign = "-" if exponent < 0 else "+"
+    point = f".{'5' * fraction}" if fraction else ""  # JSON has no "1."
+    text = f"1{point}{marker}{sign}{'0' * leading_zeros}{abs(exponent)}".encode()
+    raw = b'{"x": ' + text + b"}"
+    unstorable = fraction - exponent > MAX_NUMBER_SCALE
+    assert (number_problem(raw) is not None) == unstorable
+    if unstorable:
+        assert number_suspect(raw)
+
+
+def test_uuids_are_no_suspects() -> None:
+    assert not number_suspect(b'{"a": "01936f0e-800e-123456789012", "b": "2026-11-23T08:15:30.123456Z"}')

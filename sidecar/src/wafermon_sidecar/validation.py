@@ -29,7 +29,7 @@ from wafermon_schema import (
     cross_field_problem,
 )
 from wafermon_schema.files import vectors_path
-from wafermon_schema.rules import NUMBER_SUSPECT, at_problem, heartbeat_problem, latest_at
+from wafermon_schema.rules import at_problem, heartbeat_problem, latest_at, number_suspect
 
 from .crossfield import CrossFieldTable
 from .fastmodel import ObjectCheck, PatternCheck, derive
@@ -113,7 +113,7 @@ class _FastPath:
 def rules_ok(events: list[Any], body: bytes, latest: str | None) -> bool:
     """wafermon_schema/rules.py over a batch of twins (patterns already checked): True only when the
     authority's rules accept every event. NUL escapes and suspect numbers go to the authority whole."""
-    if b"\\u0000" in body or NUMBER_SUSPECT.search(body) is not None:
+    if b"\\u0000" in body or number_suspect(body):
         return False
     ats = [e.at for e in events]
     if not ats:
