@@ -14,6 +14,7 @@ import msgspec
 from .messages import refused_field, undecodable
 from .model import Event, cross_field_problem
 from .rules import (
+    HEARTBEAT_FIELD,
     MAX_FUTURE_SKEW_S,
     at_problem,
     future_problem,
@@ -170,7 +171,7 @@ def _rule_problem(event: Event, raw: bytes, now: datetime | None, skew: float) -
         return path, f"{path} holds a NUL character (\\u0000), which no store can keep"
     message = heartbeat_problem(event.metadata)
     if message is not None:
-        return "metadata.wafermon.heartbeat_s", message
+        return HEARTBEAT_FIELD, message
     message = number_problem(raw)
     if message is not None:
         return _number_field(raw), message
