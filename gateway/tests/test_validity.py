@@ -65,21 +65,25 @@ numbers = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from([0.0, -0.0, 5e-324, 1.7976931348623157e308, 2**63, 2**64, -(2**63) - 1, 1e20])
 )
-texts = st.text(st.characters(codec="utf-8"), max_size=30)
+# NUL has a rule of its own; a rare draw adds it (candidate_events), so most examples are accepted.
+characters = st.characters(codec="utf-8", exclude_characters="\x00")
+texts = st.text(characters, max_size=30)
 values = st.recursive(
     st.none() | st.booleans() | numbers | texts,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
     max_leaves=10,
 )
-heartbeats = st.none() | numbers | st.sampled_from([MAX_HEARTBEAT_S, MAX_HEARTBEAT_S + 1, 0.001, "60", True])
+heartbeats = st.none() | st.floats(0.001, MAX_HEARTBEAT_S) | st.sampled_from([MAX_HEARTBEAT_S + 1, 0, "60", True, 1e20])
 # Number texts JSON allows that a decoder may turn into something else (0.0, a huge int): raw, not via json.dumps.
 RAW_NUMBERS = [
-    "1e-20000",
+    "1.5",
+    "-2.5e-300",
     "1e-16383",
-    "0.5e-16383",
     "-1e-400",
+    "1e-20000",  # refused: jsonb cannot hold it
     "0." + "0" * 500 + "1",
     "1" * 300,
+    "0.5e-16383",  # refused
     "1.5E+300",
     "-0.0e-5",
     "123456789" * 40,
@@ -90,15 +94,17 @@ RAW_NUMBERS = [
 def candidate_events(draw: st.DrawFn) -> bytes:
     kind = draw(st.sampled_from(["started", "progress", "heartbeat", "finished"]))
     status = draw(st.sampled_from(["succeeded", "failed", "cancelled"])) if kind == "finished" else "running"
-    when = draw(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
-    if draw(st.booleans()):
-        when = datetime.now() - timedelta(seconds=draw(st.integers(0, 10**6)))
+    when = datetime.now() - timedelta(seconds=draw(st.integers(0, 10**6)))
+    if draw(st.sampled_from(range(5))) == 4:  # now and then anywhere in the calendar (before 1970, the future: refused)
+        when = draw(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
     metadata: dict[str, Any] = draw(st.dictionaries(texts, values, max_size=4))
-    heartbeat = draw(heartbeats)
-    if draw(st.booleans()):
+    heartbeat, where = draw(heartbeats), draw(st.sampled_from(range(4)))
+    if where == 0:
         metadata["wafermon.heartbeat_s"] = heartbeat
-    elif draw(st.booleans()):
+    elif where == 1:
         metadata["wafermon"] = {"heartbeat_s": heartbeat}
+    if draw(st.sampled_from(range(10))) == 9:  # rare draws: sampled_from, as integers() favours its bounds
+        metadata["nul"] = "a\x00b"
     metadata["raw"] = "RAWNUMBER"
     subjob = draw(st.booleans())
     body: dict[str, Any] = {
@@ -110,12 +116,12 @@ def candidate_events(draw: st.DrawFn) -> bytes:
         "parent_id": new_id() if subjob else None,
         "seq": draw(st.integers(0, 2**53 - 1)),
         "at": _at(when),
-        "site_id": draw(st.text(st.characters(codec="utf-8"), min_size=1, max_size=128)),
-        "app": {"name": draw(st.text(min_size=1, max_size=128)), "version": draw(texts)},
-        "business_key": draw(st.none() | st.text(max_size=256)),
+        "site_id": draw(st.text(characters, min_size=1, max_size=128)),
+        "app": {"name": draw(st.text(characters, min_size=1, max_size=128)), "version": draw(texts)},
+        "business_key": draw(st.none() | st.text(characters, max_size=256)),
         "status": status,
         "metadata": metadata,
-        "host": draw(st.text(min_size=1, max_size=255)),
+        "host": draw(st.text(characters, min_size=1, max_size=255)),
         "pid": draw(st.integers(0, 2**32 - 1)),
         "sdk": {"lang": "python", "version": "0.1.0"},
     }
@@ -124,7 +130,10 @@ def candidate_events(draw: st.DrawFn) -> bytes:
     if kind == "finished" or draw(st.booleans()):
         body["metrics"] = {"duration_s": draw(st.floats(0, allow_infinity=False)), "mem_max_mb": 1.5}
     if status == "failed":
-        body["error"] = {"type": draw(st.text(min_size=1, max_size=256)), "message": draw(st.text(max_size=300))}
+        body["error"] = {
+            "type": draw(st.text(characters, min_size=1, max_size=256)),
+            "message": draw(st.text(characters, max_size=300)),
+        }
     raw_number = draw(st.sampled_from(RAW_NUMBERS))
     return json.dumps(body, ensure_ascii=draw(st.booleans())).encode().replace(b'"RAWNUMBER"', raw_number.encode())
 
@@ -153,4 +162,5 @@ def test_every_event_the_validator_accepts_is_stored_without_a_5xx(make_settings
 
         each()
         assert tc.post("/v1/admin/maintenance").status_code == 200
-    assert stored >= 20  # the strategy must reach accepted events, or the property proves nothing
+    print(f"stored {stored} of 150 examples")
+    assert stored >= 50  # the strategy must reach accepted events, or the property proves nothing
