@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wafermon_schema import MAX_HEARTBEAT_S, Accepted, Problem, check_batch, check_event, vectors_path
+from wafermon_schema import MAX_HEARTBEAT_S, Accepted, BatchFormatError, Problem, check_batch, check_event, vectors_path
 from wafermon_schema.rules import MAX_NUMBER_SCALE, number_problem, number_suspect
 from wafermon_schema.samples import bad_items, good_item
 
@@ -259,3 +259,22 @@ def test_the_cheap_suspect_test_never_misses_an_unstorable_number(
 
 def test_uuids_are_no_suspects() -> None:
     assert not number_suspect(b'{"a": "01936f0e-800e-123456789012", "b": "2026-11-23T08:15:30.123456Z"}')
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"a": "' + b"x" * 1_000_000,
+        b'[{"a": "' + b"x\\\\" * 500_000,
+        b'["' + b'x\\"' * 300_000,
+        b"[" + b"{" * 100_000,
+    ],
+)
+def test_a_hostile_array_is_framed_in_linear_time(body: bytes) -> None:
+    """The framing fallback (an item the decoder refuses) must not backtrack: 1 MB in well under a second."""
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(BatchFormatError, match="does not end"):
+        check_batch(body)
+    assert time.perf_counter() - started < 5  # linear: ~0.05 s on a loaded machine; exponential: never
