@@ -62,8 +62,10 @@ async def test_partial_batch_reports_rejected_by_index_and_field(client: httpx.A
     ]  # fmt: skip
     r = await client.post(INGEST, content=nul)
     assert r.status_code == 200 and r.json()["rejected"][0] == {
-        "index": 0, "field": "event", "message": "the event contains a NUL character (\\u0000), which cannot be stored"
-    }  # fmt: skip
+        "index": 0,
+        "field": "metadata.recipe",
+        "message": "metadata.recipe holds a NUL character (\\u0000), which no store can keep",
+    }
 
 
 @pytest.mark.parametrize(

@@ -100,3 +100,34 @@ async def test_sdk_to_sidecar_to_gateway(gateway: Gateway, sidecar: str, tmp_pat
     messages = await live
     statuses = [m["data"]["status"] for m in messages if m["data"]["id"] == job["id"]]
     assert statuses and statuses[-1] == "succeeded"
+
+
+async def test_what_the_gateway_refuses_the_sidecar_refuses_first(
+    gateway: Gateway,  # noqa: F811
+    sidecar: str,
+) -> None:
+    """The issue's inputs (`at` 2026-13-45T99:99:99, a NUL, a heartbeat of 1e20, ...): the producer hears
+    207 naming the field at the first hop, the good events beside them reach the gateway, and nothing is
+    dead-lettered on the way (the sidecar and the gateway ask the same authority)."""
+    from wafermon_schema.samples import bad_items, good_item
+
+    bad = bad_items()
+    goods = [good_item(), good_item()]
+    body = b"\n".join([goods[0], *bad.values(), goods[1]])
+    async with httpx.AsyncClient(base_url=sidecar, timeout=30) as client:
+        r = await client.post("/v1/ingest/events:batch", content=body, headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 207, r.text
+    assert r.json()["accepted"] == 2
+    assert [(p["index"], p["field"]) for p in r.json()["rejected"]] == [
+        (i + 1, kind.split(":")[1]) for i, kind in enumerate(bad)
+    ]
+    wanted = {json.loads(g)["entity_id"] for g in goods}
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+        for _ in range(200):
+            found = {j["id"] for j in (await client.get("/v1/jobs", params={"limit": 100})).json()["items"]}
+            if wanted <= found:
+                break
+            await asyncio.sleep(0.1)
+        assert wanted <= found, "the valid events never reached the gateway"
+    health = httpx.get(sidecar + "/v1/healthz", timeout=10).json()
+    assert health["backends"]["gateway"]["dead_lettered_events"] == 0, health

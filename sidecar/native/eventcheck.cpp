@@ -67,11 +67,22 @@ struct Fact {
     std::vector<DomainValue> domain; // EnumValue: the radix is its size
 };
 
+// wafermon_schema/rules.py, the rules beyond the model: which root fields they read, and their
+// bounds.
+struct Rules {
+    long at_field = -1; // the event's time: a real UTC time from min_year, at most latest_at
+    long min_year = 0;
+    long metadata_field = -1; // the object holding the heartbeat setting
+    std::string heartbeat_flat, heartbeat_outer, heartbeat_inner;
+    double max_heartbeat = 0;
+};
+
 struct Checker {
     std::vector<std::unique_ptr<Node>> nodes; // owns every node; nodes[0] is the root (the event)
     std::vector<Fact> facts;
     std::vector<bool> allowed; // indexed by the mixed-radix code of an event's facts
     size_t max_event_bytes = 0;
+    Rules rules;
 };
 
 // ---- the walk ---------------------------------------------------------------------------------
@@ -280,8 +291,8 @@ int hex4(const char *p) {
 }
 
 // What the raw text must not hold for this walk to vouch for it: a \uD800-\uDFFF escape that is
-// not half of a high+low pair (msgspec refuses those; simdjson would not). Raw control bytes in a
-// string simdjson refuses itself (UNESCAPED_CHARS).
+// not half of a high+low pair (msgspec refuses those; simdjson would not), or \u0000 (rules.py).
+// Raw control bytes in a string simdjson refuses itself (UNESCAPED_CHARS).
 bool escapes_are_plain(const char *p, size_t n) {
     for (size_t at = 0; at < n;) {
         const char *q = static_cast<const char *>(memchr(p + at, '\\', n - at));
@@ -295,8 +306,8 @@ bool escapes_are_plain(const char *p, size_t n) {
         if (at + 6 > n)
             return false;
         int unit = hex4(q + 2);
-        if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
-            return false;
+        if (unit <= 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
+            return false; // (0: NUL, which the rules refuse)
         if (unit >= 0xD800 && unit <= 0xDBFF) {
             int second = at + 12 <= n && q[6] == '\\' && q[7] == 'u' ? hex4(q + 8) : -1;
             if (second < 0xDC00 || second > 0xDFFF)
@@ -309,8 +320,94 @@ bool escapes_are_plain(const char *p, size_t n) {
     return true;
 }
 
-// One parsed event: valid by the model and the cross-field table?
-bool element_is_valid(const Checker &checker, element doc) {
+int digits(std::string_view s, size_t at, size_t n) {
+    int v = 0;
+    for (size_t i = at; i < at + n; ++i)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+// rules.py's at_problem and future_problem on a pattern-checked YYYY-MM-DDTHH:MM:SS.ffffffZ.
+bool at_is_real(const Rules &rules, std::string_view at, std::string_view latest_at) {
+    if (at.size() != 27)
+        return false;
+    int year = digits(at, 0, 4), month = digits(at, 5, 2), day = digits(at, 8, 2);
+    if (year < rules.min_year || month < 1 || month > 12 || day < 1)
+        return false;
+    static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    if (day > kDays[month - 1] + (month == 2 && leap))
+        return false;
+    if (digits(at, 11, 2) > 23 || digits(at, 14, 2) > 59 || digits(at, 17, 2) > 59)
+        return false;
+    return latest_at.empty() || at <= latest_at;
+}
+
+// rules.py's heartbeat_problem on one value: null, or a number (not a boolean) in (0, max].
+bool heartbeat_ok(const Rules &rules, element value) {
+    double v;
+    switch (value.type()) {
+    case element_type::NULL_VALUE:
+        return true;
+    case element_type::INT64:
+        v = static_cast<double>(value.get_int64().value_unsafe());
+        break;
+    case element_type::UINT64:
+        v = static_cast<double>(value.get_uint64().value_unsafe());
+        break;
+    case element_type::DOUBLE:
+        v = value.get_double().value_unsafe();
+        break;
+    default:
+        return false;
+    }
+    return v > 0 && v <= rules.max_heartbeat;
+}
+
+// Every occurrence of the flat key and of outer.inner is checked (a duplicate key too: not sure).
+bool metadata_ok(const Rules &rules, element metadata) {
+    simdjson::dom::object object;
+    if (metadata.get_object().get(object))
+        return false;
+    for (auto pair : object) {
+        if (pair.key == rules.heartbeat_flat && !heartbeat_ok(rules, pair.value))
+            return false;
+        simdjson::dom::object nested;
+        if (pair.key == rules.heartbeat_outer && !pair.value.get_object().get(nested)) {
+            for (auto inner : nested)
+                if (inner.key == rules.heartbeat_inner && !heartbeat_ok(rules, inner.value))
+                    return false;
+        }
+    }
+    return true;
+}
+
+// rules.py's number rule, conservatively: a number token (it starts at a structural position) of
+// 1000 bytes or more, or with a negative exponent of 4 digits or more, may need more fraction
+// digits than a store holds, so the answer is "not sure".
+bool numbers_are_short(const char *text, size_t n, const uint32_t *index, uint32_t count) {
+    for (uint32_t k = 0; k < count && index[k] < n; ++k) {
+        char c = text[index[k]];
+        if (c != '-' && (c < '0' || c > '9'))
+            continue;
+        size_t end = k + 1 < count && index[k + 1] < n ? index[k + 1] : n;
+        if (end - index[k] >= 1000)
+            return false;
+        for (size_t i = index[k]; i + 1 < end; ++i) {
+            if ((text[i] == 'e' || text[i] == 'E') && text[i + 1] == '-') {
+                size_t run = 0;
+                while (i + 2 + run < end && text[i + 2 + run] >= '0' && text[i + 2 + run] <= '9')
+                    ++run;
+                if (run >= 4)
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
+// One parsed event: valid by the model, the cross-field table and the rules?
+bool element_is_valid(const Checker &checker, element doc, std::string_view latest_at) {
     thread_local std::vector<element> values;
     const Node &root = *checker.nodes[0];
     values.resize(root.fields.size());
@@ -318,7 +415,19 @@ bool element_is_valid(const Checker &checker, element doc) {
     if (!check_struct(root, doc, values.data(), &seen))
         return false;
     size_t code = fact_code(checker, values.data(), seen);
-    return code < checker.allowed.size() && checker.allowed[code];
+    if (code >= checker.allowed.size() || !checker.allowed[code])
+        return false;
+    const Rules &rules = checker.rules;
+    if (rules.at_field >= 0) {
+        std::string_view at;
+        if (!((seen >> rules.at_field) & 1) || values[rules.at_field].get_string().get(at) ||
+            !at_is_real(rules, at, latest_at))
+            return false;
+    }
+    if (rules.metadata_field >= 0 && ((seen >> rules.metadata_field) & 1) &&
+        !metadata_ok(rules, values[rules.metadata_field]))
+        return false;
+    return true;
 }
 
 // What an event's text must be before it is parsed: within the size limit, an object, and no
@@ -333,12 +442,22 @@ bool on_one_line(const char *text, size_t len) {
     return memchr(text, '\n', len) == nullptr && memchr(text, '\r', len) == nullptr;
 }
 
+// The structural positions simdjson's first stage recorded for the last parse (numbers start at
+// one).
+// (`parser.implementation->structural_indexes` is public in simdjson 3.0.1 but documented as
+// internal.)
+bool parsed_numbers_are_short(const simdjson::dom::parser &parser, const char *text, size_t n) {
+    return numbers_are_short(text, n, parser.implementation->structural_indexes.get(),
+                             parser.implementation->n_structural_indexes);
+}
+
 // One event's text (inside a buffer with simdjson's padding after it).
-bool event_is_valid(const Checker &checker, const char *text, size_t len) {
+bool event_is_valid(const Checker &checker, const char *text, size_t len,
+                    std::string_view latest_at) {
     thread_local simdjson::dom::parser parser;
     element doc;
     return text_is_plain(checker, text, len) && !parser.parse(text, len, false).get(doc) &&
-           element_is_valid(checker, doc);
+           parsed_numbers_are_short(parser, text, len) && element_is_valid(checker, doc, latest_at);
 }
 
 // Memory this module keeps per thread between calls is bounded: a body's padded copy is kept for
@@ -355,7 +474,9 @@ const char *padded_copy(const char *body, size_t n, std::vector<char> &large) {
     return padded.data();
 }
 
-long count_valid_ndjson(const Checker &checker, const char *body, size_t n) {
+// latest_at: the latest `at` accepted now (rules.py latest_at), or empty for no clock rule.
+long count_valid_ndjson(const Checker &checker, const char *body, size_t n,
+                        std::string_view latest_at = {}) {
     if (n == 0 || memchr(body, '\r', n) != nullptr)
         return -1; // CR LF lines are re-encoded in Python
     std::vector<char> large;
@@ -365,7 +486,7 @@ long count_valid_ndjson(const Checker &checker, const char *body, size_t n) {
         const char *line = text + start;
         const char *end = static_cast<const char *>(memchr(line, '\n', n - start));
         size_t len = end != nullptr ? static_cast<size_t>(end - line) : n - start;
-        if (!event_is_valid(checker, line, len))
+        if (!event_is_valid(checker, line, len, latest_at))
             return -1;
         start += len + 1;
     }
@@ -378,7 +499,8 @@ long count_valid_ndjson(const Checker &checker, const char *body, size_t n) {
 // never inside a string, so finding them reads a few positions per event rather than every byte.
 // (`parser.implementation->structural_indexes` is public in simdjson 3.0.1 but documented as
 // internal; should it change meaning, a count or brace that does not match answers -1.)
-long count_valid_array(const Checker &checker, const char *body, size_t n, std::string &ndjson) {
+long count_valid_array(const Checker &checker, const char *body, size_t n, std::string &ndjson,
+                       std::string_view latest_at = {}) {
     thread_local simdjson::dom::parser parser;
     thread_local std::vector<std::pair<size_t, size_t>> spans;
     std::vector<char> unused;
@@ -404,12 +526,15 @@ long count_valid_array(const Checker &checker, const char *body, size_t n, std::
     }
     if (spans.size() != array.size())
         return -1; // an item that is not an object or array
+    if (!numbers_are_short(text, n, index, structurals))
+        return -1;
     size_t i = 0;
     for (element item : array) {
         auto [from, to] = spans[i++];
         // The span must be the object the parser saw: '{' ... '}' (text_is_plain checks the '{').
         if (text[to - 1] != '}' || !on_one_line(text + from, to - from) ||
-            !text_is_plain(checker, text + from, to - from) || !element_is_valid(checker, item))
+            !text_is_plain(checker, text + from, to - from) ||
+            !element_is_valid(checker, item, latest_at))
             return -1;
         if (i > 1)
             ndjson.push_back('\n');
@@ -604,10 +729,34 @@ void free_checker(PyObject *capsule) {
     delete static_cast<Checker *>(PyCapsule_GetPointer(capsule, kCapsule));
 }
 
+// rules: (at_field, min_year, metadata_field, heartbeat_flat, heartbeat_outer, heartbeat_inner,
+// max_heartbeat), as nativecheck.py describes rules.py; None (or absent) checks no such rule.
+void build_rules(Checker &checker, PyObject *rules) {
+    const Node &root = *checker.nodes[0];
+    Rules &r = checker.rules;
+    r.at_field = field_index(root, as_string(item(rules, 0, "rules"), "at field"));
+    r.min_year = static_cast<long>(as_long(item(rules, 1, "rules"), "min year"));
+    r.metadata_field = field_index(root, as_string(item(rules, 2, "rules"), "metadata field"));
+    r.heartbeat_flat = as_string(item(rules, 3, "rules"), "heartbeat key");
+    r.heartbeat_outer = as_string(item(rules, 4, "rules"), "heartbeat outer key");
+    r.heartbeat_inner = as_string(item(rules, 5, "rules"), "heartbeat inner key");
+    r.max_heartbeat = PyFloat_AsDouble(item(rules, 6, "rules"));
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        fail("the heartbeat bound must be a number");
+    }
+    if (r.at_field < 0 || r.metadata_field < 0)
+        fail("the rules name a field the event does not have");
+    if (root.fields[static_cast<size_t>(r.at_field)].node->kind != Kind::Str ||
+        root.fields[static_cast<size_t>(r.at_field)].node->unit.size() != 27)
+        fail("the time field must be a 27-character template");
+}
+
 PyObject *compile(PyObject *, PyObject *args) {
-    PyObject *spec, *facts, *allowed;
+    PyObject *spec, *facts, *allowed, *rules = Py_None;
     Py_ssize_t max_event_bytes;
-    if (!PyArg_ParseTuple(args, "OOOn:compile", &spec, &facts, &allowed, &max_event_bytes))
+    if (!PyArg_ParseTuple(args, "OOOn|O:compile", &spec, &facts, &allowed, &max_event_bytes,
+                          &rules))
         return nullptr;
     if (max_event_bytes <= 0) {
         PyErr_SetString(PyExc_ValueError, "max_event_bytes must be positive");
@@ -618,6 +767,8 @@ PyObject *compile(PyObject *, PyObject *args) {
     try {
         build_node(*checker, spec);
         build_facts(*checker, facts, allowed);
+        if (rules != Py_None)
+            build_rules(*checker, rules);
     } catch (const std::invalid_argument &e) {
         PyErr_Format(PyExc_ValueError, "cannot compile the event check: %s", e.what());
         return nullptr;
@@ -639,14 +790,18 @@ Checker *checker_of(PyObject *capsule) {
 template <typename Work> bool run_on_body(PyObject *args, const char *format, Work work) {
     PyObject *capsule;
     Py_buffer body;
-    if (!PyArg_ParseTuple(args, format, &capsule, &body))
+    const char *latest = nullptr;
+    Py_ssize_t latest_len = 0;
+    if (!PyArg_ParseTuple(args, format, &capsule, &body, &latest, &latest_len))
         return false;
+    std::string_view latest_at(latest != nullptr ? latest : "", static_cast<size_t>(latest_len));
     Checker *checker = checker_of(capsule);
     bool out_of_memory = false;
     if (checker != nullptr) {
         PyThreadState *state = PyEval_SaveThread();
         try {
-            work(*checker, static_cast<const char *>(body.buf), static_cast<size_t>(body.len));
+            work(*checker, static_cast<const char *>(body.buf), static_cast<size_t>(body.len),
+                 latest_at);
         } catch (const std::bad_alloc &) {
             out_of_memory = true;
         }
@@ -660,9 +815,10 @@ template <typename Work> bool run_on_body(PyObject *args, const char *format, Wo
 
 PyObject *count_valid(PyObject *, PyObject *args) {
     long events = -1;
-    if (!run_on_body(args, "Oy*:count_valid", [&](const Checker &checker, const char *p, size_t n) {
-            events = count_valid_ndjson(checker, p, n);
-        }))
+    if (!run_on_body(args, "Oy*|z#:count_valid",
+                     [&](const Checker &checker, const char *p, size_t n, std::string_view latest) {
+                         events = count_valid_ndjson(checker, p, n, latest);
+                     }))
         return nullptr;
     return PyLong_FromLong(events);
 }
@@ -670,10 +826,10 @@ PyObject *count_valid(PyObject *, PyObject *args) {
 PyObject *count_valid_array(PyObject *, PyObject *args) {
     long events = -1;
     std::string ndjson;
-    if (!run_on_body(args, "Oy*:count_valid_array",
-                     [&](const Checker &checker, const char *p, size_t n) {
+    if (!run_on_body(args, "Oy*|z#:count_valid_array",
+                     [&](const Checker &checker, const char *p, size_t n, std::string_view latest) {
                          ndjson.reserve(n);
-                         events = count_valid_array(checker, p, n, ndjson);
+                         events = count_valid_array(checker, p, n, ndjson, latest);
                      }))
         return nullptr;
     if (events < 0)
@@ -683,14 +839,15 @@ PyObject *count_valid_array(PyObject *, PyObject *args) {
 
 PyMethodDef methods[] = {
     {"compile", compile, METH_VARARGS,
-     "compile(spec, facts, allowed_codes, max_event_bytes) -> checker: the model and cross-field "
-     "table "
-     "as nativecheck.py describes them."},
+     "compile(spec, facts, allowed_codes, max_event_bytes, rules=None) -> checker: the model, the "
+     "cross-field table and the rules beyond the schema, as nativecheck.py describes them."},
     {"count_valid_array", count_valid_array, METH_VARARGS,
-     "count_valid_array(checker, json_array) -> (count, ndjson) when every item is one valid event "
+     "count_valid_array(checker, json_array, latest_at=None) -> (count, ndjson) when every item is "
+     "one valid event (latest_at: the latest `at` accepted now, or None for no clock rule) "
      "(ndjson: the items' own texts, one per line), else (-1, None). Releases the GIL."},
     {"count_valid", count_valid, METH_VARARGS,
-     "count_valid(checker, ndjson) -> int: the number of events when every line is one valid "
+     "count_valid(checker, ndjson, latest_at=None) -> int: the number of events when every line is "
+     "one valid "
      "event, "
      "else -1 (not sure: ask the authority). Releases the GIL."},
     {nullptr, nullptr, 0, nullptr},

@@ -138,12 +138,59 @@ EDGES: list[tuple[str, bytes, int]] = [
     ("a subjob without parent", line(with_field("entity_type", "subjob")), -1),
     ("a job with a parent", line(with_field("parent_id", VALID[0]["entity_id"])), -1),
     ("an event over the size limit", line(with_field("metadata", {"k": "x" * 98304})), -1),
+    # wafermon_schema/rules.py, beyond the schema
+    ("at on a day the month lacks", line(with_field("at", "2027-02-29T08:15:30.123456Z")), -1),
+    ("at on a leap day", line(with_field("at", "2024-02-29T08:15:30.123456Z")), 1),
+    ("at on 1900-02-29 (no leap year)", line(with_field("at", "1900-02-29T08:15:30.123456Z")), -1),
+    ("at with hour 24", line(with_field("at", "2026-11-23T24:00:00.000000Z")), -1),
+    ("at with second 60", line(with_field("at", "2026-11-23T23:59:60.000000Z")), -1),
+    ("at before 1970", line(with_field("at", "1969-12-31T23:59:59.999999Z")), -1),
+    ("at in 1970", line(with_field("at", "1970-01-01T00:00:00.000000Z")), 1),
+    ("NUL escaped in metadata", line(with_field("metadata", {"k": "a\x00"}), ascii_only=True), -1),
+    ("NUL escaped in a key", line(with_field("metadata", {"\x00": 1}), ascii_only=True), -1),
+    ("an escaped backslash before u0000", line(with_field("metadata", {"k": "\\u0000"})), 1),
+    ("heartbeat 1e20", line(with_field("metadata", {"wafermon.heartbeat_s": 1e20})), -1),
+    ("heartbeat 2**63", line(with_field("metadata", {"wafermon.heartbeat_s": 2**63})), -1),
+    ("nested heartbeat 1e300", line(with_field("metadata", {"wafermon": {"heartbeat_s": 1e300}})), -1),
+    ("heartbeat true", line(with_field("metadata", {"wafermon.heartbeat_s": True})), -1),
+    ("heartbeat a string", line(with_field("metadata", {"wafermon": {"heartbeat_s": "60"}})), -1),
+    ("heartbeat zero", line(with_field("metadata", {"wafermon.heartbeat_s": 0})), -1),
+    (
+        "heartbeat 30 and null",
+        line(with_field("metadata", {"wafermon.heartbeat_s": 30, "wafermon": {"heartbeat_s": None}})),
+        1,
+    ),
+    ("heartbeat at the limit", line(with_field("metadata", {"wafermon.heartbeat_s": 2592000})), 1),
+    ("a user's own wafermon value", line(with_field("metadata", {"wafermon": [1e20]})), 1),
+    (
+        "a number with a 4-digit negative exponent",
+        line(with_field("metadata", {"k": 1.5})).replace(b"1.5", b"1e-1000"),
+        -1,
+    ),
+    (
+        "a number needing 20000 fraction digits",
+        line(with_field("metadata", {"k": 1.5})).replace(b"1.5", b"1e-20000"),
+        -1,
+    ),
+    ("a 3-digit negative exponent", line(with_field("metadata", {"k": 1.5})).replace(b"1.5", b"1e-300"), 1),
+    ("an exponent in a string", line(with_field("metadata", {"k": "1e-20000"})), 1),
+    ("a UUID ending in e-digits", line(with_field("entity_id", "01936f0e-8a6b-7c3d-9e1e-123456789012")), 1),
 ]
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(raw, want) for _, raw, want in EDGES], ids=[d for d, _, _ in EDGES])
 def test_edges(raw: bytes, expected: int) -> None:
     assert assert_sound(raw) == expected
+
+
+def test_the_clock_rule_is_given_per_call() -> None:
+    assert NATIVE is not None
+    at = VALID[0]["at"]
+    raw = line(VALID[0])
+    assert NATIVE.count_valid(raw, at) == 1  # `at` may equal the latest allowed
+    assert NATIVE.count_valid(raw, at[:-2] + "4Z") == -1  # one microsecond earlier: not sure
+    assert NATIVE.count_valid_array(b"[" + raw + b"]", at[:-2] + "4Z") == (-1, None)
+    assert NATIVE.count_valid(raw, None) == 1
 
 
 def test_bodies_count_every_line_or_none() -> None:

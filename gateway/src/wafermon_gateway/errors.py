@@ -50,9 +50,14 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        # Our words, not the framework's: only the location and the value are taken from its report.
         first = exc.errors()[0] if exc.errors() else {}
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return error_response(400, f"{field or 'request'}: {first.get('msg', 'invalid request')}", field)
+        if first.get("type") == "missing":
+            return error_response(400, f"{field or 'a parameter'} is required", field)
+        value = first.get("input")
+        shown = f" {value!r:.80}" if isinstance(value, str | int | float) else ""
+        return error_response(400, f"{field or 'the request'} has an invalid value{shown}; see /docs", field)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:

@@ -14,6 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from .reducer import TERMINAL, EntityState
 
+# The latest deadline a row can hold: "never lost" for an allowance that reaches past the calendar.
+NEVER = "9999-12-31T23:59:59.999999Z"
+
 OVERLAYS = frozenset({"lost", "orphaned"})
 ALL_STATUSES = ("running", "succeeded", "failed", "cancelled", "lost", "orphaned")
 
@@ -33,8 +36,12 @@ def allowance_s(state: EntityState, default_heartbeat_s: float, missed: float) -
 
 
 def deadline(state: EntityState, default_heartbeat_s: float, missed: float) -> str:
-    """The moment a still-running entity becomes lost if nothing newer arrives."""
-    return iso(parse_iso(state.updated_at) + timedelta(seconds=allowance_s(state, default_heartbeat_s, missed)))
+    """The moment a still-running entity becomes lost if nothing newer arrives; NEVER when that lies
+    beyond what a date can hold (validation bounds heartbeats, but a row stored before it did may not be)."""
+    try:
+        return iso(parse_iso(state.updated_at) + timedelta(seconds=allowance_s(state, default_heartbeat_s, missed)))
+    except (OverflowError, ValueError):  # (ValueError: a non-finite allowance)
+        return NEVER
 
 
 def effective_status(base_status: str, previous_status: str | None, deadline_at: str, now: str) -> str:

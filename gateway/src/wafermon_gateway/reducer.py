@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from wafermon_schema import Event
+from wafermon_schema import MAX_HEARTBEAT_S, Event
 from wafermon_schema.model import UNSET
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -59,12 +59,13 @@ class Facts:
 
 
 def heartbeat_from_metadata(metadata: dict[str, Any]) -> float | None:
-    """`wafermon.heartbeat_s`, flat or nested; ignored unless a positive number."""
+    """`wafermon.heartbeat_s`, flat or nested; ignored unless a number in (0, MAX_HEARTBEAT_S] (validation
+    refuses any other value; this keeps an event that bypassed it from setting an impossible deadline)."""
     value = metadata.get("wafermon.heartbeat_s")
     if value is None:
         nested = metadata.get("wafermon")
         value = nested.get("heartbeat_s") if isinstance(nested, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_HEARTBEAT_S:
         return None
     return float(value)
 

@@ -36,8 +36,8 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     inflater = zlib.decompressobj(wbits=31)
     try:
         data = inflater.decompress(raw, limit + 1)
-    except zlib.error as exc:
-        raise BodyError(400, f"the gzip body cannot be decompressed: {exc}") from None
+    except zlib.error:
+        raise BodyError(400, "the body is not valid gzip data (Content-Encoding: gzip)") from None
     if len(data) > limit or inflater.unconsumed_tail:
         raise BodyError(413, f"the body decompresses to more than the limit of {limit} bytes (ingest.max_body_bytes)")
     if not inflater.eof:

@@ -8,6 +8,10 @@ fixed-width patterns as byte templates (fastmodel.compile_template), and `dict[s
 object". The cross-field rules come as the mixed-radix codes of the combinations of facts that
 crossfield.py's table accepts.
 
+The rules beyond the schema (wafermon_schema/rules.py) come as the fields they read and their
+bounds: a real `at` from MIN_YEAR and not after the latest `at` accepted now (passed per call), no
+\u0000, a bounded heartbeat in metadata; numbers that may need too many fraction digits are "not sure".
+
 Like the twin of fastmodel.py it can only say "every event of this body is valid", and answers
 "not sure" (-1) for whatever it does not cover exactly; the authority then judges the body. When
 the model holds something this description cannot express, nothing is built and the Python fast
@@ -25,8 +29,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 
-from wafermon_schema import MAX_EVENT_BYTES
+from wafermon_schema import MAX_EVENT_BYTES, MAX_HEARTBEAT_S
 from wafermon_schema.model import Event
+from wafermon_schema.rules import HEARTBEAT_KEY, MIN_YEAR
 
 from .crossfield import INT_FIELDS, CrossFieldTable
 from .fastmodel import _META_KEYS, compile_template
@@ -187,15 +192,17 @@ class NativeCheck:
     handle: object
     module: Any  # _eventcheck
 
-    def count_valid(self, ndjson: bytes) -> int:
-        """The number of events when every line is one event the authority accepts; -1 when not sure."""
-        result: int = self.module.count_valid(self.handle, ndjson)
+    def count_valid(self, ndjson: bytes, latest_at: str | None = None) -> int:
+        """The number of events when every line is one event the authority accepts; -1 when not sure.
+
+        latest_at: the latest `at` accepted now (wafermon_schema.rules.latest_at); None: no clock rule."""
+        result: int = self.module.count_valid(self.handle, ndjson, latest_at)
         return result
 
-    def count_valid_array(self, array: bytes) -> tuple[int, bytes | None]:
+    def count_valid_array(self, array: bytes, latest_at: str | None = None) -> tuple[int, bytes | None]:
         """(count, the events' own texts as NDJSON) when every item of a JSON array is one event the
         authority accepts; (-1, None) when not sure."""
-        result: tuple[int, bytes | None] = self.module.count_valid_array(self.handle, array)
+        result: tuple[int, bytes | None] = self.module.count_valid_array(self.handle, array, latest_at)
         return result
 
 
@@ -211,7 +218,8 @@ def build(table: CrossFieldTable | None) -> NativeCheck | None:
     try:
         spec = _struct_node(Event)
         facts, codes = describe_facts(table)
-        handle = _eventcheck.compile(spec, facts, codes, MAX_EVENT_BYTES)
+        rules = ("at", MIN_YEAR, "metadata", HEARTBEAT_KEY, "wafermon", "heartbeat_s", float(MAX_HEARTBEAT_S))
+        handle = _eventcheck.compile(spec, facts, codes, MAX_EVENT_BYTES, rules)
     except (Unsupported, ValueError, StopIteration) as exc:
         log.warning("native event check disabled: %s", exc)
         return None

@@ -2,6 +2,7 @@
 
 from .files import schema_path, vectors_path
 from .model import Event, cross_field_problem
+from .rules import MAX_FUTURE_SKEW_S, MAX_HEARTBEAT_S
 from .validate import (
     MAX_EVENT_BYTES,
     Accepted,
@@ -15,6 +16,8 @@ from .validate import (
 
 __all__ = [
     "MAX_EVENT_BYTES",
+    "MAX_FUTURE_SKEW_S",
+    "MAX_HEARTBEAT_S",
     "Accepted",
     "BatchFormatError",
     "Event",

@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import msgspec
 
+from .messages import refused_field, undecodable
 from .model import Event, cross_field_problem
+from .rules import (
+    HEARTBEAT_FIELD,
+    MAX_FUTURE_SKEW_S,
+    at_problem,
+    future_problem,
+    has_nul,
+    heartbeat_problem,
+    latest_at,
+    nul_path,
+    number_problem,
+)
 
 MAX_EVENT_BYTES = 98304
 
 _event_decoder = msgspec.json.Decoder(Event)
 _array_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
-
-_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
-_NAMED_FIELD = re.compile(r"(?:unknown|required) field `([^`]+)`")
 
 
 class BatchFormatError(ValueError):
@@ -52,11 +62,10 @@ def split_body(body: bytes) -> list[bytes]:
     if stripped[:1] == b"[":
         try:
             return [bytes(item) for item in _array_decoder.decode(stripped)]
-        except msgspec.DecodeError as exc:
-            raise BatchFormatError(f"the body is not a valid JSON array: {exc}") from None
-        except RecursionError:
-            # An item nested deeper than the decoder's recursion: split without recursing, so that
-            # item is refused on its own (check_event) and the others are kept.
+        except (msgspec.DecodeError, RecursionError):
+            # An item the decoder refuses (bad JSON inside it, a lone surrogate, nesting deeper than its
+            # recursion): split by framing alone, so that item is refused on its own by check_event, as
+            # the same line of an NDJSON body is, and the others are kept.
             return _split_array_iteratively(stripped)
     lines = [line for line in stripped.split(b"\n") if line.strip()]
     return lines
@@ -65,76 +74,128 @@ def split_body(body: bytes) -> list[bytes]:
 _OPEN, _CLOSE, _QUOTE, _BACKSLASH, _COMMA = b"[{", b"]}", 0x22, 0x5C, 0x2C
 
 
-def _split_array_iteratively(array: bytes) -> list[bytes]:
-    """The items of a JSON array found by tracking depth and strings, byte by byte (no recursion).
+def split_object_members(text: bytes) -> list[tuple[bytes, bytes]]:
+    """The (key, value) texts of a JSON object found by framing alone, like an array's items, for an
+    envelope whose decode failed because of one event inside it. Raises BatchFormatError."""
+    members: list[tuple[bytes, bytes]] = []
+    for part in _split_array_iteratively(text, "object"):
+        end = _string_end(part)
+        if end is None or part[end:].lstrip()[:1] != b":":
+            raise BatchFormatError('the body is not a valid JSON object: a member is not "key": value')
+        members.append((part[:end], part[end:].lstrip()[1:].strip()))
+    return members
+
+
+def _string_end(text: bytes) -> int | None:
+    """The offset just after the JSON string that `text` starts with, or None."""
+    if text[:1] != b'"':
+        return None
+    escaped = False
+    for i in range(1, len(text)):
+        if escaped:
+            escaped = False
+        elif text[i] == _BACKSLASH:
+            escaped = True
+        elif text[i] == _QUOTE:
+            return i + 1
+    return None
+
+
+# The framing of a JSON text: each match skips plain bytes and whole strings (escapes included) in the
+# regex engine and captures what follows: a bracket or comma, a quote whose string never ends, or the end.
+# Possessive (*+, ++): nothing is tried twice, so an unterminated string costs linear time, not exponential.
+_FRAMING = re.compile(rb'(?:[^"\[\]{},]++|"(?:[^"\\]++|\\.)*+")*+([\[\]{},]|"|\Z)', re.DOTALL)
+
+
+def _split_array_iteratively(array: bytes, noun: str = "array") -> list[bytes]:
+    """The items of a JSON array (or members of an object) found by tracking depth and strings (no
+    recursion; a Python step per bracket or comma, strings skipped by the regex engine: about 60 ns per
+    byte, where a step per byte took 190).
 
     Only the framing is checked here; each item is judged afterwards by check_event."""
     items: list[bytes] = []
-    depth, start, in_string, escaped = 0, 1, False, False
-    for i, byte in enumerate(array):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == _BACKSLASH:
-                escaped = True
-            elif byte == _QUOTE:
-                in_string = False
-        elif byte == _QUOTE:
-            in_string = True
-        elif byte in _OPEN:
+    depth, start = 0, 1
+    for token in _FRAMING.finditer(array):
+        mark, at = token.group(1), token.start(1)
+        if mark in (b"", b'"'):  # the end, or a string that never ends
+            break
+        if mark in (b"[", b"{"):
             depth += 1
-        elif byte in _CLOSE:
+        elif mark in (b"]", b"}"):
             depth -= 1
             if depth == 0:  # the array's own closing bracket
-                if array[i + 1 :].strip():
-                    raise BatchFormatError("the body is not a valid JSON array: data after its end")
-                last = array[start:i].strip()
+                if array[at + 1 :].strip():
+                    raise BatchFormatError(f"the body is not a valid JSON {noun}: data after its end")
+                last = array[start:at].strip()
                 if last:
                     items.append(last)
                 return items
-        elif byte == _COMMA and depth == 1:
-            items.append(array[start:i].strip())
-            start = i + 1
-    raise BatchFormatError("the body is not a valid JSON array: it does not end")
+        elif depth == 1:  # a comma between items
+            items.append(array[start:at].strip())
+            start = at + 1
+    raise BatchFormatError(f"the body is not a valid JSON {noun}: it does not end")
 
 
-def _field_of(message: str) -> str:
-    named = _NAMED_FIELD.search(message)
-    path = _AT_PATH.search(message)
-    prefix = path.group(1) if path else ""
-    if named:
-        return f"{prefix}.{named.group(1)}" if prefix else named.group(1)
-    return prefix or "event"
+def check_event(
+    index: int, raw: bytes, *, now: datetime | None = None, max_future_skew_s: float = MAX_FUTURE_SKEW_S
+) -> Accepted | Problem:
+    """Judge one encoded event: the schema (shape, cross-field rules), then rules.py's rules.
 
-
-def check_event(index: int, raw: bytes) -> Accepted | Problem:
-    """Judge one encoded event."""
+    `now` (timezone-aware) switches on the clock rule: `at` at most `max_future_skew_s` seconds ahead.
+    Every message is our own (messages.py); the field is a dotted path such as `app.name`."""
     if len(raw) > MAX_EVENT_BYTES:
-        return Problem(index, "event", f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
+        return Problem(index, "event", f"the event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
     try:
         event = _event_decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        return Problem(index, _field_of(message), message)
+        return Problem(index, *refused_field(str(exc)))
     except msgspec.DecodeError as exc:
-        return Problem(index, "event", f"not valid JSON: {exc}")
+        return Problem(index, "event", undecodable(raw, str(exc)))
     except RecursionError:
         # Deeply nested metadata exhausts the decoder's recursion; refuse the event, not the batch.
-        return Problem(index, "metadata", "nested too deeply to decode")
-    except UnicodeDecodeError as exc:  # msgspec decodes strings as UTF-8 and raises this
-        return Problem(index, "event", f"a string in the event is not valid UTF-8 ({exc.reason})")
-    problem = cross_field_problem(event)
+        return Problem(index, "metadata", "metadata is nested too deeply to decode")
+    except ValueError:  # UnicodeDecodeError, or an integer of more digits than Python converts
+        return Problem(index, "event", undecodable(raw, ""))
+    problem = cross_field_problem(event) or _rule_problem(event, raw, now, max_future_skew_s)
     if problem is not None:
         return Problem(index, problem[0], problem[1])
     return Accepted(index, raw, event)
 
 
-def check_batch(body: bytes) -> tuple[list[Accepted], list[Problem]]:
-    """Every item of a body, split into the good and the bad. Raises BatchFormatError."""
+def _rule_problem(event: Event, raw: bytes, now: datetime | None, skew: float) -> tuple[str, str] | None:
+    message = at_problem(event.at)
+    if message is None and now is not None:
+        message = future_problem(event.at, latest_at(now, skew), skew)
+    if message is not None:
+        return "at", message
+    if has_nul(raw):
+        path = nul_path(event_to_dict(event), "") or "event"
+        return path, f"{path} holds a NUL character (\\u0000), which no store can keep"
+    message = heartbeat_problem(event.metadata)
+    if message is not None:
+        return HEARTBEAT_FIELD, message
+    message = number_problem(raw)
+    if message is not None:
+        return _number_field(raw), message
+    return None
+
+
+def _number_field(raw: bytes) -> str:
+    """The top-level field holding an unstorable number (a rare path: each value is scanned again)."""
+    for name, value in msgspec.json.decode(raw, type=dict[str, msgspec.Raw]).items():
+        if number_problem(bytes(value)) is not None:
+            return name
+    return "event"
+
+
+def check_batch(
+    body: bytes, *, now: datetime | None = None, max_future_skew_s: float = MAX_FUTURE_SKEW_S
+) -> tuple[list[Accepted], list[Problem]]:
+    """Every item of a body, split into the good and the bad (see check_event). Raises BatchFormatError."""
     accepted: list[Accepted] = []
     problems: list[Problem] = []
     for index, raw in enumerate(split_body(body)):
-        verdict = check_event(index, raw)
+        verdict = check_event(index, raw, now=now, max_future_skew_s=max_future_skew_s)
         if isinstance(verdict, Accepted):
             accepted.append(verdict)
         else:
