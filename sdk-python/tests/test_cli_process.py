@@ -80,7 +80,9 @@ def test_sigint_reaches_the_child_once(tmp_path: Path, target: str) -> None:
 
 
 def run(tmp_path: Path, *args: str) -> tuple[int, list[dict[str, Any]]]:
-    proc = subprocess.run([WAFERMON, "run", "--config", str(write_config(tmp_path)), *args], env=clean_env(), timeout=60)
+    proc = subprocess.run(
+        [WAFERMON, "run", "--config", str(write_config(tmp_path)), *args], env=clean_env(), timeout=60
+    )
     return proc.returncode, read_jsonl_dir(tmp_path / "out")
 
 
@@ -133,7 +135,7 @@ def test_large_program_peak_is_its_own(tmp_path: Path) -> None:
 def test_program_inherits_default_sigpipe(tmp_path: Path) -> None:
     # Python ignores SIGPIPE; the command must start with the default action, as from a shell.
     # SigIgn is a hex mask of ignored signals; SIGPIPE (13) is bit 12.
-    check = 'mask=$(grep SigIgn /proc/$$/status | cut -f2); exit $(( (0x$mask >> 12) & 1 ))'
+    check = "mask=$(grep SigIgn /proc/$$/status | cut -f2); exit $(( (0x$mask >> 12) & 1 ))"
     code, _ = run(tmp_path, "--", "sh", "-c", check)
     assert code == 0
 
