@@ -3,8 +3,10 @@ interval is told to the gateway, and the child's peak memory is its own."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -145,3 +147,48 @@ def test_missing_program_names_the_error(tmp_path: Path) -> None:
     assert code == 127
     assert events[-1]["error"]["type"] == "FileNotFoundError"
     assert events[-1]["error"]["message"].startswith("cannot start /nonexistent/program")
+
+
+def test_ctrl_c_on_a_terminal_reaches_the_child_once(tmp_path: Path) -> None:
+    """Ctrl-C typed on a terminal (a real pty) goes to the program's group, which has the
+    foreground: once, from the kernel (sender 0), and the wrapper exits with the program."""
+    script = tmp_path / "counter.py"
+    script.write_text(COUNTER)
+    count = tmp_path / "count"
+    args = [
+        WAFERMON,
+        "run",
+        "--config",
+        str(write_config(tmp_path)),
+        "--",
+        sys.executable,
+        str(script),
+        str(count),
+        "1",
+    ]
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: session leader on the pty, as a login shell's job would be
+        try:
+            os.execve(WAFERMON, args, clean_env())
+        finally:
+            os._exit(127)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "ready-0").exists():
+            assert time.monotonic() < deadline, "the child did not start"
+            time.sleep(0.02)
+        time.sleep(0.2)
+        os.write(terminal, b"\x03")
+        deadline = time.monotonic() + 30
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            assert time.monotonic() < deadline, "wafermon run did not end"
+            with contextlib.suppress(OSError):
+                os.read(terminal, 65536)  # keep the pty drained
+            time.sleep(0.02)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(terminal)
+    assert count.read_text() == "1 0\n"
+    assert read_jsonl_dir(tmp_path / "out")[-1]["status"] == "succeeded"
