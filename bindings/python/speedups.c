@@ -51,6 +51,7 @@ static struct {
     PyObject *to_cdata;       /* address -> cffi "wm_job *" */
     PyObject *addr_name;      /* interned "_addr" */
     long pid;                 /* this process's pid; set_pid() after fork */
+    bool child;               /* a forked or multiprocessing child: finish_for flushes a share */
 } hot;
 
 static bool bound(void) {
@@ -393,7 +394,7 @@ static PyObject *scope_exit(ScopeObject *self, PyObject *const *args, Py_ssize_t
     }
     PyObject *exc = args[1];
     PyObject *result;
-    if (exc == Py_None && job->pid == hot.pid) {
+    if (exc == Py_None && job->pid == hot.pid && !hot.child) {
         wm_status status = hot.job_succeed(job->ptr, NULL);
         /* WM_E_STATE: finished inside the block already; that outcome stands. */
         result = status == WM_OK || status == WM_E_STATE ? Py_NewRef(Py_False)
@@ -540,6 +541,15 @@ static PyObject *set_pid(PyObject *module, PyObject *pid) {
     Py_RETURN_NONE;
 }
 
+static PyObject *set_child(PyObject *module, PyObject *flag) {
+    (void)module;
+    int value = PyObject_IsTrue(flag);
+    if (value < 0)
+        return NULL;
+    hot.child = value != 0;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_VARARGS | METH_KEYWORDS,
      "bind(*, functions, job_class, scope_class, job_fallback, default_client, text, encode, "
@@ -556,6 +566,8 @@ static PyMethodDef module_methods[] = {
      "on "
      "the default client (see wafermon.configure). ``site_id`` None: the configured site."},
     {"set_pid", set_pid, METH_O, "set_pid(pid): the current process id (called after fork)."},
+    {"set_child", set_child, METH_O,
+     "set_child(flag): True in a child process, whose jobs then all finish through finish_for."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,11 +3,12 @@ examples, with only the import changed."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from conftest import FileSink, Receiver
+from conftest import FileSink, Receiver, sidecar_config
 
 import wafermon
 from wafermon.compat import AppRef, Monitored, SidecarEmitter
@@ -77,3 +78,47 @@ def test_compat_errors(default_sink: FileSink) -> None:
         orphan.start()
     with pytest.raises(wafermon.StateError):
         _ = Monitored().entity_id
+
+
+def threads_now() -> int:
+    """Threads of this process, the core's delivery threads included (not only Python's)."""
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_apprefs_share_one_client_and_flush_delivers(
+    receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40 jobs each with a fresh ``AppRef(app_id=uuid4(), ...)``: the threads and spool slots of
+    the process stay as they were after the first, and ``wafermon.flush()`` delivers them all."""
+    spool = tmp_path / "spool"
+    wafermon.configure(sidecar_config(receiver.url, tmp_path) | {"flush_interval": 30})
+    try:
+
+        def one_job(i: int) -> None:
+            app = AppRef(app_id=uuid4(), name="wafer-process", version="2.1.0")
+            with Monitored(site_id="fab1", app=app, entity_type="job", business_key=f"batch-{i}"):
+                pass
+
+        one_job(0)
+        threads, slots = threads_now(), len(list(spool.glob("slot-*")))
+        for i in range(1, 40):
+            one_job(i)
+        assert (threads_now(), len(list(spool.glob("slot-*")))) == (threads, slots)
+        wafermon.flush(10)
+        # flush_interval 30 s: only the flush can have sent them by now.
+        events = receiver.events()
+        assert len([e for e in events if e["event_kind"] == "finished"]) == 40
+        assert {(e["app"]["name"], e["app"]["version"]) for e in events} == {("wafer-process", "2.1.0")}
+    finally:
+        wafermon.shutdown(5)
+        wafermon.compat.close_clients()
+
+
+def test_too_many_distinct_apps_are_refused(default_sink: FileSink) -> None:
+    try:
+        with pytest.raises(wafermon.ConfigError, match="at most 16 distinct"):
+            for i in range(17):
+                with Monitored(site_id="fab1", app=AppRef(name=f"app-{i}"), business_key="b"):
+                    pass
+    finally:
+        wafermon.compat.close_clients()

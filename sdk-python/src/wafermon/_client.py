@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from . import _config, _metadata, _speedups
+from . import _children, _config, _metadata, _speedups
 from ._config import ConfigSource
 from ._job import Job, address
 from ._native import cstr, ffi, lib
@@ -50,6 +50,7 @@ class Client:
         self.exit_flush_timeout = _config.exit_flush_timeout(settings)
         self._settings = {k: v for k, v in settings.items() if k != "sdk"}
         _live.add(self)
+        _children.client_opened()
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import Any
 
 from ._client import Client
 from ._config import ConfigSource
+from .errors import TimeoutError
 
 _default: Client | None = None
 _lock = threading.Lock()
+# Clients the module opened besides the default (wafermon.compat's, one per configuration):
+# flush() and shutdown() reach them too.
+_others: list[Client] = []
 
 
 def default_client() -> Client:
@@ -49,9 +54,31 @@ def configure(config: ConfigSource = None, /, **overrides: Any) -> Client:
     return new
 
 
+def add_client(client: Client) -> None:
+    """Makes ``client`` one the module flushes and shuts down with the default client."""
+    with _lock:
+        _others[:] = [c for c in _others if not c.closed]
+        _others.append(client)
+
+
 def flush(timeout: float = 10.0) -> None:
-    """Flushes the default client (see :meth:`Client.flush`)."""
-    default_client().flush(timeout)
+    """Flushes the default client and every client the module opened for :mod:`wafermon.compat`
+    (see :meth:`Client.flush`), all within ``timeout`` seconds in total.
+
+    Raises :class:`wafermon.TimeoutError` when one of them did not finish in time (the others
+    are flushed all the same).
+    """
+    deadline = time.monotonic() + timeout
+    late: TimeoutError | None = None
+    with _lock:
+        others = [c for c in _others if not c.closed]
+    for client in [default_client(), *others]:
+        try:
+            client.flush(max(0.0, deadline - time.monotonic()))
+        except TimeoutError as exc:
+            late = exc
+    if late is not None:
+        raise late
 
 
 def stats() -> dict[str, int]:
@@ -60,9 +87,14 @@ def stats() -> dict[str, int]:
 
 
 def shutdown(timeout: float | None = None) -> None:
-    """Closes the default client now (it is also closed at interpreter exit)."""
+    """Closes the default client and the module's other clients now (they are also closed at
+    interpreter exit)."""
     global _default
     with _lock:
         client, _default = _default, None
+        others, _others[:] = list(_others), []
+    for other in others:
+        with contextlib.suppress(Exception):  # timed out: the rest is on its spool
+            other.close(timeout)
     if client is not None:
         client.close(timeout)

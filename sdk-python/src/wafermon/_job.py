@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import _metadata, _speedups
+from . import _children, _metadata, _speedups
 from ._native import cstr, ffi, lib
 from .errors import InvalidArgumentError, WafermonError, raise_status
 
@@ -150,6 +150,8 @@ class Job(_speedups.JobCore):
         status = lib.wm_job_succeed(self._ptr, _metadata.encode(metadata) if metadata else _metadata.NULL)
         if status:
             raise_status(status, "succeed")
+        if _children.is_child():
+            _share_finished(self)
 
     def fail(
         self, error: BaseException | str, message: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -170,12 +172,16 @@ class Job(_speedups.JobCore):
         status = lib.wm_job_fail(self._ptr, etype, msg, meta)
         if status:
             raise_status(status, "fail")
+        if _children.is_child():
+            _share_finished(self)
 
     def cancel(self, metadata: Mapping[str, Any] | None = None) -> None:
         """Finishes the job as cancelled."""
         status = lib.wm_job_cancel(self._ptr, _metadata.encode(metadata) if metadata else _metadata.NULL)
         if status:
             raise_status(status, "cancel")
+        if _children.is_child():
+            _share_finished(self)
 
     # ---- context manager: finishes with the block's outcome --------------------------------
 
@@ -194,6 +200,14 @@ class Job(_speedups.JobCore):
         finish_for(self, exc)
 
 
+def _share_finished(job: Job) -> None:
+    # In a child process the outermost job or sub-job started here is its share of the work:
+    # flushed now, since the process may be terminated as soon as the task returns.
+    parent = job.parent
+    if parent is None or parent._pid != job._pid:
+        _children.flush_share(job._client)
+
+
 def finish_for(job: Job, exc: BaseException | None) -> None:
     """Finishes ``job`` with the outcome of the block that raised ``exc`` (None: it returned).
 
@@ -208,6 +222,8 @@ def finish_for(job: Job, exc: BaseException | None) -> None:
             # Already finished inside the block: the explicit outcome stands.
             if status and status != _STATE:
                 raise_status(status, "succeed")
+            if not status and _children.is_child():
+                _share_finished(job)
             return
         if lib.wm_job_is_finished(job._ptr):
             return

@@ -5,10 +5,15 @@ without code changes::
 
 The job starts before the program does and finishes with its outcome: succeeded on exit 0,
 failed with error type "ExitCode" ("exit code N") otherwise, or "Signal" ("SIGKILL") when a
-signal ended it. The child's CPU user/sys time and peak RSS become the job's metrics and its exit
-code goes into the metadata. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the child.
-``wafermon run`` exits with the child's exit code (128 + N for signal N), 127 when the program
-cannot be started.
+signal ended it. The started event carries the heartbeat interval (``wafermon.heartbeat_s``) so
+the gateway waits long enough between heartbeats. The child's own CPU user/sys time and peak RSS
+become the job's metrics and its exit code goes into the metadata.
+
+The program runs in a process group of its own, under a small C parent (``_wafermon_exec``) so
+its peak RSS is not the wrapper's. Each signal reaches it once: Ctrl-C on a terminal goes to its
+group directly (it gets the terminal's foreground); SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to
+the wrapper or to the wrapper's group are passed on to the program's group once. ``wafermon run``
+exits with the child's exit code (128 + N for signal N), 127 when the program cannot be started.
 """
 
 from __future__ import annotations
@@ -16,17 +21,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from . import _speedups
 from ._client import Client
 from .errors import WafermonError
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# Python ignores these; a program started from a shell has their default action (as subprocess).
+_DEFAULT_IN_CHILD = (signal.SIGPIPE, signal.SIGXFSZ, *_FORWARDED)
+_MAX_HEARTBEAT_S = 86400.0
+_HELPER = Path(_speedups.__file__).with_name("_wafermon_exec")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,9 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(metadata, dict):
             print("wafermon run: --metadata must be a JSON object", file=sys.stderr)
             return 2
-    if args.heartbeat < 0:
-        print("wafermon run: --heartbeat must be >= 0", file=sys.stderr)
+    if not (math.isfinite(args.heartbeat) and 0 <= args.heartbeat <= _MAX_HEARTBEAT_S):
+        print(
+            f"wafermon run: --heartbeat must be a number of seconds from 0 to {_MAX_HEARTBEAT_S:.0f}"
+            f" (0: no heartbeats), got {args.heartbeat}",
+            file=sys.stderr,
+        )
         return 2
+    if args.heartbeat > 0:
+        metadata["wafermon.heartbeat_s"] = args.heartbeat  # the gateway's allowance for this job
     try:
         client = Client(args.config)
     except WafermonError as exc:
@@ -84,16 +102,28 @@ def _run(client: Client, command: list[str], key: str, site: str | None, metadat
     except WafermonError as exc:
         print(f"wafermon run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    foreground = _has_terminal()
+    report_r, report_w = os.pipe()
+    os.set_inheritable(report_w, True)
     try:
-        pid = os.posix_spawnp(command[0], command, os.environ)
+        pid = os.posix_spawn(
+            str(_HELPER),
+            [str(_HELPER), str(report_w), *command],
+            os.environ,
+            setpgroup=0,
+            setsigdef=_DEFAULT_IN_CHILD,
+        )
     except OSError as exc:
-        job.fail(type(exc).__name__, f"cannot start {command[0]}: {exc.strerror}", {"exit_code": 127})
-        print(f"wafermon run: cannot start {command[0]}: {exc.strerror}", file=sys.stderr)
+        os.close(report_r)
+        job.fail(type(exc).__name__, f"cannot start {_HELPER}: {exc.strerror}", {"exit_code": 127})
+        print(f"wafermon run: cannot start {_HELPER}: {exc.strerror} (reinstall wafermon)", file=sys.stderr)
         return 127
+    finally:
+        os.close(report_w)
 
     def forward(signum: int, frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
+            os.killpg(pid, signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
     stop = threading.Event()
@@ -101,17 +131,31 @@ def _run(client: Client, command: list[str], key: str, site: str | None, metadat
     if beat > 0:
         beater.start()
     try:
-        # wait4 restarts after a forwarded signal's handler ran (PEP 475).
-        _, status, usage = os.wait4(pid, 0)
+        status, usage = _wait(pid, foreground)
+        with os.fdopen(report_r, "rb") as report_file:
+            report = report_file.read().decode().split()
     finally:
         stop.set()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if foreground:
+            _set_foreground(os.getpgrp())
     if beater.is_alive():
         beater.join()
-    job.set_metric("cpu_user_s", usage.ru_utime)
-    job.set_metric("cpu_sys_s", usage.ru_stime)
-    job.set_metric("mem_max_mb", usage.ru_maxrss / 1024.0)  # Linux reports KiB
+    if report[:1] == ["exec"]:
+        error = OSError(int(report[1]), os.strerror(int(report[1])))
+        job.fail(type(error).__name__, f"cannot start {command[0]}: {error.strerror}", {"exit_code": 127})
+        print(f"wafermon run: cannot start {command[0]}: {error.strerror}", file=sys.stderr)
+        return 127
+    if report[:1] == ["status"] and len(report) == 5:
+        # The program's own figures, as its small parent measured them.
+        status = int(report[1])
+        job.set_metric("cpu_user_s", int(report[2]) / 1e6)
+        job.set_metric("cpu_sys_s", int(report[3]) / 1e6)
+        job.set_metric("mem_max_mb", int(report[4]) / 1024.0)  # Linux reports KiB
+    else:  # the helper itself was killed (e.g. SIGKILL to the group): its own figures
+        job.set_metric("cpu_user_s", usage.ru_utime)
+        job.set_metric("cpu_sys_s", usage.ru_stime)
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
         try:
@@ -127,6 +171,41 @@ def _run(client: Client, command: list[str], key: str, site: str | None, metadat
         else:
             job.fail("ExitCode", f"exit code {code}", {"exit_code": code})
     return code
+
+
+def _has_terminal() -> bool:
+    """True when stdin is a terminal whose foreground is this process's group."""
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def _set_foreground(pgid: int) -> None:
+    # A background group may change the terminal's foreground only with SIGTTOU ignored.
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(0, pgid)
+    finally:
+        signal.signal(signal.SIGTTOU, previous)
+
+
+def _wait(pid: int, foreground: bool) -> tuple[int, Any]:
+    """Waits for the program's group leader; on Ctrl-Z (it stopped) stops this wrapper too, so the
+    shell sees the job stopped, and continues the program when the wrapper is continued."""
+    while True:
+        # wait4 restarts after a forwarded signal's handler ran (PEP 475).
+        _, status, usage = os.wait4(pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            return status, usage
+        if foreground:
+            _set_foreground(os.getpgrp())
+        os.kill(os.getpid(), signal.SIGSTOP)
+        if foreground and _has_terminal():
+            _set_foreground(pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGCONT)
 
 
 def _heartbeats(job: Any, interval: float, stop: threading.Event) -> None:

@@ -4,14 +4,17 @@ Existing code switches by changing its import::
 
     from wafermon.compat import AppRef, Monitored, SidecarEmitter   # was: from monitoring_sdk ...
 
-``Monitored`` runs on a wafermon client: the default one, or one per distinct ``AppRef`` /
-``SidecarEmitter`` (the app name and version are per client in the core). A sub-job names its
-parent by ``parent_id=job.entity_id``; the parent must be a ``Monitored`` (or a :class:`Job`)
+``Monitored`` runs on a wafermon client: the default one, or one per distinct configuration that
+an ``AppRef`` (name, version) and ``SidecarEmitter`` make of the default's (the app name and
+version are per client in the core; ``app_id`` is ignored). At most :data:`MAX_CLIENTS` such
+configurations; ``wafermon.flush()`` and ``wafermon.shutdown()`` reach them all. A sub-job names
+its parent by ``parent_id=job.entity_id``; the parent must be a ``Monitored`` (or a :class:`Job`)
 running in this process.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from collections.abc import Mapping
@@ -22,7 +25,7 @@ from uuid import UUID
 
 from ._client import Client
 from ._job import Job, finish_for
-from .errors import InvalidArgumentError, StateError
+from .errors import ConfigError, InvalidArgumentError, StateError
 
 
 @dataclass(frozen=True)
@@ -57,26 +60,54 @@ class SidecarEmitter:
         return {"mode": "sidecar", "sidecar": sidecar}
 
 
-_clients: dict[tuple[AppRef | None, SidecarEmitter | None], Client] = {}
+MAX_CLIENTS = 16
+"""Distinct configurations (app name and version, emitter) with a client each; one more raises
+:class:`ConfigError` — every client holds a delivery thread and a spool slot."""
+
+_clients: dict[str, Client] = {}
 _clients_lock = threading.Lock()
 _running: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
 
 
-def _client_for(app: AppRef | None, emitter: SidecarEmitter | None) -> Client | None:
+def _client_for(app: AppRef | None, emitter: SidecarEmitter | None) -> Client:
+    from ._default import add_client, default_client
+
+    default = default_client()
     if app is None and emitter is None:
-        return None  # the default client
-    key = (app, emitter)
+        return default
+    # Everything else as the default client was configured (wafermon.configure).
+    config = default.settings
+    if emitter is not None:
+        config.update(emitter.config())
+    if app is not None:
+        config["app"] = {**config.get("app", {}), "name": app.name, "version": app.version}
+    if config == default.settings:
+        return default
+    key = json.dumps(config, sort_keys=True, default=str)
     with _clients_lock:
         client = _clients.get(key)
         if client is None or client.closed:
-            # Everything else as the default client was configured (wafermon.configure).
-            from ._default import default_client
-
-            overrides: dict[str, Any] = emitter.config() if emitter else {}
-            if app is not None:
-                overrides["app"] = {"name": app.name, "version": app.version}
-            client = _clients[key] = Client(default_client().settings, **overrides)
+            for stale in [k for k, c in _clients.items() if c.closed]:
+                del _clients[stale]
+            if len(_clients) >= MAX_CLIENTS:
+                raise ConfigError(
+                    f"wafermon.compat: at most {MAX_CLIENTS} distinct AppRef/SidecarEmitter configurations "
+                    f"in one process (each is a client with its own thread and spool); this one names app "
+                    f"{config['app'].get('name')!r}"
+                )
+            client = _clients[key] = Client(config)
+            add_client(client)
         return client
+
+
+def close_clients(timeout: float | None = None) -> None:
+    """Closes the clients opened for ``AppRef`` / ``SidecarEmitter`` configurations now (they are
+    also closed by ``wafermon.shutdown()`` and at interpreter exit)."""
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close(timeout)
 
 
 class Monitored:
@@ -134,10 +165,6 @@ class Monitored:
             job = parent.subjob(self.sub_key, metadata=self.metadata)
         else:
             client = _client_for(self.app, self.emitter)
-            if client is None:
-                from ._default import default_client
-
-                client = default_client()
             job = client.start(self.business_key, site_id=self.site_id, metadata=self.metadata)
         self.job = job
         _running[job.id] = job
@@ -174,4 +201,4 @@ class Monitored:
         self.__exit__(et, exc, tb)
 
 
-__all__ = ["AppRef", "Monitored", "SidecarEmitter"]
+__all__ = ["MAX_CLIENTS", "AppRef", "Monitored", "SidecarEmitter", "close_clients"]
