@@ -107,8 +107,9 @@ typedef struct wm_job wm_job;
  *     "app": { "name", "version", "site_id" },
  *     "spool": { "enabled", "path", "max_size_mb" },
  *     "queue": { "size", "when_full": "spool" | "drop" },
- *     "batch_size", "flush_interval", "exit_flush_timeout", "log_level", "sdk": { "lang", "version"
- * } } Layers, later wins: built-in defaults < WAFERMON_CONFIG (a file path, or the JSON itself when
+ *     "batch_size" (at most 10000), "batch_max_bytes", "flush_interval", "exit_flush_timeout",
+ *     "log_level", "sdk": { "lang", "version" } }
+ * Layers, later wins: built-in defaults < WAFERMON_CONFIG (a file path, or the JSON itself when
  * it starts with '{') < WAFERMON_* variables < config_json. With nothing set it sends to the
  * sidecar at http://127.0.0.1:17000 and spools under a per-user directory.
  *
@@ -125,9 +126,11 @@ WM_API wm_status wm_client_flush(wm_client *client, double timeout_s);
 
 /*
  * Flushes for at most timeout_s seconds, stops the background thread, spools what is still queued,
- * and frees the client. Jobs still running are left as they are (their handles stay valid for
- * wm_job_destroy only). NULL is a no-op. Returns WM_E_TIMEOUT when the flush did not complete (the
- * rest went to the spool, to be replayed at the next start).
+ * and frees the client. Returns within timeout_s + 0.5 s whatever the receiver does: a request
+ * unanswered at the deadline is abandoned and its events spooled too. A negative timeout_s means
+ * the configured exit_flush_timeout. Jobs still running are left as they are (their handles stay
+ * valid for wm_job_destroy only). NULL is a no-op. Returns WM_E_TIMEOUT when the flush did not
+ * complete (the rest went to the spool, to be replayed at the next start).
  * Not thread-safe against other calls on the same client: call it last.
  */
 WM_API wm_status wm_client_close(wm_client *client, double timeout_s);

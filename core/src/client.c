@@ -105,6 +105,8 @@ static wm_status arm(wm_client *c) {
             snprintf(dir, sizeof dir, "%s/%s", c->slot_dir, t->transport.id);
             st = wm__spool_open(dir, c->cfg.spool_max_bytes / n, &t->spool);
         }
+        t->abort_at = &c->abort_at_us;
+        t->max_bytes = c->cfg.batch_max_bytes;
         if (st == WM_OK && dead_letter && !(t->dead_letter_path = strdup(dead_letter)))
             st = wm__fail(WM_E_NOMEM, "out of memory");
         if (st != WM_OK) {
@@ -131,25 +133,41 @@ static wm_status arm(wm_client *c) {
     return st;
 }
 
+/* Sets the time after which nothing more is sent: the transfer in flight is abandoned then. */
+static void abort_at(wm_client *c, int64_t at_us) {
+    int64_t prev = atomic_load(&c->abort_at_us);
+    if (prev == 0 || at_us < prev)
+        atomic_store(&c->abort_at_us, at_us == 0 ? 1 : at_us);
+}
+
+/* Stops the delivery thread: it spools what is still queued (and what it had in flight, abandoned
+ * at the abort time), then ends. */
+static void stop_worker(wm_client *c) {
+    pthread_mutex_lock(&c->mu);
+    c->stopping = true;
+    pthread_cond_signal(&c->wake_worker);
+    bool running = c->worker_running;
+    c->worker_running = false;
+    pthread_mutex_unlock(&c->mu);
+    if (running)
+        pthread_join(c->worker, NULL);
+}
+
+/* At process exit every open client of this process gets exit_flush_timeout from now, all at
+ * once: what is not delivered by then (the batch in flight included) is on the spool when the
+ * handler returns, for the next start. */
 static void flush_all_at_exit(void) {
     pthread_mutex_lock(&live_mu);
+    int64_t now = wm__now_monotonic_us();
+    for (wm_client *c = live_head; c; c = c->next_live)
+        if (c->fork_generation == wm__fork_generation() && !atomic_load(&c->closed))
+            abort_at(c, now + (int64_t)(c->cfg.exit_flush_timeout_s * 1e6));
     for (wm_client *c = live_head; c; c = c->next_live) {
         if (c->fork_generation != wm__fork_generation() || atomic_load(&c->closed))
             continue;
-        if (wm_client_flush(c, c->cfg.exit_flush_timeout_s) != WM_OK) {
-            /* Whatever the thread has not taken yet goes to the spool, for the next start. */
-            pthread_mutex_lock(&c->mu);
-            size_t n = c->count;
-            wm__record *rest = n ? malloc(n * sizeof *rest) : NULL;
-            for (size_t i = 0; rest && i < n; i++)
-                rest[i] = c->ring[(c->head + i) % c->cfg.queue_size];
-            if (rest)
-                c->count = 0;
-            pthread_mutex_unlock(&c->mu);
-            if (rest)
-                wm__deliver_to_spool(c, rest, n);
-            free(rest);
-        }
+        double left = (double)(atomic_load(&c->abort_at_us) - wm__now_monotonic_us()) / 1e6;
+        wm_client_flush(c, left > 0 ? left : 0);
+        stop_worker(c);
     }
     pthread_mutex_unlock(&live_mu);
 }
@@ -208,6 +226,7 @@ static wm_status rearm_after_fork(wm_client *c) {
     c->head = c->count = 0;
     c->pushed = c->completed = 0;
     c->flush_requested = c->stopping = c->worker_running = false;
+    atomic_store(&c->abort_at_us, 0);
     for (int s = 0; s < WM_STAT__COUNT; s++)
         atomic_store(&c->stats[s], 0);
     if (c->slot_lock_fd >= 0)
@@ -303,8 +322,14 @@ wm_status wm_client_close(wm_client *c, double timeout_s) {
     if (atomic_load(&c->closed))
         return wm__fail(WM_E_CLOSED, "the client is already closed");
     wm_status st = WM_OK;
-    if (c->fork_generation == wm__fork_generation() || wm__client_check(c) == WM_OK)
-        st = wm_client_flush(c, timeout_s >= 0 ? timeout_s : 0);
+    if (!(timeout_s >= 0))
+        timeout_s = c->cfg.exit_flush_timeout_s; /* negative (or NaN): the configured exit bound */
+    if (timeout_s > 1e6)
+        timeout_s = 1e6;
+    if (c->fork_generation == wm__fork_generation() || wm__client_check(c) == WM_OK) {
+        abort_at(c, wm__now_monotonic_us() + (int64_t)(timeout_s * 1e6));
+        st = wm_client_flush(c, timeout_s);
+    }
     pthread_mutex_lock(&live_mu);
     for (wm_client **p = &live_head; *p; p = &(*p)->next_live)
         if (*p == c) {
@@ -312,15 +337,8 @@ wm_status wm_client_close(wm_client *c, double timeout_s) {
             break;
         }
     pthread_mutex_unlock(&live_mu);
-    pthread_mutex_lock(&c->mu);
-    c->stopping = true;
-    pthread_cond_signal(&c->wake_worker);
-    bool running = c->worker_running;
-    pthread_mutex_unlock(&c->mu);
     /* The thread spools whatever is still queued, without network, then exits. */
-    if (running)
-        pthread_join(c->worker, NULL);
-    c->worker_running = false;
+    stop_worker(c);
     close_targets(c);
     atomic_store(&c->closed, true);
     wm__client_unref(c);

@@ -31,6 +31,9 @@ struct wm_client {
     bool stopping;
     bool worker_running;
     pthread_t worker;
+    /* Set by close and the exit handler to their deadline: the transfer in flight is abandoned
+     * then and everything not confirmed goes to the spool (the exit bound). */
+    wm__abort_clock abort_at_us;
 
     /* Delivery targets: the sidecar, or each direct backend; each has its own spool. */
     wm__target *targets[WM__MAX_BACKENDS];

@@ -76,6 +76,7 @@ static void set_defaults(wm__config *c) {
     c->queue_size = 10000;
     c->when_full = WM__WHEN_FULL_SPOOL;
     c->batch_size = 500;
+    c->batch_max_bytes = 4 * MB;
     c->flush_interval_s = 0.2;
     c->exit_flush_timeout_s = 2.0;
     c->log_level = WM__LOG_WARN;
@@ -420,8 +421,16 @@ static wm_status apply_object(const char *src, json_t *root, wm__config *c) {
             TRY(want_object(src, k, v));
             TRY(apply_sdk(src, v, c));
         } else if (!strcmp(k, "batch_size")) {
-            TRY(want_int(src, k, v, 1, 100000, &i));
+            if (json_is_integer(v) && json_integer_value(v) > WM__BATCH_SIZE_MAX)
+                return wm__fail(WM_E_CONFIG,
+                                "%s: \"batch_size\" must be at most %d (the most events the "
+                                "sidecar takes in one request), got %lld",
+                                src, WM__BATCH_SIZE_MAX, (long long)json_integer_value(v));
+            TRY(want_int(src, k, v, 1, WM__BATCH_SIZE_MAX, &i));
             c->batch_size = (size_t)i;
+        } else if (!strcmp(k, "batch_max_bytes")) {
+            TRY(want_int(src, k, v, WM__BATCH_BYTES_MIN, WM__BATCH_BYTES_MAX, &i));
+            c->batch_max_bytes = (size_t)i;
         } else if (!strcmp(k, "flush_interval")) {
             TRY(want_number(src, k, v, 0.001, 3600, &d));
             c->flush_interval_s = d;
@@ -508,6 +517,7 @@ static const env_var env_vars[] = {
     {"WAFERMON_QUEUE_SIZE", "queue", "size", ENV_INT},
     {"WAFERMON_QUEUE_WHEN_FULL", "queue", "when_full", ENV_STRING},
     {"WAFERMON_BATCH_SIZE", NULL, "batch_size", ENV_INT},
+    {"WAFERMON_BATCH_MAX_BYTES", NULL, "batch_max_bytes", ENV_INT},
     {"WAFERMON_FLUSH_INTERVAL", NULL, "flush_interval", ENV_NUMBER},
     {"WAFERMON_EXIT_FLUSH_TIMEOUT", NULL, "exit_flush_timeout", ENV_NUMBER},
     {"WAFERMON_LOG_LEVEL", NULL, "log_level", ENV_STRING},

@@ -10,6 +10,11 @@
 #include "wafermon.h"
 
 #define WM__MAX_BACKENDS 8
+/* The sidecar's documented request limits (ingest.max_events_per_request, ingest.max_body_bytes
+ * defaults): a batch_size or batch_max_bytes above them would have every full batch refused. */
+#define WM__BATCH_SIZE_MAX 10000
+#define WM__BATCH_BYTES_MAX (16u * 1024u * 1024u)
+#define WM__BATCH_BYTES_MIN (64u * 1024u)
 
 typedef enum wm__mode { WM__MODE_SIDECAR = 0, WM__MODE_DIRECT = 1 } wm__mode;
 typedef enum wm__when_full { WM__WHEN_FULL_SPOOL = 0, WM__WHEN_FULL_DROP = 1 } wm__when_full;
@@ -40,6 +45,8 @@ typedef struct wm__config {
     size_t queue_size;
     wm__when_full when_full;
     size_t batch_size;
+    size_t
+        batch_max_bytes; /* NDJSON bytes per request (uncompressed); one larger event goes alone */
     double flush_interval_s;
     double exit_flush_timeout_s;
     wm__log_level log_level;

@@ -20,7 +20,13 @@ static double jitter(double s) {
     return s * (0.75 + 0.5 * ((double)rand() / (double)RAND_MAX));
 }
 
-static void sleep_s(double s) {
+/* Sleeps s seconds, but not past the abort time. */
+static void sleep_s(const wm__target *t, double s) {
+    int64_t at = t->abort_at ? atomic_load(t->abort_at) : 0;
+    if (at) {
+        double left = (double)(at - wm__now_monotonic_us()) / 1e6;
+        s = fmax(0, fmin(s, left));
+    }
     struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
     nanosleep(&ts, NULL);
 }
@@ -85,9 +91,30 @@ static uint64_t settle(wm__target *t, const wm__send_result *r, const char *ndjs
     return 0;
 }
 
-void wm__target_deliver(wm__target *t, const char *ndjson, size_t len, uint32_t count,
-                        const wm__delivery_policy *policy, wm__outcome_counts *out) {
-    if (!probe_due(t) || !policy->may_wait) {
+static void dead_letter_too_large(wm__target *t, const wm__send_result *r, const char *ndjson,
+                                  size_t len, wm__outcome_counts *out) {
+    char reason[600];
+    snprintf(reason, sizeof reason, "the event alone is over the receiver's size limit (%s)",
+             r->reason);
+    wm__dead_letter(t->dead_letter_path, t->transport.description, ndjson, len, NULL, 0, reason);
+    out->dead_lettered += 1;
+}
+
+static void deliver_piece(wm__target *t, const char *ndjson, size_t len, uint32_t count,
+                          const wm__delivery_policy *policy, wm__outcome_counts *out);
+
+/* A 413: never permanent for a batch. Halves are delivered on their own (and halved again). */
+static void split_in_halves(wm__target *t, const char *ndjson, size_t len, uint32_t count,
+                            const wm__delivery_policy *policy, wm__outcome_counts *out) {
+    uint32_t first;
+    size_t cut = wm__ndjson_prefix(ndjson, len, SIZE_MAX, count / 2, &first);
+    deliver_piece(t, ndjson, cut, first, policy, out);
+    deliver_piece(t, ndjson + cut, len - cut, count - first, policy, out);
+}
+
+static void deliver_piece(wm__target *t, const char *ndjson, size_t len, uint32_t count,
+                          const wm__delivery_policy *policy, wm__outcome_counts *out) {
+    if (!probe_due(t) || !policy->may_wait || wm__aborted(t->abort_at)) {
         wm__target_spool(t, ndjson, len, count, out);
         return;
     }
@@ -95,22 +122,41 @@ void wm__target_deliver(wm__target *t, const char *ndjson, size_t len, uint32_t 
     int attempts = t->down ? 1 : 1 + policy->retries; /* a probe gets one try */
     for (int attempt = 0; attempt < attempts; attempt++) {
         wm__send_result_clear(&r);
-        t->transport.ops->send(t->transport.state, ndjson, len, count, &r);
+        t->transport.ops->send(t->transport.state, ndjson, len, count, t->abort_at, &r);
+        if (r.kind == WM__SEND_TOO_LARGE) {
+            mark_up(t);
+            if (count <= 1)
+                dead_letter_too_large(t, &r, ndjson, len, out);
+            else
+                split_in_halves(t, ndjson, len, count, policy, out);
+            wm__send_result_clear(&r);
+            return;
+        }
         if (r.kind != WM__SEND_RETRY) {
             mark_up(t);
             settle(t, &r, ndjson, len, count, out);
             wm__send_result_clear(&r);
             return;
         }
+        if (wm__aborted(t->abort_at))
+            break; /* closing: what is not confirmed goes to the spool now */
         if (attempt + 1 < attempts) {
             out->retries++;
             double wait = fmin(RETRY_BASE_S * pow(2, attempt), RETRY_MAX_S);
-            sleep_s(fmax(jitter(wait), fmin(r.retry_after_s, RETRY_MAX_S)));
+            sleep_s(t, fmax(jitter(wait), fmin(r.retry_after_s, RETRY_MAX_S)));
+            if (wm__aborted(t->abort_at))
+                break;
         }
     }
-    mark_down(t, r.reason, r.retry_after_s);
+    if (!wm__aborted(t->abort_at))
+        mark_down(t, r.reason, r.retry_after_s);
     wm__send_result_clear(&r);
     wm__target_spool(t, ndjson, len, count, out);
+}
+
+void wm__target_deliver(wm__target *t, const char *ndjson, size_t len, uint32_t count,
+                        const wm__delivery_policy *policy, wm__outcome_counts *out) {
+    deliver_piece(t, ndjson, len, count, policy, out);
 }
 
 bool wm__target_has_replay_work(wm__target *t) {
@@ -118,22 +164,54 @@ bool wm__target_has_replay_work(wm__target *t) {
 }
 
 bool wm__target_replay_one(wm__target *t, wm__buf *scratch, wm__outcome_counts *out) {
-    if (!t->spool || !probe_due(t))
+    if (!t->spool || !probe_due(t) || wm__aborted(t->abort_at))
         return false;
     uint32_t count;
     if (!wm__spool_peek(t->spool, scratch, &count))
         return false;
     wm__send_result r = {0};
-    t->transport.ops->send(t->transport.state, scratch->data, scratch->len, count, &r);
-    if (r.kind == WM__SEND_RETRY) {
-        mark_down(t, r.reason, r.retry_after_s);
+    if (scratch->len <= t->max_bytes || count <= 1) {
+        t->transport.ops->send(t->transport.state, scratch->data, scratch->len, count, t->abort_at,
+                               &r);
+        if (r.kind == WM__SEND_RETRY) {
+            if (!wm__aborted(t->abort_at))
+                mark_down(t, r.reason, r.retry_after_s);
+            wm__send_result_clear(&r);
+            return false;
+        }
+        mark_up(t);
+        if (r.kind == WM__SEND_TOO_LARGE && count <= 1) {
+            dead_letter_too_large(t, &r, scratch->data, scratch->len, out);
+            wm__send_result_clear(&r);
+            return true;
+        }
+        if (r.kind != WM__SEND_TOO_LARGE) {
+            out->replayed += settle(t, &r, scratch->data, scratch->len, count, out);
+            wm__send_result_clear(&r);
+            return true; /* the caller counts, then consumes: stats never lag the spool */
+        }
         wm__send_result_clear(&r);
-        return false;
     }
-    mark_up(t);
-    out->replayed += settle(t, &r, scratch->data, scratch->len, count, out);
-    wm__send_result_clear(&r);
-    return true; /* the caller counts, then consumes: stats never lag the spool */
+    /* Too large for one request (spooled whole on overflow or at close, or over a receiver's
+     * lower limit): pieces within max_bytes, halved on 413; a piece that cannot be sent now goes
+     * back on the spool, so the record is settled either way. */
+    wm__delivery_policy once = {0, true};
+    uint64_t delivered_before = out->delivered;
+    if (scratch->len <= t->max_bytes) {
+        split_in_halves(t, scratch->data, scratch->len, count, &once, out);
+    } else {
+        const char *p = scratch->data;
+        size_t left = scratch->len;
+        while (left > 0) {
+            uint32_t lines;
+            size_t piece = wm__ndjson_prefix(p, left, t->max_bytes, UINT32_MAX, &lines);
+            deliver_piece(t, p, piece, lines, &once, out);
+            p += piece;
+            left -= piece;
+        }
+    }
+    out->replayed += out->delivered - delivered_before;
+    return true;
 }
 
 void wm__target_destroy(wm__target *t) {

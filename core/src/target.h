@@ -18,6 +18,8 @@ typedef struct wm__target {
     int64_t next_probe_us; /* monotonic time of the next attempt while down */
     double probe_backoff_s;
     char last_error[512];
+    const wm__abort_clock *abort_at; /* the client's: no transfer continues past it */
+    size_t max_bytes;                /* bytes per request (batch_max_bytes) */
 } wm__target;
 
 /* Outcome counts of one delivery, for the client's stats. */
@@ -30,14 +32,19 @@ typedef struct wm__delivery_policy {
     bool may_wait; /* false when stopping: no retries, straight to the spool */
 } wm__delivery_policy;
 
-/* Sends a live batch with retries; on final failure spools it (or drops it without a spool). */
+/* Sends a live batch with retries; on final failure spools it (or drops it without a spool). A
+ * batch the receiver refuses as too large (413) is split in halves, each delivered the same way;
+ * only a single event too large for any request is dead-lettered. After the abort time nothing is
+ * sent: the batch goes to the spool. */
 void wm__target_deliver(wm__target *t, const char *ndjson, size_t len, uint32_t count,
                         const wm__delivery_policy *policy, wm__outcome_counts *out);
 /* Writes a batch straight to the spool (queue overflow, shutdown); drops it without a spool. */
 void wm__target_spool(wm__target *t, const char *ndjson, size_t len, uint32_t count,
                       wm__outcome_counts *out);
 /* Sends the oldest spooled batch when the target is up or due a probe. true when it was settled
- * (delivered or dead-lettered): the caller adds the counts, then calls wm__spool_consume. */
+ * (delivered or dead-lettered): the caller adds the counts, then calls wm__spool_consume. A batch
+ * over max_bytes or refused as too large is sent in pieces; a piece that cannot be sent now is
+ * appended to the spool again, so the whole record still counts as settled. */
 bool wm__target_replay_one(wm__target *t, wm__buf *scratch, wm__outcome_counts *out);
 /* True when the spool holds events and the target is up or due a probe. */
 bool wm__target_has_replay_work(wm__target *t);

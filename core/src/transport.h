@@ -4,6 +4,7 @@
 #ifndef WM_TRANSPORT_H
 #define WM_TRANSPORT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,8 +14,16 @@ typedef enum wm__send_kind {
     WM__SEND_OK = 0,        /* every event accepted */
     WM__SEND_RETRY = 1,     /* transient (connection, timeout, 5xx, 429): try again later */
     WM__SEND_PERMANENT = 2, /* refused (4xx): retrying cannot help; dead-letter the batch */
-    WM__SEND_PARTIAL = 3    /* some events refused: see rejected[] */
+    WM__SEND_PARTIAL = 3,   /* some events refused: see rejected[] */
+    WM__SEND_TOO_LARGE = 4  /* the request is over the receiver's size limit (413): split it */
 } wm__send_kind;
+
+/* Monotonic microseconds after which a transfer in flight is abandoned and no new one starts;
+ * 0 means none. Set once by wm_client_close and the exit handler (the exit bound). */
+typedef _Atomic int64_t wm__abort_clock;
+
+/* True once the abort time has come. */
+bool wm__aborted(const wm__abort_clock *abort_at);
 
 typedef struct wm__rejection {
     size_t index; /* line number in the batch, from 0 */
@@ -32,8 +41,10 @@ typedef struct wm__send_result {
 void wm__send_result_clear(wm__send_result *r);
 
 typedef struct wm__transport_ops {
-    /* ndjson: count events, one per line, each ending in '\n'. Fills *res. */
-    void (*send)(void *state, const char *ndjson, size_t len, uint32_t count, wm__send_result *res);
+    /* ndjson: count events, one per line, each ending in '\n'. Fills *res. A transfer still in
+     * flight when *abort_at comes is abandoned with WM__SEND_RETRY. */
+    void (*send)(void *state, const char *ndjson, size_t len, uint32_t count,
+                 const wm__abort_clock *abort_at, wm__send_result *res);
     void (*destroy)(void *state);
 } wm__transport_ops;
 
@@ -48,6 +59,11 @@ typedef struct wm__transport {
 
 wm_status wm__sidecar_transport_open(const wm__config *cfg, wm__transport *out);
 wm_status wm__filesystem_transport_open(const wm__backend_config *bc, wm__transport *out);
+
+/* The byte length of the longest run of whole lines at the start of ndjson that holds at most
+ * max_lines lines and max_bytes bytes, but always at least one line; *lines gets their number. */
+size_t wm__ndjson_prefix(const char *ndjson, size_t len, size_t max_bytes, uint32_t max_lines,
+                         uint32_t *lines);
 
 /* A short stable hash of a string, for identities. */
 uint32_t wm__fnv1a(const char *s);

@@ -66,8 +66,9 @@ static int open_part(filesystem *fs) {
 }
 
 static void filesystem_send(void *state, const char *ndjson, size_t len, uint32_t count,
-                            wm__send_result *res) {
+                            const wm__abort_clock *abort_at, wm__send_result *res) {
     (void)count;
+    (void)abort_at; /* a local write: bounded by the disk, not by a peer */
     filesystem *fs = state;
     if (!fs->dir_made) {
         if (wm__mkdirs(fs->dir, 0755) != 0) {

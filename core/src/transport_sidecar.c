@@ -1,6 +1,8 @@
 /* The sidecar transport: POST NDJSON to <url>/v1/ingest/events:batch over one keep-alive libcurl
- * handle. 2xx accepted; 207 names rejected lines; 408/429/5xx and connection errors are
- * transient; any other 4xx is permanent. */
+ * handle. 2xx accepted; 207 names rejected lines; 413 is "too large" (the caller splits the
+ * batch); 408/429/5xx and connection errors are transient; any other 4xx is permanent. The handle
+ * runs in a multi handle polled every POLL_MS, so a transfer is abandoned within that of the abort
+ * time (the exit bound), whatever the sidecar does. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -9,11 +11,16 @@
 #include <string.h>
 
 #include "gzip.h"
+#include "resources.h"
 #include "status.h"
 #include "transport.h"
 
+#define POLL_MS 50
+
 typedef struct sidecar {
     CURL *curl;
+    CURLM *multi;
+    long timeout_ms; /* sidecar.timeout */
     struct curl_slist *headers;
     struct curl_slist *headers_gzip;
     bool gzip;
@@ -66,8 +73,49 @@ static void parse_rejections(sidecar *s, uint32_t count, wm__send_result *res) {
     json_decref(root);
 }
 
+/* Runs the request to its end, or until the abort time (CURLE_ABORTED_BY_CALLBACK). */
+static CURLcode perform(sidecar *s, const wm__abort_clock *abort_at) {
+    long timeout_ms = s->timeout_ms;
+    int64_t at = abort_at ? atomic_load(abort_at) : 0;
+    if (at) {
+        int64_t left_ms = (at - wm__now_monotonic_us()) / 1000;
+        if (left_ms <= 0)
+            return CURLE_ABORTED_BY_CALLBACK;
+        if (left_ms < timeout_ms)
+            timeout_ms = (long)left_ms;
+    }
+    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    if (curl_multi_add_handle(s->multi, s->curl) != CURLM_OK)
+        return CURLE_FAILED_INIT;
+    CURLcode rc = CURLE_OK;
+    int running = 1;
+    while (running) {
+        if (curl_multi_perform(s->multi, &running) != CURLM_OK) {
+            rc = CURLE_SEND_ERROR;
+            break;
+        }
+        if (!running)
+            break;
+        if (wm__aborted(abort_at)) {
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        curl_multi_poll(s->multi, NULL, 0, POLL_MS, NULL);
+    }
+    if (running == 0) {
+        int queued;
+        CURLMsg *m;
+        while ((m = curl_multi_info_read(s->multi, &queued)))
+            if (m->msg == CURLMSG_DONE && m->easy_handle == s->curl)
+                rc = m->data.result;
+    }
+    curl_multi_remove_handle(s->multi, s->curl);
+    return rc;
+}
+
 static void sidecar_send(void *state, const char *ndjson, size_t len, uint32_t count,
-                         wm__send_result *res) {
+                         const wm__abort_clock *abort_at, wm__send_result *res) {
     sidecar *s = state;
     wm__buf_reset(&s->response);
     s->retry_after_s = 0;
@@ -82,8 +130,14 @@ static void sidecar_send(void *state, const char *ndjson, size_t len, uint32_t c
     curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, gz ? s->headers_gzip : s->headers);
     curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    CURLcode rc = curl_easy_perform(s->curl);
+    CURLcode rc = perform(s, abort_at);
     res->retry_after_s = s->retry_after_s;
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        res->kind = WM__SEND_RETRY;
+        snprintf(res->reason, sizeof res->reason,
+                 "abandoned unconfirmed at the close/exit deadline; spooled");
+        return;
+    }
     if (rc != CURLE_OK) {
         res->kind = WM__SEND_RETRY;
         snprintf(res->reason, sizeof res->reason, "%s",
@@ -96,6 +150,10 @@ static void sidecar_send(void *state, const char *ndjson, size_t len, uint32_t c
     if (code == 207) {
         res->kind = WM__SEND_PARTIAL;
         parse_rejections(s, count, res);
+    } else if (code == 413) {
+        res->kind = WM__SEND_TOO_LARGE;
+        snprintf(res->reason, sizeof res->reason, "HTTP 413 for %u events in %zu bytes: %.*s",
+                 count, len, shown, s->response.data ? s->response.data : "");
     } else if (code >= 200 && code < 300) {
         res->kind = WM__SEND_OK;
     } else if (code == 408 || code == 429 || code >= 500 || code < 200) {
@@ -113,6 +171,8 @@ static void sidecar_destroy(void *state) {
     sidecar *s = state;
     if (!s)
         return;
+    if (s->multi)
+        curl_multi_cleanup(s->multi);
     curl_easy_cleanup(s->curl);
     curl_slist_free_all(s->headers);
     curl_slist_free_all(s->headers_gzip);
@@ -143,9 +203,10 @@ wm_status wm__sidecar_transport_open(const wm__config *cfg, wm__transport *out) 
     if (!s)
         return wm__fail(WM_E_NOMEM, "out of memory");
     s->curl = curl_easy_init();
+    s->multi = curl_multi_init();
     s->headers = make_headers(cfg, false);
     s->headers_gzip = make_headers(cfg, true);
-    if (!s->curl || !s->headers || !s->headers_gzip) {
+    if (!s->curl || !s->multi || !s->headers || !s->headers_gzip) {
         sidecar_destroy(s);
         return wm__fail(WM_E_NOMEM, "sidecar transport: cannot initialise libcurl");
     }
@@ -160,8 +221,9 @@ wm_status wm__sidecar_transport_open(const wm__config *cfg, wm__transport *out) 
     curl_easy_setopt(s->curl, CURLOPT_URL, url);
     curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
     curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L); /* we run on our own thread: no SIGALRM */
-    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, (long)(cfg->sidecar_timeout_s * 1000));
-    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->sidecar_timeout_s * 1000));
+    s->timeout_ms = (long)(cfg->sidecar_timeout_s * 1000);
+    if (s->timeout_ms < 1)
+        s->timeout_ms = 1;
     curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, on_header);

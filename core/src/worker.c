@@ -26,15 +26,35 @@ static void encode_batch(wm_client *c, wm__record *records, size_t n, wm__buf *o
     }
 }
 
+/* Hands an encoded batch to every target in pieces of at most batch_max_bytes (whole lines; a
+ * longer event goes alone), so no request or spool record is over what a receiver takes. With no
+ * policy the pieces go straight to the spools. */
+static void hand_over(wm_client *c, const wm__buf *buf, const wm__delivery_policy *policy,
+                      wm__outcome_counts *o) {
+    const char *p = buf->data;
+    size_t left = buf->len;
+    while (left > 0) {
+        uint32_t lines;
+        size_t piece = wm__ndjson_prefix(p, left, c->cfg.batch_max_bytes, UINT32_MAX, &lines);
+        for (size_t t = 0; t < c->n_targets; t++) {
+            if (policy)
+                wm__target_deliver(c->targets[t], p, piece, lines, policy, o);
+            else
+                wm__target_spool(c->targets[t], p, piece, lines, o);
+        }
+        if (c->n_targets == 0)
+            o->dropped += lines;
+        p += piece;
+        left -= piece;
+    }
+}
+
 void wm__deliver_to_spool(wm_client *c, wm__record *records, size_t n) {
     wm__buf buf;
     wm__buf_init(&buf);
     encode_batch(c, records, n, &buf);
     wm__outcome_counts o = {0};
-    for (size_t t = 0; t < c->n_targets; t++)
-        wm__target_spool(c->targets[t], buf.data, buf.len, (uint32_t)n, &o);
-    if (c->n_targets == 0)
-        o.dropped += n;
+    hand_over(c, &buf, NULL, &o);
     add_counts(c, &o);
     wm__buf_free(&buf);
 }
@@ -89,11 +109,8 @@ void *wm__worker_main(void *arg) {
         if (n > 0) {
             encode_batch(c, batch, n, &buf);
             wm__delivery_policy policy = {c->cfg.sidecar_retries, !stopping};
-            for (size_t t = 0; t < c->n_targets; t++)
-                wm__target_deliver(c->targets[t], buf.data, buf.len, (uint32_t)n, &policy, &o);
-            if (c->n_targets == 0)
-                o.dropped += n;
-        } else if (!stopping) {
+            hand_over(c, &buf, &policy, &o);
+        } else if (!stopping && !wm__aborted(&c->abort_at_us)) {
             for (size_t t = 0; t < c->n_targets; t++) {
                 wm__outcome_counts replay = {0};
                 if (wm__target_replay_one(c->targets[t], &scratch, &replay)) {

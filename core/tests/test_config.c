@@ -27,6 +27,7 @@ int test_config_defaults_without_any_configuration(void) {
     snprintf(expected, sizeof expected, "%s/.local/state/wafermon/spool", home);
     CHECK(!strcmp(c.spool_path, expected));
     CHECK(c.queue_size == 10000 && c.batch_size == 500 && c.when_full == WM__WHEN_FULL_SPOOL);
+    CHECK(c.batch_max_bytes == 4 * 1024 * 1024);
     CHECK(!strcmp(c.site_id, "default"));
     CHECK(!strcmp(c.app_name, "wm_unit_tests"));
     wm__config_free(&c);
@@ -70,6 +71,10 @@ int test_config_bad_values_are_named(void) {
         {"{\"spool\": {\"max_size_mb\": \"big\"}}", "spool.max_size_mb\" must be a number"},
         {"{\"app\": {\"site_id\": \"\"}}", "app.site_id\" must not be empty"},
         {"{\"batch_size\": 0}", "batch_size"},
+        /* Above what the sidecar takes in one request: every batch would be refused whole. */
+        {"{\"batch_size\": 20000}", "\"batch_size\" must be at most 10000"},
+        {"{\"batch_max_bytes\": 100}", "\"batch_max_bytes\" must be"},
+        {"{\"batch_max_bytes\": 17000000}", "\"batch_max_bytes\" must be"},
         {"{\"log_level\": \"loud\"}", "log_level"},
         {"{\"direct_backends\": [{\"type\": \"kafka\", \"path\": \"/x\"}]}",
          "direct_backends[0].type"},
@@ -95,6 +100,10 @@ int test_config_bad_values_are_named(void) {
     CHECK_STATUS(wm_client_open(NULL, &c), WM_E_CONFIG);
     CHECK_ERROR_MENTIONS("WAFERMON_SIDECAR_GZIP");
     unsetenv("WAFERMON_SIDECAR_GZIP");
+    setenv("WAFERMON_BATCH_SIZE", "20000", 1);
+    CHECK_STATUS(wm_client_open(NULL, &c), WM_E_CONFIG);
+    CHECK_ERROR_MENTIONS("WAFERMON_BATCH_SIZE");
+    unsetenv("WAFERMON_BATCH_SIZE");
     return 0;
 }
 

@@ -106,7 +106,7 @@ static void client_finalizer(SEXP ptr) {
     if (!c)
         return;
     R_ClearExternalPtr(ptr);
-    wm_client_close(c, 2.0);
+    wm_client_close(c, -1); /* negative: the configured exit_flush_timeout */
 }
 
 static void job_finalizer(SEXP ptr) {

@@ -1,10 +1,14 @@
 """A real HTTP receiver for the core's integration tests: the sidecar's ingest contract, nothing more.
 
-    python receiver.py PORT OUT_FILE [--mode ok|reject-second|refuse]
+    python receiver.py PORT OUT_FILE [--mode ok|reject-second|refuse|blackhole]
+                                     [--max-body BYTES] [--max-events N]
 
 POST /v1/ingest/events:batch with NDJSON (optionally gzip) → every line appended to OUT_FILE and
 fsync'd, then 202. Modes: "reject-second" answers 207 rejecting index 1 of each batch (the others
-are stored); "refuse" answers 400 for everything. Prints "ready" once listening.
+are stored); "refuse" answers 400 for everything; "blackhole" accepts TCP connections and never
+reads or answers (a hung sidecar). Like the sidecar, a body over --max-body bytes (decompressed;
+default 16 MiB) or with more than --max-events lines (default 10000) is refused whole with 413.
+Prints "ready" once listening.
 
 Imported, it offers ``Receiver`` (this script as a child process) and ``free_port``: the core's
 integration tests and the conformance runner both drive it that way.
@@ -22,6 +26,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+# The sidecar's documented defaults (ingest.max_body_bytes, ingest.max_events_per_request).
+MAX_BODY = 16 * 1024 * 1024
+MAX_EVENTS = 10_000
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -32,8 +40,11 @@ def free_port() -> int:
 class Receiver:
     """This script as a child process; stop() and start() keep its port and output file."""
 
-    def __init__(self, port: int, out: Path, mode: str = "ok") -> None:
+    def __init__(
+        self, port: int, out: Path, mode: str = "ok", max_body: int = MAX_BODY, max_events: int = MAX_EVENTS
+    ) -> None:
         self.port, self.out, self.mode = port, out, mode
+        self.max_body, self.max_events = max_body, max_events
         self.proc: subprocess.Popen[str] | None = None
 
     @property
@@ -42,7 +53,10 @@ class Receiver:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, str(self.port), str(self.out), "--mode", self.mode],
+            [
+                *(sys.executable, __file__, str(self.port), str(self.out), "--mode", self.mode),
+                *("--max-body", str(self.max_body), "--max-events", str(self.max_events)),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -65,6 +79,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the core expects
     out_path = ""
     mode = "ok"
+    max_body = MAX_BODY
+    max_events = MAX_EVENTS
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
@@ -77,6 +93,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         lines = [line for line in body.split(b"\n") if line.strip()]
+        if len(body) > self.max_body or len(lines) > self.max_events:
+            limits = f"{self.max_body} bytes, {self.max_events} events"
+            self._answer(413, {"error": f"{len(body)} bytes, {len(lines)} events: over the limit of {limits}"})
+            return
         if self.mode == "refuse":
             self._answer(400, {"error": "refused by test receiver", "accepted": 0, "rejected": []})
             return
@@ -102,11 +122,28 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def blackhole(port: int) -> None:
+    """Accepts connections and keeps them open, never reading or answering."""
+    listener = socket.create_server(("127.0.0.1", port))
+    held = []
+    print("ready", flush=True)
+    while True:
+        conn, _ = listener.accept()
+        held.append(conn)
+
+
+def option(name: str, default: str) -> str:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
 def main() -> None:
     port, out = int(sys.argv[1]), sys.argv[2]
     Handler.out_path = out
-    if "--mode" in sys.argv:
-        Handler.mode = sys.argv[sys.argv.index("--mode") + 1]
+    Handler.mode = option("--mode", "ok")
+    Handler.max_body = int(option("--max-body", str(MAX_BODY)))
+    Handler.max_events = int(option("--max-events", str(MAX_EVENTS)))
+    if Handler.mode == "blackhole":
+        blackhole(port)
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     print("ready", flush=True)
     server.serve_forever()

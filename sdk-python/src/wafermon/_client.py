@@ -8,6 +8,7 @@ import gc
 import os
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -117,6 +118,9 @@ class Client:
         """Flushes for at most ``timeout`` seconds (default: the configured
         ``exit_flush_timeout``), spools the rest, stops the delivery thread. Idempotent.
 
+        Returns within ``timeout`` + 0.5 s whatever the sidecar does: a request still unanswered
+        at the deadline is abandoned and its events spooled with the rest.
+
         Jobs still running stay as they are; their later emits raise :class:`ClosedError`.
         Raises :class:`wafermon.TimeoutError` when the flush did not complete (nothing is lost:
         the rest is on the spool for the next start).
@@ -163,9 +167,13 @@ def _cancel_running_jobs() -> None:
 def _close_all_at_exit() -> None:
     if _live:
         _cancel_running_jobs()
-    for client in list(_live):
+    # One deadline for all: N clients cost the largest exit_flush_timeout, not their sum. What a
+    # client has not delivered by then (its request in flight included) the core spools.
+    clients = list(_live)
+    deadline = time.monotonic() + max((c.exit_flush_timeout for c in clients), default=0.0)
+    for client in clients:
         with contextlib.suppress(Exception):  # timed out: the rest is spooled for the next start
-            client.close()
+            client.close(max(0.0, min(client.exit_flush_timeout, deadline - time.monotonic())))
 
 
 def _after_fork_in_child() -> None:

@@ -35,9 +35,32 @@ public final class ChildMain {
                 System.out.println("done");
                 break;
             }
+            case "exit-hung-sidecar": {
+                // 20 jobs to a sidecar that never answers, then return from main: the core's exit
+                // handler must end within exit_flush_timeout and leave everything on the spool.
+                Client client = Client.open(hungSidecarConfig(args[1], Path.of(args[2])));
+                for (int i = 0; i < 20; i++) {
+                    try (Job job = client.job("hung-" + i).start()) {
+                        Thread.sleep(2); // several batches: one in flight, more queued
+                    }
+                }
+                System.out.println("done");
+                break;
+            }
             default:
                 throw new IllegalArgumentException(args[0]);
         }
+    }
+
+    /** A sidecar at url with a 30 s request timeout, a 0.5 s exit bound, the spool in dir/spool. */
+    static Map<String, Object> hungSidecarConfig(String url, Path dir) {
+        Map<String, Object> config = new java.util.LinkedHashMap<>();
+        config.put("sidecar", Map.of("url", url, "timeout", 30, "retries", 3));
+        config.put("spool", Map.of("path", dir.resolve("spool").toString()));
+        config.put("exit_flush_timeout", 0.5);
+        config.put("flush_interval", 0.01);
+        config.put("log_level", "off");
+        return config;
     }
 
     private static void leak(Client client) {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,6 +38,16 @@ class ProcessTest {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         return new Result(p.exitValue(), out);
+    }
+
+    /** java(...) that also fails when the child takes more than limitSeconds. */
+    static Result javaWithin(double limitSeconds, String... args) throws Exception {
+        long began = System.nanoTime();
+        Result r = java(List.of(), args);
+        double took = (System.nanoTime() - began) / 1e9;
+        System.out.printf("child JVM %s took %.2fs%n", args[0], took);
+        assertTrue(took < limitSeconds, args[0] + " took " + took + "s, bound " + limitSeconds + "s");
+        return r;
     }
 
     @Test
@@ -90,6 +102,24 @@ class ProcessTest {
         assertEquals(List.of("started", "progress", "finished"),
                 es.stream().map(e -> e.get("event_kind").asText()).collect(Collectors.toList()));
         assertEquals("child", es.get(1).get("metadata").get("from").asText());
+    }
+
+    /**
+     * A sidecar that accepts connections and never answers (a listener nobody accepts from): the
+     * JVM is gone within exit_flush_timeout (0.5 s) + 0.5 s, plus the JVM's own start and a loaded
+     * machine's slack; before the fix it took 4 x 30 s. Every event is on the spool afterwards.
+     */
+    @Test
+    void exitWithAHungSidecarIsBoundedAndSpoolsEverything() throws Exception {
+        try (ServerSocket hole = new ServerSocket(0, 64, InetAddress.getLoopbackAddress())) {
+            String url = "http://127.0.0.1:" + hole.getLocalPort();
+            Result r = javaWithin(0.5 + 6.0, "exit-hung-sidecar", url, dir.toString());
+            assertEquals(0, r.exit(), r.out());
+            hole.close(); // now refused: the next client keeps the spool as it is
+            try (Client client = Client.open(ChildMain.hungSidecarConfig(url, dir))) {
+                assertEquals(40, client.stat(Stat.SPOOL_PENDING));
+            }
+        }
     }
 
     @Test
