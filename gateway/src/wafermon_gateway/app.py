@@ -57,5 +57,5 @@ def create_app(settings: Settings, store: Store | None = None, background_tasks:
     install_handlers(app)
     for module in (ingest, jobs, stream, health, admin):
         app.include_router(module.router)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, batch_route=ingest.PATH)
     return app
