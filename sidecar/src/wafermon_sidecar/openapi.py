@@ -45,10 +45,12 @@ def _json(model: type, description: str, headers: dict[str, Any] | None = None) 
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait before resending"}}
 
 
-def _ingest_responses() -> dict[str, Any]:
+def _ingest_responses(batch: bool) -> dict[str, Any]:
+    # One event is accepted whole or refused whole (400), so 207 exists only for batches.
+    partly = {"207": _json(IngestResult, "the valid events accepted and fsync'd; the others listed in rejected")}
     return {
         "202": _json(IngestResult, "all events accepted and fsync'd on the spool"),
-        "207": _json(IngestResult, "the valid events accepted and fsync'd; the others listed in rejected"),
+        **(partly if batch else {}),
         "400": _json(ErrorAnswer, "malformed body or gzip, no event, or no valid event (each listed in rejected)"),
         "401": _json(ErrorAnswer, "ingest.auth_token is set and no bearer token was sent"),
         "403": _json(ErrorAnswer, "the bearer token is wrong"),
@@ -76,7 +78,7 @@ def build() -> dict[str, Any]:
         "application/json": {"schema": {"type": "array", "items": _EVENT}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "one event per line"}},
     }
-    ingest = {"security": [{}, {"bearer": []}], "parameters": [_GZIP], "responses": _ingest_responses()}
+    ingest = {"security": [{}, {"bearer": []}], "parameters": [_GZIP]}
     return {
         "openapi": "3.1.0",
         "info": {"title": "wafermon sidecar", "version": __version__},
@@ -90,6 +92,7 @@ def build() -> dict[str, Any]:
                     "summary": "Ingest a batch of events (JSON array or NDJSON, optionally gzip)",
                     "description": "Each item is judged alone; at most ingest.max_events_per_request items.",
                     "requestBody": {"required": True, "content": batch_body},
+                    "responses": _ingest_responses(batch=True),
                     **ingest,
                 }
             },
@@ -97,6 +100,7 @@ def build() -> dict[str, Any]:
                 "post": {
                     "summary": "Ingest one event",
                     "requestBody": {"required": True, "content": {"application/json": {"schema": _EVENT}}},
+                    "responses": _ingest_responses(batch=False),
                     **ingest,
                 }
             },
