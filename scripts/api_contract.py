@@ -70,7 +70,7 @@ def schemathesis(workdir: Path, url: str, max_examples: int, *extra: str) -> int
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-examples", type=int, default=25, help="per operation (default 25)")
+    parser.add_argument("--max-examples", type=int, default=100, help="per operation (default 100)")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
     with tempfile.TemporaryDirectory(prefix="wafermon-api-contract-") as tmp:
