@@ -12,6 +12,7 @@ from . import __version__
 from .auth import Authenticator
 from .errors import install_handlers
 from .metrics import GatewayMetrics, MetricsMiddleware
+from .openapi import build as build_openapi
 from .routes import admin, health, ingest, jobs, stream
 from .settings import Settings, check_bind_policy
 from .store import Store, make_store
@@ -54,8 +55,9 @@ def create_app(settings: Settings, store: Store | None = None, background_tasks:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_handlers(app)
     for module in (ingest, jobs, stream, health, admin):
         app.include_router(module.router)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, batch_route=ingest.PATH)
     return app

@@ -10,11 +10,13 @@ import logging
 import sqlite3
 
 import asyncpg
-import orjson
+import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from .answers import ErrorAnswer
 
 log = logging.getLogger("wafermon.gateway")
 STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -39,7 +41,7 @@ class ApiError(Exception):
 def error_response(
     status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:
-    body = orjson.dumps({"error": message, "field": field, "status": status})
+    body = msgspec.json.encode(ErrorAnswer(message, field, status))
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 

@@ -14,7 +14,9 @@ class GatewayMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.events = Counter("wafermon_gateway_events", "Events received, by outcome", ["outcome"], registry=r)
-        self.batches = Counter("wafermon_gateway_batches", "Ingest requests, by HTTP status", ["status"], registry=r)
+        self.batches = Counter(
+            "wafermon_gateway_batches", "Ingest requests, by the HTTP status sent", ["status"], registry=r
+        )
         self.ingest_seconds = Histogram(
             "wafermon_gateway_ingest_seconds", "Time to validate and store one batch", registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
@@ -38,17 +40,21 @@ class GatewayMetrics:
 
 
 class MetricsMiddleware:
-    """Counts requests by route template (not raw path, which would explode label cardinality)."""
+    """Counts requests by route template (not raw path, which would explode label cardinality), and
+    ingest requests (batch_route) by the status actually sent, whichever handler produced the answer."""
 
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics, batch_route: str) -> None:
         self.app = app
         self.metrics = metrics
+        self.batch_route = batch_route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        # Stays 500 only when no answer was started: the exception then reaches Starlette's outermost
+        # handler, which answers 500.
         status = {"code": 500}
 
         async def send_wrapper(message: Message) -> None:
@@ -62,5 +68,7 @@ class MetricsMiddleware:
             route: Any = scope.get("route")
             name = getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels(name, str(status["code"])).inc()
+            if name == self.batch_route:
+                self.metrics.batches.labels(str(status["code"])).inc()
             if not name.startswith("/v1/stream"):
                 self.metrics.request_seconds.labels(name).observe(time.perf_counter() - started)

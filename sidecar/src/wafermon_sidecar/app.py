@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from . import validation
+from .answers import ErrorAnswer
 from .config import Settings
 from .fanout import FanOut
 from .metrics import Metrics
@@ -32,10 +33,10 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         if exc.status < 400:
             raise
         keep = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after", "www-authenticate")}
-        return json_response(exc.status, {"error": exc.reason}, headers=keep)
+        return json_response(exc.status, ErrorAnswer(exc.reason), headers=keep)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return json_response(500, {"error": "internal error; see the sidecar log"})
+        return json_response(500, ErrorAnswer("internal error; see the sidecar log"))
 
 
 def build_sidecar(settings: Settings) -> Sidecar:

@@ -6,6 +6,7 @@ import hmac
 
 from aiohttp import web
 
+from .answers import ErrorAnswer
 from .responses import json_response
 
 
@@ -16,9 +17,9 @@ def check_bearer(request: web.Request, token: str | None) -> web.Response | None
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
-        response = json_response(401, {"error": "this sidecar requires 'Authorization: Bearer <token>'"})
+        response = json_response(401, ErrorAnswer("this sidecar requires 'Authorization: Bearer <token>'"))
         response.headers["WWW-Authenticate"] = 'Bearer realm="wafermon-sidecar"'
         return response
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
-        return json_response(403, {"error": "the bearer token is not valid for this sidecar"})
+        return json_response(403, ErrorAnswer("the bearer token is not valid for this sidecar"))
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from ..answers import Maintenance
 from ..auth import require
 from .common import json_response, runtime
 
@@ -16,4 +17,4 @@ async def run_maintenance(request: Request, _key: str | None = Depends(require("
     rt = runtime(request)
     changed = await rt.background.sweep_once()
     retention = await rt.background.maintain_once()
-    return json_response({"liveness_changes": changed, "retention": retention})
+    return json_response(Maintenance(changed, retention))

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from .. import __version__
+from ..answers import Health, IngestHealth, StoreHealth
 from ..auth import require
 from ..liveness import iso
 from .common import json_response, runtime
@@ -27,18 +28,17 @@ async def healthz(request: Request) -> Response:
     rt.metrics.store_up.set(0 if error else 1)
     now = datetime.now(UTC)
     last = rt.store.last_ingest_at
-    body = {
-        "status": "ok" if error is None else "unavailable",
-        "version": __version__,
-        "store": {"kind": rt.store.name, "reachable": error is None, "error": error,
-                  "mode": getattr(rt.store, "mode", None)},
-        "ingest": {
-            "last_batch_at": iso(last) if last else None,
-            "seconds_since_last_batch": (now - last).total_seconds() if last else None,
-            "lag_s": rt.store.last_ingest_lag_s,
-        },
-        "latest_change": rt.store.bus.latest,
-    }  # fmt: skip
+    body = Health(
+        status="ok" if error is None else "unavailable",
+        version=__version__,
+        store=StoreHealth(rt.store.name, error is None, error, getattr(rt.store, "mode", None)),
+        ingest=IngestHealth(
+            last_batch_at=iso(last) if last else None,
+            seconds_since_last_batch=(now - last).total_seconds() if last else None,
+            lag_s=rt.store.last_ingest_lag_s,
+        ),
+        latest_change=rt.store.bus.latest,
+    )
     return json_response(body, 200 if error is None else 503)
 
 

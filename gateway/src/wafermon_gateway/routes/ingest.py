@@ -8,48 +8,14 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from ..answers import ErrorAnswer, IngestResult, Rejected
 from ..auth import require
 from ..batch import BodyError, parse_batch
 from ..errors import ApiError
 from .common import json_response, runtime
 
 router = APIRouter(tags=["ingest"])
-
-_BODY_DOC = {
-    "requestBody": {
-        "required": True,
-        "description": "A managed batch {events, source, site_id}, a bare JSON array of events, or NDJSON; "
-        "Content-Encoding: gzip accepted. Events follow conformance/schema/event-v1.json.",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {
-                            "type": "object",
-                            "required": ["events"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "events": {"type": "array", "items": {"type": "object"}},
-                                "source": {"type": "string", "maxLength": 64},
-                                "site_id": {"type": "string", "maxLength": 128},
-                            },
-                        },
-                        {"type": "array", "items": {"type": "object"}},
-                    ]
-                }
-            },
-            "application/x-ndjson": {"schema": {"type": "string"}},
-        },
-    }
-}
-_RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"description": '{"accepted": n, "duplicates": d, "rejected": [{"index", "field", "message"}]}'},
-    400: {"description": "malformed body, or every event rejected"},
-    401: {"description": "missing or unknown API key"},
-    403: {"description": "key lacks the ingest scope"},
-    413: {"description": "body, decompressed body or event count over the limit"},
-    415: {"description": "unsupported Content-Encoding"},
-}
+PATH = "/v1/ingest/managed"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -67,15 +33,13 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 @router.post(
-    "/v1/ingest/managed",
+    PATH,
     summary="Store a batch of events",
-    openapi_extra=_BODY_DOC,
-    responses=_RESPONSES,
+    description="Request body and answers are documented in openapi.py.",
 )
 async def ingest_managed(request: Request, _key: str | None = Depends(require("ingest"))) -> Response:
     rt = runtime(request)
     started = time.perf_counter()
-    status = 500
     try:
         body = await read_body(request, rt.settings.max_body_bytes)
         now = datetime.now(UTC)
@@ -83,23 +47,15 @@ async def ingest_managed(request: Request, _key: str | None = Depends(require("i
             good, problems = parse_batch(body, request.headers.get("content-encoding"), rt.settings, now)
         except BodyError as exc:
             raise ApiError(exc.status, exc.message, exc.field) from None
-        rejected = [p.as_dict() for p in problems]
+        rejected = [Rejected(p.index, p.field, p.message) for p in problems]
         rt.metrics.events.labels("rejected").inc(len(problems))
         if problems and not good:
-            status = 400
             first = problems[0]
-            return json_response(
-                {
-                    "error": f"all {len(problems)} events were rejected; first: event {first.index} "
-                    f"field {first.field}: {first.message}",
-                    "field": first.field,
-                    "status": 400,
-                    "accepted": 0,
-                    "duplicates": 0,
-                    "rejected": rejected,
-                },
-                400,
+            message = (
+                f"all {len(problems)} events were rejected; first: event {first.index} "
+                f"field {first.field}: {first.message}"
             )
+            return json_response(ErrorAnswer(message, first.field, 400, 0, 0, rejected), 400)
         result = await rt.store.ingest(good, now) if good else None
         accepted = result.accepted if result else 0
         duplicates = result.duplicates if result else 0
@@ -107,11 +63,7 @@ async def ingest_managed(request: Request, _key: str | None = Depends(require("i
         rt.metrics.events.labels("duplicate").inc(duplicates)
         if rt.store.last_ingest_lag_s is not None:
             rt.metrics.ingest_lag.set(rt.store.last_ingest_lag_s)
-        status = 200
-        return json_response({"accepted": accepted, "duplicates": duplicates, "rejected": rejected})
-    except ApiError as exc:
-        status = exc.status
-        raise
+        return json_response(IngestResult(accepted, duplicates, rejected))
     finally:
-        rt.metrics.batches.labels(str(status)).inc()
+        # wafermon_gateway_batches_total is counted by MetricsMiddleware, under the status sent.
         rt.metrics.ingest_seconds.observe(time.perf_counter() - started)

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from ..answers import JobDetail, JobList, JobView, SubjobDetail, SubjobList, SubjobView, TimelineEntry
 from ..auth import require
 from ..errors import ApiError
 from ..query import Filters, ListQuery, QueryError, next_cursor, parse_list
@@ -44,9 +45,11 @@ async def _list(request: Request, kind: str) -> Response:
     except QueryError as exc:
         raise ApiError(400, exc.message, exc.field) from None
     rows = await rt.store.list_entities(q)
-    items = [entity_view(r, kind) for r in rows[: q.limit]]
-    cursor = next_cursor(q, items[-1]) if len(rows) > q.limit else None
-    return json_response({"items": items, "next_cursor": cursor, "limit": q.limit})
+    views = [entity_view(r, kind) for r in rows[: q.limit]]
+    cursor = next_cursor(q, views[-1]) if len(rows) > q.limit else None
+    if kind == "job":
+        return json_response(JobList([JobView.of(v) for v in views], cursor, q.limit))
+    return json_response(SubjobList([SubjobView.of(v) for v in views], cursor, q.limit))
 
 
 @router.get("/v1/jobs", summary="List jobs")
@@ -101,13 +104,13 @@ async def get_job(request: Request, job_id: str, _key: str | None = Depends(requ
     subjobs = await rt.store.list_entities(ListQuery(Filters("subjob", parent_id=job_id), "created_at", False, limit))
     timeline = await rt.store.timeline(job_id, limit + 1)
     return json_response(
-        {
-            "job": entity_view(row, "job"),
-            "subjobs": [entity_view(r, "subjob") for r in subjobs[:limit]],
-            "subjobs_truncated": len(subjobs) > limit,
-            "timeline": timeline[:limit],
-            "timeline_truncated": len(timeline) > limit,
-        }
+        JobDetail(
+            job=JobView.of(entity_view(row, "job")),
+            subjobs=[SubjobView.of(entity_view(r, "subjob")) for r in subjobs[:limit]],
+            subjobs_truncated=len(subjobs) > limit,
+            timeline=[TimelineEntry(t["event"], t["received_at"]) for t in timeline[:limit]],
+            timeline_truncated=len(timeline) > limit,
+        )
     )
 
 
@@ -118,4 +121,4 @@ async def get_subjob(request: Request, subjob_id: str, _key: str | None = Depend
     row = await rt.store.get_entity("subjob", subjob_id)
     if row is None:
         raise ApiError(404, f"no sub-job {subjob_id}", "subjob_id")
-    return json_response({"subjob": entity_view(row, "subjob")})
+    return json_response(SubjobDetail(SubjobView.of(entity_view(row, "subjob"))))

@@ -11,6 +11,7 @@ import time
 
 from aiohttp import web
 
+from ..answers import ErrorAnswer, IngestResult, Rejected
 from ..auth import check_bearer
 from ..body import BodyError, read_body
 from ..responses import json_response
@@ -47,7 +48,7 @@ async def _handle(request: web.Request, ctx: Sidecar, single: bool) -> web.Respo
         body = await read_body(request, ingest.max_body_bytes)
     except BodyError as exc:
         ctx.metrics.refused.labels("body").inc()
-        return json_response(exc.status, {"error": str(exc), "accepted": 0, "rejected": []})
+        return json_response(exc.status, ErrorAnswer(str(exc), 0, []))
     if single:
         if body.lstrip()[:1] != b"{":
             return _bad("this endpoint takes one JSON event object; send batches to /v1/ingest/events:batch")
@@ -60,16 +61,12 @@ async def _handle(request: web.Request, ctx: Sidecar, single: bool) -> web.Respo
     ctx.metrics.received.inc(verdict.total)
     if verdict.total > ingest.max_events_per_request:
         ctx.metrics.refused.labels("too_many").inc()
-        return json_response(
-            413,
-            {
-                "error": f"the batch has {verdict.total} events; the limit is {ingest.max_events_per_request} "
-                "(ingest.max_events_per_request)",
-                "accepted": 0,
-                "rejected": [],
-            },
+        message = (
+            f"the batch has {verdict.total} events; the limit is {ingest.max_events_per_request} "
+            "(ingest.max_events_per_request)"
         )
-    rejected = [p.as_dict() for p in verdict.problems]
+        return json_response(413, ErrorAnswer(message, 0, []))
+    rejected = [Rejected(p.index, p.field, p.message) for p in verdict.problems]
     ctx.metrics.rejected.inc(len(rejected))
     if verdict.total == 0:
         return _bad("the batch holds no events")
@@ -78,7 +75,7 @@ async def _handle(request: web.Request, ctx: Sidecar, single: bool) -> web.Respo
     refusal = await _spool(ctx, verdict)
     if refusal is not None:
         return refusal
-    return json_response(207 if rejected else 202, {"accepted": verdict.accepted, "rejected": rejected})
+    return json_response(207 if rejected else 202, IngestResult(verdict.accepted, rejected))
 
 
 async def _spool(ctx: Sidecar, verdict: Verdict) -> web.Response | None:
@@ -88,13 +85,13 @@ async def _spool(ctx: Sidecar, verdict: Verdict) -> web.Response | None:
     except SpoolFull as exc:
         ctx.metrics.refused.labels("spool_full").inc()
         message = f"{exc}; retry after {retry_after}s (spool.max_size_mb={ctx.settings.spool.max_size_mb})"
-        return json_response(503, {"error": message, "accepted": 0, "rejected": []}, {"Retry-After": retry_after})
+        return json_response(503, ErrorAnswer(message, 0, []), {"Retry-After": retry_after})
     except SpoolDiskError as exc:
         ctx.metrics.refused.labels("disk_error").inc()
-        return json_response(503, {"error": str(exc), "accepted": 0, "rejected": []}, {"Retry-After": retry_after})
+        return json_response(503, ErrorAnswer(str(exc), 0, []), {"Retry-After": retry_after})
     ctx.metrics.spooled.inc(verdict.accepted)
     return None
 
 
-def _bad(error: str, rejected: list[dict[str, object]] | None = None) -> web.Response:
-    return json_response(400, {"error": error, "accepted": 0, "rejected": rejected or []})
+def _bad(error: str, rejected: list[Rejected] | None = None) -> web.Response:
+    return json_response(400, ErrorAnswer(error, 0, rejected or []))

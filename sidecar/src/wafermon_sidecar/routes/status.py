@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Literal
 
 from aiohttp import web
 
 from .. import __version__
+from ..answers import Health, IntegrationDetail, Integrations, SpoolHealth
 from ..openapi import OPENAPI
 from ..responses import json_response
 from ..state import SIDECAR
@@ -19,40 +20,31 @@ async def healthz(request: web.Request) -> web.Response:
     backends = await ctx.fanout.status()
     full = not spool.can_take(64 * 1024)
     healthy = all(b["state"] in ("ok", "disabled") for b in backends.values())
-    body: dict[str, Any] = {
-        "status": "ok" if healthy and not full else "degraded",
-        "version": __version__,
-        "uptime_s": round(time.time() - ctx.started_at, 3),
-        "spool": {
-            "path": str(spool.directory),
-            "bytes": spool.bytes,
-            "max_bytes": spool.max_bytes,
-            "segments": len(spool.segments),
-            "first_seq": spool.first_seq,
-            "next_seq": spool.next_seq,
-            "full": full,
-        },
-        "backends": backends,
-    }
-    return json_response(200, body)
+    spool_health = SpoolHealth(
+        path=str(spool.directory),
+        bytes=spool.bytes,
+        max_bytes=spool.max_bytes,
+        segments=len(spool.segments),
+        first_seq=spool.first_seq,
+        next_seq=spool.next_seq,
+        full=full,
+    )
+    uptime_s = round(time.time() - ctx.started_at, 3)
+    status: Literal["ok", "degraded"] = "ok" if healthy and not full else "degraded"
+    return json_response(200, Health(status, __version__, uptime_s, spool_health, backends))
 
 
 async def integrations(request: web.Request) -> web.Response:
-    settings = request.app[SIDECAR].settings
-    names = [b.name for b in settings.backends]
-    enabled = [b.name for b in settings.backends if b.enabled]
-    details = [
-        {"name": b.name, "type": b.type, "enabled": b.enabled, "priority": b.priority} for b in settings.backends
-    ]
+    backends = request.app[SIDECAR].settings.backends
     return json_response(
         200,
-        {
-            "total": len(names),
-            "enabled": len(enabled),
-            "integrations": names,
-            "enabled_integrations": enabled,
-            "details": details,
-        },
+        Integrations(
+            total=len(backends),
+            enabled=sum(1 for b in backends if b.enabled),
+            integrations=[b.name for b in backends],
+            enabled_integrations=[b.name for b in backends if b.enabled],
+            details=[IntegrationDetail(b.name, b.type, b.enabled, b.priority) for b in backends],
+        ),
     )
 
 

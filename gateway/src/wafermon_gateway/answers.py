@@ -1,0 +1,139 @@
+"""The JSON bodies the gateway answers with, as msgspec types: the routes and error handlers build
+these, and openapi.py derives the documented response schemas from the same types."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+import msgspec
+
+UNSET: Any = msgspec.UNSET
+
+
+class Rejected(msgspec.Struct, frozen=True):
+    """One refused event: its 0-based index in the batch, the field at fault and why."""
+
+    index: int
+    field: str
+    message: str
+
+
+class IngestResult(msgspec.Struct, frozen=True):
+    """200: events stored, events already stored before (same event_id), and the refused ones."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[Rejected]
+
+
+class ErrorAnswer(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Every 4xx/5xx: what is wrong, the field or parameter at fault (or null) and the status.
+    A batch whose every event was refused also carries the ingest counts and the refused events."""
+
+    error: str
+    field: str | None
+    status: int
+    accepted: int | msgspec.UnsetType = UNSET
+    duplicates: int | msgspec.UnsetType = UNSET
+    rejected: list[Rejected] | msgspec.UnsetType = UNSET
+
+
+class AppView(msgspec.Struct, frozen=True):
+    name: str
+    version: str
+    id: str | None
+
+
+class JobView(msgspec.Struct, frozen=True):
+    """A job row as the API shows it (store.base.entity_view); times are RFC 3339 strings."""
+
+    id: str
+    type: Literal["job", "subjob"]
+    site_id: str
+    app: AppView
+    business_key: str | None
+    status: Literal["running", "succeeded", "failed", "cancelled", "lost", "orphaned"]
+    reported_status: Literal["running", "succeeded", "failed", "cancelled"]
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    finished_at: str | None
+    duration_s: float | None
+    progress: float | None
+    metrics: dict[str, Any] | None
+    error: dict[str, Any] | None
+    host: str | None
+    pid: int | None
+    metadata: dict[str, Any]
+    last_seq: int
+    lost_after: str | None
+    change_id: int
+
+    @classmethod
+    def of(cls, view: dict[str, Any]) -> Self:
+        app = view["app"]
+        return cls(**(view | {"app": AppView(app["name"], app["version"], app["id"])}))
+
+
+class SubjobView(JobView, frozen=True):
+    """A sub-job row: a job row plus its parent and sub key."""
+
+    parent_id: str
+    sub_key: str | None
+
+
+class JobList(msgspec.Struct, frozen=True):
+    items: list[JobView]
+    next_cursor: str | None
+    limit: int
+
+
+class SubjobList(msgspec.Struct, frozen=True):
+    items: list[SubjobView]
+    next_cursor: str | None
+    limit: int
+
+
+class TimelineEntry(msgspec.Struct, frozen=True):
+    event: dict[str, Any]
+    received_at: str
+
+
+class JobDetail(msgspec.Struct, frozen=True):
+    job: JobView
+    subjobs: list[SubjobView]
+    subjobs_truncated: bool
+    timeline: list[TimelineEntry]
+    timeline_truncated: bool
+
+
+class SubjobDetail(msgspec.Struct, frozen=True):
+    subjob: SubjobView
+
+
+class StoreHealth(msgspec.Struct, frozen=True):
+    kind: str
+    reachable: bool
+    error: str | None
+    mode: str | None
+
+
+class IngestHealth(msgspec.Struct, frozen=True):
+    last_batch_at: str | None
+    seconds_since_last_batch: float | None
+    lag_s: float | None
+
+
+class Health(msgspec.Struct, frozen=True):
+    """GET /v1/healthz: 200 with status ok, or 503 with status unavailable and the store's error."""
+
+    status: Literal["ok", "unavailable"]
+    version: str
+    store: StoreHealth
+    ingest: IngestHealth
+    latest_change: int
+
+
+class Maintenance(msgspec.Struct, frozen=True):
+    liveness_changes: int
+    retention: dict[str, Any]
