@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
-import gzip
 import fcntl
+import gzip
 import io
 import json
 import logging
