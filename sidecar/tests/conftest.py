@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -183,11 +186,66 @@ class ReceiverProc:
         return [line[0] for line in self.lines()]
 
 
+class GatewayProc:
+    """The real wafermon gateway (`wafermon-gateway`) on a free port, over its embedded SQLite store."""
+
+    def __init__(self, workdir: Path, **settings: Any) -> None:
+        self.port = free_port()
+        self.db = workdir / "gateway.sqlite3"
+        self.log_path = workdir / "gateway.log"
+        self.env = {
+            "PATH": str(Path(sys.executable).parent),
+            "WAFERMON_GATEWAY_SQLITE_PATH": str(self.db),
+            **{f"WAFERMON_GATEWAY_{key.upper()}": str(value) for key, value in settings.items()},
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        exe = str(Path(sys.executable).with_name("wafermon-gateway"))
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [exe, "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
+        wait_until(self._ready, 60, "the gateway to answer /v1/healthz")
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(
+                f"the gateway exited with {self.proc.returncode}:\n{self.log_path.read_text()[-2000:]}"
+            )
+        try:
+            return httpx.get(f"{self.url}/v1/healthz").status_code < 500
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+    def stored(self, event_ids: list[str]) -> int:
+        """How many of event_ids are in the gateway's store (read from its SQLite file)."""
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)) as db:
+            db.execute("CREATE TEMP TABLE wanted (event_id TEXT PRIMARY KEY)")
+            db.executemany("INSERT OR IGNORE INTO temp.wanted VALUES (?)", [(i,) for i in event_ids])
+            (count,) = db.execute(
+                "SELECT count(*) FROM events WHERE event_id IN (SELECT event_id FROM temp.wanted)"
+            ).fetchone()
+        return int(count)
+
+
 @pytest.fixture
 def procs(tmp_path: Path) -> Iterator[dict[str, list[Any]]]:
     """Collects every process a test starts and stops them all at the end, whatever happened."""
-    started: dict[str, list[Any]] = {"sidecars": [], "receivers": []}
+    started: dict[str, list[Any]] = {"sidecars": [], "receivers": [], "gateways": []}
     yield started
+    for gateway in started["gateways"]:
+        gateway.stop()
     for sidecar in started["sidecars"]:
         sidecar.kill()
         sidecar.client.close()
@@ -216,6 +274,23 @@ def receiver(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., Recei
         procs["receivers"].append(proc)
         if start:
             proc.start()
+        return proc
+
+    return factory
+
+
+@pytest.fixture
+def gateway(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., GatewayProc]:
+    """Starts the real gateway; keyword arguments become its WAFERMON_GATEWAY_<NAME> settings."""
+    if importlib.util.find_spec("wafermon_gateway") is None:
+        pytest.skip("wafermon_gateway is not installed (scripts/bootstrap.sh installs it)")
+
+    def factory(**settings: Any) -> GatewayProc:
+        workdir = tmp_path / f"gateway{len(procs['gateways'])}"
+        workdir.mkdir()
+        proc = GatewayProc(workdir, **settings)
+        procs["gateways"].append(proc)
+        proc.start()
         return proc
 
     return factory

@@ -86,6 +86,11 @@ def test_wafermon_env_overrides_and_cli_overrides() -> None:
         ({"backends": [{"type": "filesystem"}, {"type": "filesystem"}]}, "used twice"),
         ({"spool": {"enabled": False}}, "spool.enabled"),
         ({"backends": [{"type": "x", "config": {"k": "${NOPE_NOT_SET}"}}]}, "NOPE_NOT_SET"),
+        ({"delivery": {"backoff_max_s": 30}}, "delivery.backoff_max_s must be at most 5 s"),
+        ({"delivery": {"breaker_max_reset_s": 60}}, "delivery.breaker_max_reset_s must be at most 5 s"),
+        ({"delivery": {"breaker_reset_s": 4, "breaker_max_reset_s": 2}}, "delivery.breaker_reset_s"),
+        ({"ingest": {"max_batch_bytes": 10}}, "ingest.max_batch_bytes"),
+        ({"backends": [{"type": "webhook", "max_batch_bytes": 10}]}, "backends[0].max_batch_bytes"),
     ],
 )
 def test_config_errors_name_the_key(doc: dict[str, object], needle: str) -> None:

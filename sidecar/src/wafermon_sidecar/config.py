@@ -17,6 +17,11 @@ import yaml
 DEFAULT_PORT = 17000
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 BACKEND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Delivery requests stay well under the gateway's 16 MiB body limit; an event is at most 96 KiB.
+DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024
+MIN_BATCH_BYTES = 1024
+# A failing backend is tried again at least this often, so delivery resumes within seconds of its return.
+MAX_PROBE_PAUSE_S = 5.0
 
 # WAFERMON_* variable → (section, key). Documented in docs/sidecar.md.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -42,6 +47,7 @@ class Ingest(msgspec.Struct, forbid_unknown_fields=True):
     max_body_bytes: int = 16 * 1024 * 1024
     max_events_per_request: int = 10_000
     max_batch_size: int = 500
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
     flush_interval: float = 0.2
     validation_workers: int = 0
 
@@ -65,10 +71,10 @@ class SpoolSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class Delivery(msgspec.Struct, forbid_unknown_fields=True):
     backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
+    backoff_max_s: float = 3.0
     breaker_failure_threshold: int = 5
-    breaker_reset_s: float = 5.0
-    breaker_max_reset_s: float = 60.0
+    breaker_reset_s: float = 1.0
+    breaker_max_reset_s: float = 3.0
     send_timeout_s: float = 30.0
     cursor_sync_interval_s: float = 0.2
     dead_letter_max_mb: float = 100.0
@@ -81,6 +87,7 @@ class BackendSettings(msgspec.Struct, forbid_unknown_fields=True):
     priority: int = 100
     config: dict[str, Any] = {}
     max_batch_size: int | None = None
+    max_batch_bytes: int | None = None
     flush_interval: float | None = None
 
 
@@ -171,6 +178,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError("ingest.validation_workers must be 0..64")
     if ingest.max_batch_size < 1 or ingest.max_events_per_request < 1:
         raise ConfigError("ingest.max_batch_size and ingest.max_events_per_request must be at least 1")
+    if ingest.max_batch_bytes < MIN_BATCH_BYTES:
+        raise ConfigError(f"ingest.max_batch_bytes must be at least {MIN_BATCH_BYTES}")
+    _check_delivery(settings.delivery)
     if not spool.enabled:
         raise ConfigError("spool.enabled cannot be false: the sidecar acknowledges only what is on its spool")
     if spool.max_size_mb <= 0:
@@ -190,7 +200,27 @@ def _check(settings: Settings) -> None:
         seen.add(backend.name)
         if backend.max_batch_size is not None and backend.max_batch_size < 1:
             raise ConfigError(f"backends[{i}].max_batch_size must be at least 1")
+        if backend.max_batch_bytes is not None and backend.max_batch_bytes < MIN_BATCH_BYTES:
+            raise ConfigError(f"backends[{i}].max_batch_bytes must be at least {MIN_BATCH_BYTES}")
     settings.backends.sort(key=lambda b: b.priority)
+
+
+def _check_delivery(delivery: Delivery) -> None:
+    for key in ("backoff_initial_s", "backoff_max_s", "breaker_reset_s", "breaker_max_reset_s", "send_timeout_s"):
+        if not getattr(delivery, key) > 0:
+            raise ConfigError(f"delivery.{key} must be positive")
+    for key in ("backoff_max_s", "breaker_max_reset_s"):
+        if getattr(delivery, key) > MAX_PROBE_PAUSE_S:
+            raise ConfigError(
+                f"delivery.{key} must be at most {MAX_PROBE_PAUSE_S:g} s: a failing backend is tried again at "
+                "least that often, so delivery resumes within seconds of its return"
+            )
+    if delivery.backoff_initial_s > delivery.backoff_max_s:
+        raise ConfigError("delivery.backoff_initial_s must not exceed delivery.backoff_max_s")
+    if delivery.breaker_reset_s > delivery.breaker_max_reset_s:
+        raise ConfigError("delivery.breaker_reset_s must not exceed delivery.breaker_max_reset_s")
+    if delivery.breaker_failure_threshold < 1:
+        raise ConfigError("delivery.breaker_failure_threshold must be at least 1")
 
 
 def is_loopback(host: str) -> bool:

@@ -15,15 +15,34 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .backends.base import Backend, Batch, PermanentError, TransientError
+from .backends.base import Backend, Batch, PermanentError, RequestTooLarge, TransientError
 from .breaker import BreakerState, CircuitBreaker
-from .config import BackendSettings, Delivery
+from .config import BackendSettings, ConfigError, Delivery, Ingest
 from .cursor import Cursor
 from .deadletter import DeadLetters
 from .metrics import Metrics
 from .spool import CorruptRecord, Spool
 
 log = logging.getLogger(__name__)
+
+
+def batch_limits(settings: BackendSettings, backend_class: type[Backend], ingest: Ingest) -> tuple[int, int]:
+    """(events, bytes) per delivery batch of one backend: its own max_batch_size / max_batch_bytes or
+    ingest's. Raises ConfigError naming the key when that is above what the backend's receiver
+    documents it takes in one request (Backend.max_request_events / max_request_bytes)."""
+    events = settings.max_batch_size or ingest.max_batch_size
+    size = settings.max_batch_bytes or ingest.max_batch_bytes
+    for key, value, own, limit, unit in (
+        ("max_batch_size", events, settings.max_batch_size, backend_class.max_request_events, "events"),
+        ("max_batch_bytes", size, settings.max_batch_bytes, backend_class.max_request_bytes, "bytes"),
+    ):
+        if limit is not None and value > limit:
+            where = f"backends[{settings.name}].{key}" if own else f"ingest.{key} (backend {settings.name!r})"
+            raise ConfigError(
+                f"{where} is {value}, but a {settings.type} backend's receiver takes at most {limit} {unit} "
+                f"in one request; set backends[{settings.name}].{key} to {limit} or less"
+            )
+    return events, size
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
@@ -40,8 +59,7 @@ class DeliveryWorker:
         spool: Spool,
         cursor: Cursor,
         delivery: Delivery,
-        default_batch: int,
-        default_flush: float,
+        ingest: Ingest,
         metrics: Metrics,
         dead_letters: DeadLetters,
         on_cursor_persisted: Callable[[], None],
@@ -51,8 +69,8 @@ class DeliveryWorker:
         self.spool = spool
         self.cursor = cursor
         self.delivery = delivery
-        self.batch_size = settings.max_batch_size or default_batch
-        self.flush_interval = settings.flush_interval if settings.flush_interval is not None else default_flush
+        self.batch_size, self.batch_bytes = batch_limits(settings, type(backend), ingest)
+        self.flush_interval = settings.flush_interval if settings.flush_interval is not None else ingest.flush_interval
         self.metrics = metrics
         self.dead_letters = dead_letters
         self.on_cursor_persisted = on_cursor_persisted
@@ -99,7 +117,10 @@ class DeliveryWorker:
             "priority": self.settings.priority,
             "state": self.state(),
             "circuit": self.breaker.state.value,
+            "circuit_pause_s": self.breaker.reset_s,
             "lag_events": self.lag,
+            "max_batch_events": self.batch_size,
+            "max_batch_bytes": self.batch_bytes,
             "cursor_seq": self.cursor.seq,
             "delivered_events": self.delivered,
             "dead_lettered_events": self.dead_lettered,
@@ -188,33 +209,67 @@ class DeliveryWorker:
         wait = self.breaker.wait_s()
         if wait > 0:
             await asyncio.sleep(wait)
-        batch = Batch.from_blocks(blocks, count, start)
-        self._sending = True
-        try:
-            await asyncio.wait_for(self.backend.send_batch(batch), self.delivery.send_timeout_s)
-        except PermanentError as exc:
-            self.breaker.record_success()  # the backend answered; it is up
+        await self._deliver(Batch.from_blocks(blocks, count, start).split(self.batch_size, self.batch_bytes), end)
+
+    async def _deliver(self, pending: list[Batch], end: int) -> None:
+        """Send consecutive batches in order, moving the cursor past each one settled; a batch the
+        receiver refuses as too large is replaced by its halves. Returns after a transient failure
+        (the rest is read from the spool again after the backoff)."""
+        while pending and not self._stopping:
+            batch = pending.pop(0)
+            batch_end = pending[0].first_seq if pending else end
+            self._sending = True
+            try:
+                await asyncio.wait_for(self.backend.send_batch(batch), self.delivery.send_timeout_s)
+            except RequestTooLarge as exc:
+                self.breaker.record_success()  # the backend answered; it is up
+                self._attempt = 0
+                if len(batch) > 1:
+                    pending[:0] = self._split_refused(batch, exc)
+                    continue
+                alone = f"{exc} (a request holding only this event, {batch.size_bytes - 1} bytes)"
+                self._dead_letter(batch, PermanentError(alone))
+                self._advance(batch_end)
+                continue
+            except PermanentError as exc:
+                self.breaker.record_success()  # the backend answered; it is up
+                self._attempt = 0
+                self._dead_letter(batch, exc)
+                self._advance(batch_end)
+                continue
+            except Exception as exc:  # TransientError or anything unexpected: retry later
+                self._failed(exc)
+                retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None
+                delay = backoff_delay(self._attempt, self.delivery.backoff_initial_s, self.delivery.backoff_max_s)
+                if retry_after is not None:
+                    delay = min(max(delay, retry_after), self.delivery.backoff_max_s)
+                self._sending = False
+                await asyncio.sleep(max(delay, self.breaker.wait_s()))
+                return
+            finally:
+                self._sending = False
             self._attempt = 0
-            self._dead_letter(batch, exc)
-            self._advance(end)
-            return
-        except Exception as exc:  # TransientError or anything unexpected: retry later
-            self._failed(exc)
-            retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None
-            delay = backoff_delay(self._attempt, self.delivery.backoff_initial_s, self.delivery.backoff_max_s)
-            if retry_after is not None:
-                delay = min(max(delay, retry_after), self.delivery.backoff_max_s)
-            self._sending = False
-            await asyncio.sleep(max(delay, self.breaker.wait_s()))
-            return
-        finally:
-            self._sending = False
-        self._attempt = 0
-        self.breaker.record_success()
-        self.delivered += len(batch)
-        self.metrics.delivered.labels(self.name).inc(len(batch))
-        self.last_success_at = time.time()
-        self._advance(end)
+            self.breaker.record_success()
+            self.delivered += len(batch)
+            self.metrics.delivered.labels(self.name).inc(len(batch))
+            self.last_success_at = time.time()
+            self._advance(batch_end)
+
+    def _split_refused(self, batch: Batch, exc: RequestTooLarge) -> list[Batch]:
+        """The halves of a batch refused as too large; later batches are capped below its size too, so
+        a receiver whose limit is under max_batch_bytes costs one refusal per halving, not one per batch."""
+        size = batch.size_bytes
+        self.batch_bytes = max(min(self.batch_bytes, size // 2), 1)
+        log.warning(
+            "backend %s: %d event(s), %d bytes refused as too large (%s); sending each half again, "
+            "batches now up to %d bytes",
+            self.name,
+            len(batch),
+            size,
+            exc,
+            self.batch_bytes,
+        )
+        return list(batch.halves())
 
     def _advance(self, end: int) -> None:
         self.cursor.seq = end

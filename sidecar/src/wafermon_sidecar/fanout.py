@@ -11,7 +11,7 @@ from .backends import load_backend_class
 from .config import Settings
 from .cursor import Cursor
 from .deadletter import DeadLetters
-from .delivery import DeliveryWorker
+from .delivery import DeliveryWorker, batch_limits
 from .metrics import Metrics
 from .spool import Spool
 
@@ -30,6 +30,8 @@ class FanOut:
         self.cursors: dict[str, Cursor] = {}
         # Backends are built (and their config checked) before anything is opened.
         self._backends = [(b, load_backend_class(b.type)(b.name, b.config)) for b in settings.backends if b.enabled]
+        for b, backend in self._backends:
+            batch_limits(b, type(backend), settings.ingest)  # a batch size over the receiver's limit: ConfigError
 
     def load_cursors(self) -> int:
         """Read every enabled backend's cursor; returns the highest (the spool never restarts below it)."""
@@ -54,8 +56,7 @@ class FanOut:
                 self.spool,
                 cursor,
                 self.settings.delivery,
-                self.settings.ingest.max_batch_size,
-                self.settings.ingest.flush_interval,
+                self.settings.ingest,
                 self.metrics,
                 DeadLetters(self.dead_letter_dir, b.name, int(self.settings.delivery.dead_letter_max_mb * 1024 * 1024)),
                 self.release,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError
+from .base import Backend, Batch, ConfigurationError, PermanentError, RequestTooLarge, TransientError
 
 ENTRY_POINT_GROUP = "wafermon.backends"
 
@@ -14,6 +14,7 @@ __all__ = [
     "Batch",
     "ConfigurationError",
     "PermanentError",
+    "RequestTooLarge",
     "TransientError",
     "available_types",
     "load_backend_class",

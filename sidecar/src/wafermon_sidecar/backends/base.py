@@ -6,6 +6,12 @@ durably taken the whole batch; anything else must raise:
 - TransientError (or any other exception): the batch is retried later, with backoff; nothing is lost.
 - PermanentError: retrying cannot help (e.g. HTTP 400); the batch goes to the dead-letter file with
   the reason and delivery moves on. `rejected` may name single events instead of the whole batch.
+- RequestTooLarge: the receiver refused the request for its size (HTTP 413). Never final for a batch:
+  the delivery worker sends each half again; only a batch of one event is dead-lettered for it.
+
+Batches are capped by count (max_batch_size) and by bytes (max_batch_bytes) before they reach
+send_batch; a backend whose receiver documents limits on one request declares them in
+max_request_events / max_request_bytes, and a configuration above them is refused at start-up.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ class PermanentError(BackendError):
     def __init__(self, message: str, rejected: Mapping[int, str] | None = None) -> None:
         super().__init__(message)
         self.rejected: dict[int, str] = dict(rejected or {})
+
+
+class RequestTooLarge(BackendError):
+    """The receiver refused the request as too large (HTTP 413, or a size the backend knows it refuses)."""
 
 
 class ConfigurationError(ValueError):
@@ -94,6 +104,38 @@ class Batch:
             self._decoded = [_any.decode(r) for r in self.raw]
         return self._decoded
 
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of the events joined by one separator each (the size of ndjson(), and of json_array() - 1)."""
+        parts = self._blocks if self._blocks is not None else self._raw
+        return sum(len(p) for p in parts) + len(parts)  # a block's inner newlines are its separators
+
+    def split(self, max_events: int, max_bytes: int) -> list[Batch]:
+        """Consecutive batches of at most max_events events and max_bytes bytes (size_bytes) each; an
+        event larger than max_bytes goes alone. The batch itself when it is within both limits."""
+        if self._count <= max_events and self.size_bytes <= max_bytes:
+            return [self]
+        chunks: list[Batch] = []
+        current: list[bytes] = []
+        size = 0
+        first = self.first_seq
+        for event in self.raw:
+            if current and (len(current) >= max_events or size + len(event) + 1 > max_bytes):
+                chunks.append(Batch(current, first))
+                first += len(current)
+                current, size = [], 0
+            current.append(event)
+            size += len(event) + 1
+        if current:
+            chunks.append(Batch(current, first))
+        return chunks
+
+    def halves(self) -> tuple[Batch, Batch]:
+        """The first and second half (a batch of at least two events)."""
+        middle = self._count // 2
+        raw = self.raw
+        return Batch(raw[:middle], self.first_seq), Batch(raw[middle:], self.first_seq + middle)
+
     def json_array(self) -> bytes:
         if self._blocks is not None:  # no event holds a newline: the block's newlines become the commas
             return b"[" + b",".join(self._blocks).replace(b"\n", b",") + b"]"
@@ -126,6 +168,10 @@ class Backend(ABC):
 
     #: the `type` it is registered as (informational; the entry-point name is what selects it)
     type_name: str = ""
+    #: the receiver's documented limits on one request (events; bytes of the events joined by one
+    #: separator each), None where it documents none; max_batch_size / max_batch_bytes may not exceed them
+    max_request_events: int | None = None
+    max_request_bytes: int | None = None
 
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         """Check the config here (raise ConfigurationError); open nothing yet."""

@@ -2,7 +2,8 @@
 
 File names are built only from a sanitised prefix and the UTC delivery time, never from event content,
 so no event can steer a write outside `path`. Each batch is appended and fsync'd before send_batch
-returns, so the delivery cursor never runs ahead of the disk.
+returns, so the delivery cursor never runs ahead of the disk; the first write to a file after a start
+cuts the torn tail a crash mid-append may have left (see torn_tail.py).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import fcntl
 import gzip
 import io
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -23,6 +26,9 @@ import msgspec
 
 from ..fileio import write_all
 from .base import Backend, Batch, ConfigurationError, TransientError, config_struct
+from .torn_tail import csv_intact_length, gzip_intact_length, jsonl_intact_length
+
+log = logging.getLogger(__name__)
 
 CSV_COLUMNS = [
     "event_id", "event_kind", "entity_type", "entity_id", "parent_id", "seq", "at", "site_id",
@@ -108,26 +114,41 @@ class FilesystemBackend(Backend):
 
     def _write(self, batch: Batch) -> None:
         target = self.file_for(dt.datetime.now(dt.UTC))
-        new_file = not target.exists() or target.stat().st_size == 0
-        parts = self._parts(batch, new_file)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        # Read-write: the first write to a file in this process reads its tail to cut a torn one.
+        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
+            # Two backends (or two sidecars) pointed at one file take turns, so neither cuts the
+            # other's append in flight as a torn tail.
+            fcntl.flock(fd, fcntl.LOCK_EX)
             if target not in self._checked:
-                self._checked.add(target)
-                parts.insert(0, self._mend_torn_line(fd, target))
+                self._cut_torn_tail(fd, target)
+            parts = self._parts(batch, new_file=os.fstat(fd).st_size == 0)
             write_all(fd, parts)
             if self.settings.fsync:
                 os.fdatasync(fd)
+            self._checked.add(target)  # only now: a failed first write checks the tail again
         finally:
             os.close(fd)
         self.last_file = str(target)
 
-    def _mend_torn_line(self, fd: int, target: Path) -> bytes:
-        """A crash mid-append can leave a half line; start ours on a fresh line (it is redelivered whole)."""
+    def _cut_torn_tail(self, fd: int, target: Path) -> None:
+        """A crash mid-append can leave half a line, row or gzip member at the end; cut it (that batch
+        was never confirmed, so it is delivered again whole) so the file holds whole records only."""
         size = os.fstat(fd).st_size
-        if size == 0 or self.settings.compression == "gzip":
-            return b""
-        return b"" if os.pread(fd, 1, size - 1) == b"\n" else b"\n"
+        if size == 0:
+            return
+        intact: int | None
+        if self.settings.compression == "gzip":
+            intact = gzip_intact_length(fd, size)
+        elif self.settings.format == "csv":
+            intact = csv_intact_length(fd, size)
+        else:
+            intact = jsonl_intact_length(fd, size)
+        if intact is None:
+            log.warning("backend %s: %s is corrupt before its end; appending after it as it is", self.name, target)
+        elif intact < size:
+            log.warning("backend %s: cutting a torn tail of %d byte(s) from %s", self.name, size - intact, target)
+            os.ftruncate(fd, intact)
 
     async def send_batch(self, batch: Batch) -> None:
         try:

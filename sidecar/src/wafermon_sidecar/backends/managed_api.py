@@ -2,21 +2,29 @@
 
 config.url is the gateway's base URL (`http://gw:18000`) and the path is appended; a URL that already
 ends in /v1/ingest/managed is used as it is. The gateway de-duplicates on event_id, answers 200 with
-per-event `rejected` entries (dead-lettered here), and 4xx for a request it will never take.
+per-event `rejected` entries (dead-lettered here, each with its own reason), 400 with them when it took
+none, 413 for a request over its size limits (split by the delivery worker), and other 4xx for a
+request it will never take.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import msgspec
 
-from ._http import raise_for_status
+from ._http import Answer, send_until_settled
 from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
 
 MANAGED_PATH = "/v1/ingest/managed"
+# The gateway's documented limits on one request (its settings max_body_bytes, max_events_per_batch),
+# less room for the envelope around the events ({"events":[...],"source":...,"site_id":...}).
+GATEWAY_MAX_BODY_BYTES = 16 * 1024 * 1024
+GATEWAY_MAX_EVENTS = 10_000
+ENVELOPE_ROOM_BYTES = 1024
 
 
 class ManagedApiConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -27,16 +35,8 @@ class ManagedApiConfig(msgspec.Struct, forbid_unknown_fields=True):
     site_id: str | None = None  # default: each event's own site_id
 
 
-class _Rejected(msgspec.Struct):
-    index: int
-    message: str = ""
-    field: str = ""
-
-
-class _Reply(msgspec.Struct):
-    accepted: int = 0
+class _Counts(msgspec.Struct):
     duplicates: int = 0
-    rejected: list[_Rejected] = []
 
 
 def endpoint(url: str) -> str:
@@ -46,6 +46,8 @@ def endpoint(url: str) -> str:
 
 class ManagedApiBackend(Backend):
     type_name = "managed_api"
+    max_request_events = GATEWAY_MAX_EVENTS
+    max_request_bytes = GATEWAY_MAX_BODY_BYTES - ENVELOPE_ROOM_BYTES
 
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         super().__init__(name, config)
@@ -76,32 +78,33 @@ class ManagedApiBackend(Backend):
         return groups
 
     async def send_batch(self, batch: Batch) -> None:
-        rejected: dict[int, str] = {}
+        refused: dict[int, str] = {}
         for site_id, indexes in self._groups(batch).items():
-            events = b",".join(batch.raw[i] for i in indexes)
-            body = b'{"events":[' + events + b'],"source":"sidecar","site_id":' + msgspec.json.encode(site_id) + b"}"
-            reply = await self._post(body)
-            self.duplicates += reply.duplicates
-            for item in reply.rejected:
-                if 0 <= item.index < len(indexes):
-                    where = f" ({item.field})" if item.field else ""
-                    rejected[indexes[item.index]] = f"gateway rejected the event{where}: {item.message}"
-        if rejected:
-            raise PermanentError(f"the gateway rejected {len(rejected)} event(s)", rejected)
+            tail = b'],"source":"sidecar","site_id":' + msgspec.json.encode(site_id) + b"}"
 
-    async def _post(self, body: bytes) -> _Reply:
+            async def post(positions: list[int], tail: bytes = tail) -> Answer:
+                events = b",".join(batch.raw[i] for i in positions)
+                return await self._post(b'{"events":[' + events + tail)
+
+            # one site's refusal does not stop the other sites' requests
+            refused.update(await send_until_settled(indexes, post, self.url, "the gateway"))
+        if refused:
+            first = refused[min(refused)]
+            raise PermanentError(f"{len(refused)} of {len(batch)} event(s) refused; the first: {first}", refused)
+
+    async def _post(self, body: bytes) -> Answer:
         assert self.session is not None, "initialize() was not called"
         try:
             async with self.session.post(self.url, data=body) as response:
                 text = await response.text(errors="replace")
-                raise_for_status(response.status, text, response.headers.get("Retry-After"), self.url)
+                status, retry_after = response.status, response.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"{self.url}: {type(exc).__name__}: {exc}") from exc
-        try:
-            return msgspec.json.decode(text, type=_Reply)
-        except msgspec.DecodeError:
-            # A 2xx we cannot read still means the gateway took the batch.
-            return _Reply()
+        if 200 <= status < 300:
+            # a 2xx we cannot read still means the gateway took the batch
+            with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+                self.duplicates += msgspec.json.decode(text, type=_Counts).duplicates
+        return status, text, retry_after
 
     async def health(self) -> dict[str, Any]:
         return {"url": self.url, "duplicates": self.duplicates}

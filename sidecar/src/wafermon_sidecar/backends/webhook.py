@@ -4,6 +4,9 @@ Headers sent: `X-Wafermon-Signature: sha256=<hex HMAC-SHA256 of the exact body b
 config.secret>` (only when a secret is set), `X-Wafermon-Timestamp: <unix seconds>`, and
 `X-Wafermon-Event-Count`. The signature covers the body only; replays are harmless because every
 store de-duplicates on event_id, and receivers may also reject stale timestamps.
+
+A 2xx or 400 answer in the shape the gateway and the sidecar give (`{"rejected": [{"index", "field",
+"message"}]}`) refuses those events alone, each with its own reason; 413 splits the batch (see base.py).
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from typing import Any, Literal
 import aiohttp
 import msgspec
 
-from ._http import raise_for_status
-from .base import Backend, Batch, ConfigurationError, TransientError, config_struct
+from ._http import Answer, send_until_settled
+from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
 
 SIGNATURE_HEADER = "X-Wafermon-Signature"
 TIMESTAMP_HEADER = "X-Wafermon-Timestamp"
@@ -63,15 +66,27 @@ class WebhookBackend(Backend):
         return headers
 
     async def send_batch(self, batch: Batch) -> None:
+        everything = list(range(len(batch)))
+
+        async def post(positions: list[int]) -> Answer:
+            whole = len(positions) == len(batch)
+            body = batch.json_array() if whole else b"[" + b",".join(batch.raw[i] for i in positions) + b"]"
+            return await self._request(body, len(positions))
+
+        refused = await send_until_settled(everything, post, self.settings.webhook_url, "the receiver")
+        if refused:
+            first = refused[min(refused)]
+            raise PermanentError(f"{len(refused)} of {len(batch)} event(s) refused; the first: {first}", refused)
+
+    async def _request(self, body: bytes, count: int) -> Answer:
         assert self.session is not None, "initialize() was not called"
-        body = batch.json_array()
         url = self.settings.webhook_url
         try:
             async with self.session.request(
-                self.settings.method, url, data=body, headers=self.request_headers(body, len(batch))
+                self.settings.method, url, data=body, headers=self.request_headers(body, count)
             ) as response:
                 text = await response.text(errors="replace")
-                raise_for_status(response.status, text, response.headers.get("Retry-After"), url)
+                return response.status, text, response.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"{url}: {type(exc).__name__}: {exc}") from exc
 
