@@ -8,6 +8,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libcurl4-openssl-dev libjansson-dev zlib1g-dev libsimdjson-dev
   clang-format valgrind
+  clang libclang-rt-14-dev
   postgresql
   openjdk-17-jdk-headless maven
   r-base-core r-cran-testthat r-cran-jsonlite r-cran-withr

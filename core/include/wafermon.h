@@ -149,7 +149,7 @@ typedef enum wm_stat {
     WM_STAT_QUEUE_DEPTH = 7, /* events waiting in memory now */
     WM_STAT_SPOOL_BYTES = 8, /* bytes in spool segments now */
     WM_STAT_SPOOL_PENDING = 9, /* events in the spool not yet delivered, as last counted */
-    WM_STAT_CORRUPT = 10,      /* corrupt or torn spool records truncated at recovery */
+    WM_STAT_CORRUPT = 10,      /* corrupt spool records skipped, torn tails truncated */
     WM_STAT__COUNT = 11
 } wm_stat;
 

@@ -46,7 +46,7 @@ static wm_status check_text(const char *what, const char *s, size_t max, bool al
 }
 
 /* Parses metadata_json into a JSON object; NULL input gives *out = NULL (empty). */
-static wm_status parse_metadata(const char *metadata_json, json_t **out) {
+wm_status wm__metadata_parse(const char *metadata_json, json_t **out) {
     *out = NULL;
     if (!metadata_json)
         return WM_OK;
@@ -161,7 +161,7 @@ wm_status wm_job_start(wm_client *client, const char *business_key, const char *
     if (site_id && (st = check_text("site_id", site_id, MAX_SITE, false, &site_len)) != WM_OK)
         return st;
     json_t *metadata;
-    if ((st = parse_metadata(metadata_json, &metadata)) != WM_OK)
+    if ((st = wm__metadata_parse(metadata_json, &metadata)) != WM_OK)
         return st;
     wm_job *job = new_job(client, business_key, bk_len, site_id, site_len, NULL, 0);
     if (!job) {
@@ -187,7 +187,7 @@ wm_status wm_subjob_start(wm_job *parent, const char *sub_key, const char *metad
     if (sub_key && (st = check_text("sub_key", sub_key, MAX_KEY, true, &sk_len)) != WM_OK)
         return st;
     json_t *metadata;
-    if ((st = parse_metadata(metadata_json, &metadata)) != WM_OK)
+    if ((st = wm__metadata_parse(metadata_json, &metadata)) != WM_OK)
         return st;
     wm_job *job = new_job(parent->client, NULL, 0, NULL, 0, sub_key, sk_len);
     if (!job) {
@@ -227,7 +227,7 @@ wm_status wm_job_progress(wm_job *job, double fraction, const char *metadata_jso
         return wm__fail(WM_E_INVALID_ARGUMENT,
                         "progress must be between 0 and 1 (or NaN for none), got %g", fraction);
     json_t *metadata;
-    if ((st = parse_metadata(metadata_json, &metadata)) != WM_OK)
+    if ((st = wm__metadata_parse(metadata_json, &metadata)) != WM_OK)
         return st;
     wm__record r;
     init_record(&r, job, WM__PROGRESS, WM__RUNNING);
@@ -322,7 +322,7 @@ static wm_status finish(wm_job *job, wm__outcome outcome, const char *error_type
         return st;
     }
     json_t *metadata = extra_metadata;
-    if (!metadata && (st = parse_metadata(metadata_json, &metadata)) != WM_OK)
+    if (!metadata && (st = wm__metadata_parse(metadata_json, &metadata)) != WM_OK)
         return st;
     char *type = NULL, *message = NULL;
     if (outcome == WM__FAILED) {

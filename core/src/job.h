@@ -2,6 +2,7 @@
 #ifndef WM_JOB_H
 #define WM_JOB_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,6 +32,9 @@ struct wm_job {
 };
 
 void wm__job_ref(wm_job *job);
+/* Checks a caller's metadata (size, UTF-8, JSON, an object) and parses it; NULL gives *out =
+ * NULL. The caller owns *out. (Not static only so core/fuzz can reach it.) */
+wm_status wm__metadata_parse(const char *metadata_json, json_t **out);
 void wm__job_unref(wm_job *job);
 
 #endif

@@ -16,18 +16,27 @@
 #include "fsutil.h"
 #include "log.h"
 #include "spool.h"
+#include "spool_format.h"
 #include "status.h"
 
-#define MAGIC "WMSPOOL1"
-#define MAGIC_LEN 8
-#define HEADER_LEN 12
-#define MAX_RECORD (64u * 1024u * 1024u)
+#define MAGIC_LEN WM__SEG_MAGIC_LEN
+#define MAX_RECORD WM__REC_MAX_PAYLOAD
 #define SEGMENT_MAX (4ull * 1024ull * 1024ull)
+/* A segment file is read whole at open; one we could have written is at most this big. */
+#define SEGMENT_FILE_MAX (SEGMENT_MAX + WM__REC_HEADER_MAX + MAX_RECORD)
+
+/* Damaged bytes of a segment with a valid record after them: replay steps over them. */
+typedef struct gap {
+    uint64_t start, end;
+} gap;
 
 typedef struct segment {
     uint64_t number;
     uint64_t bytes;  /* file size */
     uint64_t events; /* events in records not yet replayed */
+    int version;     /* its format (spool_format.h): 2, or 1 for segments written before 0.2 */
+    gap *gaps;       /* oldest first; owned */
+    size_t n_gaps;
 } segment;
 
 struct wm__spool {
@@ -49,17 +58,6 @@ struct wm__spool {
     wm__spool_counts counts;
 };
 
-static void put_u32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_u32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void segment_path(const wm__spool *sp, uint64_t number, char *out, size_t size) {
     snprintf(out, size, "%s/seg-%020" PRIu64 ".wms", sp->dir, number);
 }
@@ -77,8 +75,75 @@ static bool push_segment(wm__spool *sp, segment s) {
     return true;
 }
 
-/* Reads every record of a segment; truncates at the first bad one. Returns false when the file
- * was unusable and removed. from_offset: records before it are not counted (already replayed). */
+static bool add_gap(segment *s, uint64_t start, uint64_t end) {
+    gap *n = realloc(s->gaps, (s->n_gaps + 1) * sizeof *n);
+    if (!n)
+        return false;
+    s->gaps = n;
+    s->gaps[s->n_gaps++] = (gap){start, end};
+    return true;
+}
+
+static void free_segment(segment *s) {
+    free(s->gaps);
+    s->gaps = NULL;
+    s->n_gaps = 0;
+}
+
+/* Walks the records of data[from..size) (a segment's bytes): each damaged stretch that has a valid
+ * record after it becomes a gap, logged and counted. Returns the events of the records at or after
+ * count_from; *valid_end is where the last valid record ends (the rest, if any, has no valid
+ * record: a torn tail). */
+static uint64_t walk_records(wm__spool *sp, const char *path, segment *s, const uint8_t *data,
+                             uint64_t size, uint64_t from, uint64_t count_from,
+                             uint64_t *valid_end) {
+    uint64_t off = from, events = 0;
+    *valid_end = from;
+    while (off < size) {
+        wm__segfmt_header h;
+        size_t len = wm__segfmt_record_at(s->version, data, (size_t)size, (size_t)off, &h);
+        if (!len) {
+            uint64_t next = wm__segfmt_resync(s->version, data, (size_t)size, (size_t)off + 1);
+            if (next >= size)
+                break; /* nothing valid after it: a torn tail, the caller's to handle */
+            wm__log(WM__LOG_WARN,
+                    "spool: corrupt record at offset %" PRIu64 " of %s; skipped %" PRIu64
+                    " bytes, resynchronised on the record at offset %" PRIu64,
+                    off, path, next - off, next);
+            sp->counts.corrupt++;
+            sp->counts.skipped_bytes += next - off;
+            if (!add_gap(s, off, next))
+                break; /* out of memory: treat the rest as torn */
+            off = next;
+            continue;
+        }
+        if (off >= count_from)
+            events += h.count;
+        off += len;
+        *valid_end = off;
+    }
+    return events;
+}
+
+/* Reads the whole file (at most SEGMENT_FILE_MAX bytes); NULL when it cannot. */
+static uint8_t *read_segment(int fd, uint64_t size) {
+    uint8_t *data = malloc(size ? size : 1);
+    if (!data)
+        return NULL;
+    for (uint64_t got = 0; got < size;) {
+        ssize_t n = pread(fd, data + got, size - got, (off_t)got);
+        if (n <= 0) {
+            free(data);
+            return NULL;
+        }
+        got += (uint64_t)n;
+    }
+    return data;
+}
+
+/* Reads every record of a segment: a corrupt record with valid ones after it is skipped (a gap),
+ * bad bytes with none after them (a torn tail) are truncated. Returns false when the file was
+ * unusable and removed. from_offset: records before it are not counted (already replayed). */
 static bool scan_segment(wm__spool *sp, const char *path, uint64_t from_offset, segment *out) {
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
@@ -86,11 +151,12 @@ static bool scan_segment(wm__spool *sp, const char *path, uint64_t from_offset, 
         return false;
     }
     struct stat st;
-    fstat(fd, &st);
-    uint64_t size = (uint64_t)st.st_size;
-    char magic[MAGIC_LEN];
-    if (size < MAGIC_LEN || pread(fd, magic, MAGIC_LEN, 0) != MAGIC_LEN ||
-        memcmp(magic, MAGIC, MAGIC_LEN) != 0) {
+    uint64_t size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    uint8_t magic[MAGIC_LEN];
+    out->version = 0;
+    if (size >= MAGIC_LEN && pread(fd, magic, MAGIC_LEN, 0) == MAGIC_LEN)
+        out->version = wm__segfmt_version(magic);
+    if (!out->version) {
         wm__log(WM__LOG_WARN, "spool: %s has no valid header (%" PRIu64 " bytes); removing it",
                 path, size);
         if (size > 0)
@@ -99,51 +165,23 @@ static bool scan_segment(wm__spool *sp, const char *path, uint64_t from_offset, 
         unlink(path);
         return false;
     }
-    uint64_t off = MAGIC_LEN, events = 0;
-    void *payload = NULL;
-    size_t payload_cap = 0;
-    const char *why = NULL;
-    while (off < size) {
-        uint8_t h[HEADER_LEN];
-        if (size - off < HEADER_LEN || pread(fd, h, HEADER_LEN, (off_t)off) != HEADER_LEN) {
-            why = "torn record header";
-            break;
-        }
-        uint32_t len = get_u32(h), count = get_u32(h + 4), crc = get_u32(h + 8);
-        if (len == 0 || len > MAX_RECORD || count == 0) {
-            why = "bad record header";
-            break;
-        }
-        if (size - off - HEADER_LEN < len) {
-            why = "torn record payload";
-            break;
-        }
-        if (len > payload_cap) {
-            void *n = realloc(payload, len);
-            if (!n) {
-                why = "out of memory while checking";
-                break;
-            }
-            payload = n;
-            payload_cap = len;
-        }
-        if (pread(fd, payload, len, (off_t)(off + HEADER_LEN)) != (ssize_t)len ||
-            (uint32_t)crc32(0L, payload, len) != crc) {
-            why = "checksum mismatch";
-            break;
-        }
-        if (off >= from_offset)
-            events += count;
-        off += HEADER_LEN + len;
-    }
-    free(payload);
-    if (why) {
-        wm__log(WM__LOG_WARN, "spool: %s at offset %" PRIu64 " of %s; truncating %" PRIu64 " bytes",
-                why, off, path, size - off);
+    uint64_t readable = size < SEGMENT_FILE_MAX ? size : SEGMENT_FILE_MAX;
+    uint8_t *data = read_segment(fd, readable);
+    uint64_t valid_end = size, events = 0;
+    if (data)
+        events = walk_records(sp, path, out, data, readable, MAGIC_LEN, from_offset, &valid_end);
+    else /* keep it whole: replay checks every record again */
+        wm__log(WM__LOG_ERROR, "spool: cannot read %s to check it: %s", path, strerror(errno));
+    free(data);
+    if (valid_end < size) {
+        wm__log(WM__LOG_WARN,
+                "spool: torn or corrupt tail at offset %" PRIu64 " of %s (no valid record after "
+                "it); truncating %" PRIu64 " bytes",
+                valid_end, path, size - valid_end);
         sp->counts.corrupt++;
-        if (ftruncate(fd, (off_t)off) == 0)
+        if (ftruncate(fd, (off_t)valid_end) == 0)
             fsync(fd);
-        size = off;
+        size = valid_end;
     }
     close(fd);
     out->bytes = size;
@@ -220,14 +258,14 @@ static wm_status start_write_segment(wm__spool *sp) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
         return wm__fail(WM_E_IO, "spool: cannot create %s: %s", path, strerror(errno));
-    if (write(fd, MAGIC, MAGIC_LEN) != MAGIC_LEN || fsync(fd) != 0) {
+    if (write(fd, wm__segfmt_magic(WM__SEG_VERSION), MAGIC_LEN) != MAGIC_LEN || fsync(fd) != 0) {
         int err = errno;
         close(fd);
         unlink(path);
         return wm__fail(WM_E_IO, "spool: cannot write %s: %s", path, strerror(err));
     }
     wm__fsync_dir(sp->dir);
-    if (!push_segment(sp, (segment){number, MAGIC_LEN, 0})) {
+    if (!push_segment(sp, (segment){number, MAGIC_LEN, 0, WM__SEG_VERSION, NULL, 0})) {
         close(fd);
         unlink(path);
         return wm__fail(WM_E_NOMEM, "spool: out of memory");
@@ -261,7 +299,7 @@ wm_status wm__spool_open(const char *dir, uint64_t max_bytes, wm__spool **out) {
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX];
         segment_path(sp, nums[i], path, sizeof path);
-        segment s = {nums[i], 0, 0};
+        segment s = {.number = nums[i]};
         bool first = sp->n_segs == 0;
         uint64_t from = first && nums[i] == cursor_number ? cursor_offset : 0;
         if (!scan_segment(sp, path, from, &s))
@@ -307,7 +345,7 @@ void wm__spool_adopt(wm__spool *sp, const char *other_dir) {
             wm__log(WM__LOG_WARN, "spool: cannot adopt %s: %s", from, strerror(errno));
             continue;
         }
-        segment s = {number, 0, 0};
+        segment s = {.number = number};
         if (!scan_segment(sp, to, 0, &s))
             continue;
         /* Keep the write segment last in the list: insert before it. */
@@ -345,6 +383,7 @@ static void remove_oldest(wm__spool *sp, bool dropped) {
     }
     sp->total_bytes -= s.bytes;
     sp->pending_events -= s.events;
+    free_segment(&s);
     memmove(sp->segs, sp->segs + 1, (sp->n_segs - 1) * sizeof *sp->segs);
     sp->n_segs--;
     close_reader(sp);
@@ -354,7 +393,8 @@ static void remove_oldest(wm__spool *sp, bool dropped) {
 }
 
 wm_status wm__spool_append(wm__spool *sp, const char *payload, size_t len, uint32_t count) {
-    uint64_t need = HEADER_LEN + (uint64_t)len;
+    uint8_t h[WM__REC_HEADER_MAX];
+    uint64_t need = WM__REC_HEADER_MAX + (uint64_t)len;
     if (len == 0 || len > MAX_RECORD || need + 2 * MAGIC_LEN > sp->max_bytes) {
         pthread_mutex_lock(&sp->mu);
         sp->counts.dropped += count;
@@ -373,11 +413,8 @@ wm_status wm__spool_append(wm__spool *sp, const char *payload, size_t len, uint3
     }
     while (sp->total_bytes + need > sp->max_bytes && sp->n_segs > 1)
         remove_oldest(sp, true);
-    uint8_t h[HEADER_LEN];
-    put_u32(h, (uint32_t)len);
-    put_u32(h + 4, count);
-    put_u32(h + 8, (uint32_t)crc32(0L, (const Bytef *)payload, (uInt)len));
-    struct iovec iov[2] = {{h, HEADER_LEN}, {(void *)payload, len}};
+    size_t header_len = wm__segfmt_encode_header(h, payload, (uint32_t)len, count);
+    struct iovec iov[2] = {{h, header_len}, {(void *)payload, len}};
     w = &sp->segs[sp->n_segs - 1];
     ssize_t n = writev(sp->write_fd, iov, 2);
     if (n != (ssize_t)need || fdatasync(sp->write_fd) != 0) {
@@ -396,6 +433,41 @@ wm_status wm__spool_append(wm__spool *sp, const char *payload, size_t len, uint3
 out:
     pthread_mutex_unlock(&sp->mu);
     return st;
+}
+
+/* Moves *offset past a gap found at open that holds it; false when none does. */
+static bool step_over_gap(const segment *s, uint64_t *offset) {
+    for (size_t i = 0; i < s->n_gaps; i++)
+        if (s->gaps[i].start <= *offset && *offset < s->gaps[i].end) {
+            *offset = s->gaps[i].end;
+            return true;
+        }
+    return false;
+}
+
+/* The record at the read offset of the oldest segment went bad after open: walk the rest again,
+ * making each damaged stretch a gap (a bad tail too: appends may follow it in the write
+ * segment) and recounting the events still to replay. */
+static void rescan_after_damage(wm__spool *sp, segment *s) {
+    char path[PATH_MAX];
+    segment_path(sp, s->number, path, sizeof path);
+    uint8_t *data = s->bytes <= SEGMENT_FILE_MAX ? read_segment(sp->read_fd, s->bytes) : NULL;
+    uint64_t valid_end = sp->read_offset, events = 0;
+    if (data)
+        events =
+            walk_records(sp, path, s, data, s->bytes, sp->read_offset, sp->read_offset, &valid_end);
+    free(data);
+    if (valid_end < s->bytes) {
+        wm__log(WM__LOG_WARN,
+                "spool: unreadable records at offset %" PRIu64 " of %s; skipping %" PRIu64 " bytes",
+                valid_end, path, s->bytes - valid_end);
+        sp->counts.corrupt++;
+        sp->counts.skipped_bytes += s->bytes - valid_end;
+        if (!add_gap(s, valid_end, s->bytes))
+            sp->read_offset = s->bytes, events = 0; /* out of memory: skip the rest instead */
+    }
+    sp->pending_events = sp->pending_events - s->events + events;
+    s->events = events;
 }
 
 bool wm__spool_peek(wm__spool *sp, wm__buf *payload, uint32_t *count) {
@@ -426,22 +498,27 @@ bool wm__spool_peek(wm__spool *sp, wm__buf *payload, uint32_t *count) {
                 continue;
             }
         }
-        uint8_t h[HEADER_LEN];
-        uint32_t len = 0;
-        bool ok = pread(sp->read_fd, h, HEADER_LEN, (off_t)sp->read_offset) == HEADER_LEN;
-        if (ok) {
-            len = get_u32(h);
-            ok = len > 0 && len <= MAX_RECORD && sp->read_offset + HEADER_LEN + len <= s->bytes;
-        }
+        size_t header_len = wm__segfmt_header_len(s->version);
+        uint8_t h[WM__REC_HEADER_MAX];
+        wm__segfmt_header hdr;
+        bool ok =
+            pread(sp->read_fd, h, header_len, (off_t)sp->read_offset) == (ssize_t)header_len &&
+            wm__segfmt_decode(s->version, h, &hdr) &&
+            sp->read_offset + header_len + hdr.len <= s->bytes;
         if (ok) {
             wm__buf_reset(payload);
-            ok = wm__buf_reserve(payload, len) &&
-                 pread(sp->read_fd, payload->data, len, (off_t)(sp->read_offset + HEADER_LEN)) ==
-                     (ssize_t)len &&
-                 (uint32_t)crc32(0L, (const Bytef *)payload->data, len) == get_u32(h + 8);
+            ok = wm__buf_reserve(payload, hdr.len) &&
+                 pread(sp->read_fd, payload->data, hdr.len,
+                       (off_t)(sp->read_offset + header_len)) == (ssize_t)hdr.len &&
+                 wm__segfmt_payload_ok(s->version, &hdr, (const uint8_t *)payload->data);
         }
         if (!ok) {
-            /* Damaged since it was checked at open: skip the rest of this segment. */
+            if (step_over_gap(s, &sp->read_offset))
+                continue;
+            rescan_after_damage(sp, s); /* damaged since open: find what is still valid */
+            if (step_over_gap(s, &sp->read_offset))
+                continue;
+            /* Valid when read whole, not record by record: an I/O error; skip the rest. */
             wm__log(WM__LOG_WARN,
                     "spool: unreadable record at offset %" PRIu64 " of segment %" PRIu64
                     "; skipping the rest",
@@ -452,9 +529,9 @@ bool wm__spool_peek(wm__spool *sp, wm__buf *payload, uint32_t *count) {
             sp->read_offset = s->bytes;
             continue;
         }
-        payload->len = len;
-        *count = get_u32(h + 4);
-        sp->peeked_len = HEADER_LEN + len;
+        payload->len = hdr.len;
+        *count = hdr.count;
+        sp->peeked_len = header_len + hdr.len;
         sp->peeked_count = *count;
         found = true;
         break;
@@ -512,6 +589,8 @@ void wm__spool_close(wm__spool *sp) {
         unlink(path);
     }
     pthread_mutex_destroy(&sp->mu);
+    for (size_t i = 0; i < sp->n_segs; i++)
+        free_segment(&sp->segs[i]);
     free(sp->segs);
     free(sp->dir);
     free(sp);

@@ -19,8 +19,9 @@
 typedef struct wm__spool wm__spool;
 
 typedef struct wm__spool_counts {
-    uint64_t corrupt; /* records (or torn tails) found bad and truncated/skipped */
-    uint64_t dropped; /* events dropped by the size cap (oldest segments first) */
+    uint64_t corrupt;       /* damaged stretches skipped, and torn tails truncated */
+    uint64_t skipped_bytes; /* bytes of the damaged stretches skipped (torn tails not included) */
+    uint64_t dropped;       /* events dropped by the size cap (oldest segments first) */
 } wm__spool_counts;
 
 /* Opens (creating) DIR, validates every segment, truncating a torn or corrupt tail with a warning.

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "spool.h"
 #include "testutil.h"
@@ -93,7 +94,7 @@ int test_spool_truncated_segment_is_cut_with_warning(void) {
     CHECK(first_segment(dir, seg, sizeof seg) == 0);
     struct stat st;
     stat(seg, &st);
-    CHECK(st.st_size == 8 + 12 + 12); /* magic + the first record, the torn one gone */
+    CHECK(st.st_size == 8 + 16 + 12); /* magic + the first record, the torn one gone */
     tu_rmtree(dir);
     return 0;
 }
@@ -258,5 +259,188 @@ int test_spool_slots_are_exclusive_and_orphans_adopted(void) {
     CHECK(wm_client_stat(second, WM_STAT_SPOOL_PENDING) == 20);
     CHECK_OK(wm_client_close(second, 0));
     tu_rmtree(base);
+    return 0;
+}
+
+/* ---- a corrupt record loses only itself --------------------------------------------------- */
+
+#define REC_A "{\"batch\":\"A\",\"n\":1}\n{\"batch\":\"A\",\"n\":2}\n"
+#define REC_B "{\"batch\":\"B\",\"n\":1}\n{\"batch\":\"B\",\"n\":2}\n{\"batch\":\"B\",\"n\":3}\n"
+#define REC_C "{\"batch\":\"C\",\"n\":1}\n"
+
+/* The offset in the file at path of the first occurrence of text, or -1. */
+static long find_in_file(const char *path, const char *text) {
+    size_t len;
+    char *data = tu_read_file(path, &len);
+    long at = -1;
+    size_t n = strlen(text);
+    for (size_t i = 0; data && i + n <= len; i++)
+        if (!memcmp(data + i, text, n)) {
+            at = (long)i;
+            break;
+        }
+    free(data);
+    return at;
+}
+
+static void flip_bit(const char *path, long at, uint8_t mask) {
+    int fd = open(path, O_RDWR);
+    uint8_t ch;
+    if (fd < 0 || pread(fd, &ch, 1, at) != 1)
+        abort();
+    ch ^= mask;
+    if (pwrite(fd, &ch, 1, at) != 1)
+        abort();
+    close(fd);
+}
+
+static long file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Peeks and consumes everything left; the payloads joined into out (size 512). */
+static int drain(wm__spool *sp, char *out, uint32_t *events) {
+    wm__buf b;
+    wm__buf_init(&b);
+    uint32_t n;
+    out[0] = '\0';
+    *events = 0;
+    while (wm__spool_peek(sp, &b, &n)) {
+        snprintf(out + strlen(out), 512 - strlen(out), "%.*s", (int)b.len, b.data);
+        *events += n;
+        wm__spool_consume(sp);
+    }
+    wm__buf_free(&b);
+    return 0;
+}
+
+/* Writes A, B, C as three records of one segment; seg receives its path. */
+static int write_abc(const char *dir, char *seg, size_t size) {
+    wm__spool *sp;
+    CHECK_OK(wm__spool_open(dir, 1 << 20, &sp));
+    CHECK(append_text(sp, REC_A, 2) == 0);
+    CHECK(append_text(sp, REC_B, 3) == 0);
+    CHECK(append_text(sp, REC_C, 1) == 0);
+    wm__spool_close(sp);
+    CHECK(first_segment(dir, seg, size) == 0);
+    return 0;
+}
+
+/* One bit flipped at `delta` bytes from the start of B's payload (negative: in B's header, whose
+ * last fields are [u32 length][u32 count][u32 CRC] in every format version). */
+static int check_b_lost_alone(long delta) {
+    const char *dir = tu_tempdir();
+    char seg[512], got[512];
+    CHECK(write_abc(dir, seg, sizeof seg) == 0);
+    long b = find_in_file(seg, "{\"batch\":\"B\"");
+    long size = file_size(seg);
+    CHECK(b > 0);
+    flip_bit(seg, b + delta, delta == -12 ? 0x40 : 0x01);
+    wm__spool *sp;
+    CHECK_OK(wm__spool_open(dir, 1 << 20, &sp));
+    CHECK(wm__spool_pending(sp) == 3); /* A's 2 and C's 1 */
+    wm__spool_counts counts;
+    wm__spool_take_counts(sp, &counts);
+    CHECK(counts.corrupt == 1);
+    uint32_t events;
+    CHECK(drain(sp, got, &events) == 0);
+    CHECK(events == 3 && !strcmp(got, REC_A REC_C));
+    wm__spool_take_counts(sp, &counts);
+    CHECK(counts.corrupt == 0);                            /* reported once, at open */
+    CHECK(file_size(seg) == size || file_size(seg) == -1); /* not truncated (or replayed away) */
+    wm__spool_close(sp);
+    tu_rmtree(dir);
+    return 0;
+}
+
+int test_spool_corrupt_record_mid_segment_loses_only_itself(void) {
+    CHECK(check_b_lost_alone(5) == 0);   /* payload */
+    CHECK(check_b_lost_alone(-1) == 0);  /* CRC */
+    CHECK(check_b_lost_alone(-8) == 0);  /* event count */
+    CHECK(check_b_lost_alone(-12) == 0); /* length: B would swallow C */
+    return 0;
+}
+
+int test_spool_corrupt_record_leaves_later_segments_and_appends_intact(void) {
+    const char *dir = tu_tempdir();
+    char seg[512], got[512];
+    CHECK(write_abc(dir, seg, sizeof seg) == 0);
+    flip_bit(seg, find_in_file(seg, "{\"batch\":\"A\"") + 3, 0x01); /* the first record */
+    wm__spool *sp;
+    CHECK_OK(wm__spool_open(dir, 1 << 20, &sp));
+    CHECK(append_text(sp, "{\"batch\":\"D\"}\n", 1) == 0);
+    uint32_t events;
+    CHECK(drain(sp, got, &events) == 0);
+    CHECK(events == 5 && !strcmp(got, REC_B REC_C "{\"batch\":\"D\"}\n"));
+    wm__spool_close(sp);
+    tu_rmtree(dir);
+    return 0;
+}
+
+int test_spool_record_damaged_while_open_loses_only_itself(void) {
+    const char *dir = tu_tempdir();
+    char seg[512], got[512];
+    CHECK(write_abc(dir, seg, sizeof seg) == 0);
+    wm__spool *sp;
+    CHECK_OK(wm__spool_open(dir, 1 << 20, &sp));
+    CHECK(wm__spool_pending(sp) == 6);
+    flip_bit(seg, find_in_file(seg, "{\"batch\":\"B\"") + 7, 0x02); /* after it was checked */
+    uint32_t events;
+    CHECK(drain(sp, got, &events) == 0);
+    CHECK(events == 3 && !strcmp(got, REC_A REC_C));
+    CHECK(wm__spool_pending(sp) == 0);
+    wm__spool_counts counts;
+    wm__spool_take_counts(sp, &counts);
+    CHECK(counts.corrupt == 1);
+    wm__spool_close(sp);
+    tu_rmtree(dir);
+    return 0;
+}
+
+int test_spool_torn_tail_after_a_corrupt_record_is_truncated(void) {
+    const char *dir = tu_tempdir();
+    char seg[512], got[512];
+    CHECK(write_abc(dir, seg, sizeof seg) == 0);
+    long b = find_in_file(seg, "{\"batch\":\"B\"");
+    flip_bit(seg, b + 3, 0x01);
+    CHECK(truncate(seg, file_size(seg) - 4) == 0); /* C torn: nothing valid after B */
+    wm__spool *sp;
+    CHECK_OK(wm__spool_open(dir, 1 << 20, &sp));
+    uint32_t events;
+    CHECK(drain(sp, got, &events) == 0);
+    CHECK(events == 2 && !strcmp(got, REC_A));
+    wm__spool_close(sp);
+    tu_rmtree(dir);
+    return 0;
+}
+
+/* A segment of the first format (version 1, before records carried a magic), written byte by byte
+ * as 0.1.0 wrote it: it must still be replayed, and resynchronised after a damaged record. */
+int test_spool_reads_version_1_segments(void) {
+    const char *dir = tu_tempdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/seg-%020d.wms", dir, 3);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    fwrite("WMSPOOL1", 1, 8, f);
+    const char *payloads[] = {REC_A, REC_B, REC_C};
+    const uint32_t counts_of[] = {2, 3, 1};
+    for (int i = 0; i < 3; i++) {
+        uint32_t len = (uint32_t)strlen(payloads[i]);
+        uint32_t h[3] = {len, counts_of[i], (uint32_t)crc32(0L, (const Bytef *)payloads[i], len)};
+        fwrite(h, 4, 3, f); /* little endian on every platform this runs on */
+        fwrite(payloads[i], 1, len, f);
+    }
+    fclose(f);
+    flip_bit(path, find_in_file(path, "{\"batch\":\"B\"") + 9, 0x01);
+    wm__spool *sp;
+    CHECK_OK(wm__spool_open(dir, 1 << 20, &sp));
+    char got[512];
+    uint32_t events;
+    CHECK(drain(sp, got, &events) == 0);
+    CHECK(events == 3 && !strcmp(got, REC_A REC_C));
+    wm__spool_close(sp);
+    tu_rmtree(dir);
     return 0;
 }

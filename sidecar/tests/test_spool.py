@@ -197,3 +197,121 @@ def test_a_cursor_ahead_of_the_files_starts_a_fresh_segment(tmp_path: Path) -> N
         await third.close()
 
     asyncio.run(run())
+
+
+def _three_records(tmp_path: Path, payload_b: bytes | None = None) -> tuple[Path, list[int], list[int]]:
+    """Segment with records A (events 0..3), B (4..7), C (8..11) and D (12..15): (path, offsets, lengths)."""
+
+    async def write() -> None:
+        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+        spool.open()
+        for i in range(4):
+            body = payload_b if (i == 1 and payload_b is not None) else events(i * 4, 4)
+            await spool.append(body, 4)
+        await spool.close()
+
+    asyncio.run(write())
+    segment = next(tmp_path.glob("*.seg"))
+    data = segment.read_bytes()
+    offsets, lengths, pos = [], [], 0
+    while pos < len(data):
+        header = decode_header(data[pos : pos + HEADER_SIZE])
+        assert header is not None
+        offsets.append(pos)
+        lengths.append(HEADER_SIZE + header.length)
+        pos += HEADER_SIZE + header.length
+    return segment, offsets, lengths
+
+
+def _flip(path: Path, at: int, mask: int = 0x01) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= mask
+    path.write_bytes(bytes(data))
+
+
+# Where in record B one bit is flipped: every header field and the payload.
+_B_DAMAGE = {"magic": 1, "length": 5, "crc": 9, "count": 12, "first_seq": 16, "payload": HEADER_SIZE + 3}
+
+
+@pytest.mark.parametrize("where", sorted(_B_DAMAGE))
+def test_one_corrupt_record_mid_segment_loses_only_itself(tmp_path: Path, where: str) -> None:
+    segment, offsets, lengths = _three_records(tmp_path)
+    size = segment.stat().st_size
+    _flip(segment, offsets[1] + _B_DAMAGE[where], 0x01 if where != "length" else 0x40)
+
+    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+    spool.open()
+    got = spool.read(0, 100)[0]
+    assert got == events(0, 4).split(b"\n") + events(8, 8).split(b"\n")  # A, C and D; only B is gone
+    assert segment.stat().st_size == size  # nothing truncated: C and D stay on disk
+    assert spool.next_seq == 16
+    assert (spool.skipped_records, spool.skipped_bytes, spool.skipped_events) == (1, lengths[1], 4)
+    warning = next(w for w in spool.recovery_warnings if "skipped" in w)
+    assert segment.name in warning and f"byte {offsets[1]}" in warning and f"{lengths[1]} bytes" in warning
+    assert "events 4..7" in warning
+
+    async def append_after() -> int:
+        first = await spool.append(events(100, 2), 2)
+        await spool.close()
+        return first
+
+    assert asyncio.run(append_after()) == 16
+    again = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+    again.open()  # the damage is still on disk: skipped (and reported) again, nothing more lost
+    assert len(again.read(0, 100)[0]) == 14 and again.skipped_records == 1
+    asyncio.run(again.close())
+
+
+def test_several_corrupt_records_and_a_corrupt_first_record_are_each_skipped(tmp_path: Path) -> None:
+    segment, offsets, lengths = _three_records(tmp_path)
+    _flip(segment, offsets[0] + HEADER_SIZE)  # A
+    _flip(segment, offsets[2] + 2)  # C's magic
+    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+    spool.open()
+    assert spool.read(0, 100)[0] == events(4, 4).split(b"\n") + events(12, 4).split(b"\n")
+    assert (spool.skipped_records, spool.skipped_bytes) == (2, lengths[0] + lengths[2])
+    assert spool.first_seq == 4
+    asyncio.run(spool.close())
+
+
+def test_a_header_inside_a_corrupt_payload_does_not_fool_resynchronisation(tmp_path: Path) -> None:
+    # B's payload holds the text of a record header (an event may carry any string): after B is
+    # damaged the scan meets that magic first, and must not take it for a record.
+    fake = encode_record(4, 4, events(4, 4))[: HEADER_SIZE + 8]
+    payload_b = b'{"n":4,"note":"' + fake.hex().encode() + b" WMR1 " + b'"}\n' + events(5, 3)
+    segment, offsets, _ = _three_records(tmp_path, payload_b)
+    _flip(segment, offsets[1] + HEADER_SIZE + 1)
+    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+    spool.open()
+    assert spool.read(0, 100)[0] == events(0, 4).split(b"\n") + events(8, 8).split(b"\n")
+    assert spool.skipped_records == 1
+    asyncio.run(spool.close())
+
+
+def test_a_corrupt_record_followed_only_by_a_torn_tail_is_truncated(tmp_path: Path) -> None:
+    segment, offsets, _ = _three_records(tmp_path)
+    _flip(segment, offsets[2] + HEADER_SIZE)  # C corrupt ...
+    data = segment.read_bytes()
+    segment.write_bytes(data[:-5])  # ... and D torn: nothing valid follows C, so the tail goes
+    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+    spool.open()
+    assert segment.stat().st_size == offsets[2]
+    assert spool.read(0, 100)[0] == events(0, 8).split(b"\n") and spool.next_seq == 8
+    assert spool.skipped_records == 0 and spool.truncated_bytes == len(data) - 5 - offsets[2]
+    assert any("truncating" in w for w in spool.recovery_warnings)
+    asyncio.run(spool.close())
+
+
+def test_a_record_that_breaks_the_sequence_is_not_taken_for_the_next_one(tmp_path: Path) -> None:
+    # A valid record whose first_seq goes backwards (e.g. a stale copy) cannot follow the damage.
+    segment, offsets, lengths = _three_records(tmp_path)
+    data = bytearray(segment.read_bytes())
+    stale = encode_record(0, 4, events(0, 4))
+    assert len(stale) == lengths[1]
+    data[offsets[1] : offsets[1] + lengths[1]] = stale  # B's place holds a copy of A
+    segment.write_bytes(bytes(data))
+    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
+    spool.open()
+    assert spool.read(0, 100)[0] == events(0, 4).split(b"\n") + events(8, 8).split(b"\n")
+    assert (spool.skipped_records, spool.skipped_bytes) == (1, lengths[1])
+    asyncio.run(spool.close())

@@ -67,6 +67,10 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     ctx = app[SIDECAR]
     highest_cursor = ctx.fanout.load_cursors()
     ctx.spool.open(min_next_seq=highest_cursor)
+    ctx.metrics.spool_records_skipped.inc(ctx.spool.skipped_records)
+    ctx.metrics.spool_bytes_skipped.inc(ctx.spool.skipped_bytes)
+    ctx.metrics.spool_events_skipped.inc(ctx.spool.skipped_events)
+    ctx.metrics.spool_bytes_truncated.inc(ctx.spool.truncated_bytes)
     log.info(
         "spool %s: %d segment(s), %d bytes, events %d..%d",
         ctx.spool.directory,

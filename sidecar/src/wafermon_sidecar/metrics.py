@@ -30,6 +30,16 @@ class Metrics:
         )
         self.spool_bytes = Gauge(f"{PREFIX}_spool_bytes", "Bytes of segment files on the spool", registry=r)
         self.spool_max_bytes = Gauge(f"{PREFIX}_spool_max_bytes", "The spool size limit", registry=r)
+        # What spool recovery found at start (a corrupt record is skipped, a torn tail cut off).
+        self.spool_records_skipped = Counter(f"{PREFIX}_spool_corrupt_records_skipped",
+            "Damaged stretches of a spool segment skipped at start, each with valid records after it",
+            registry=r)  # fmt: skip
+        self.spool_bytes_skipped = Counter(f"{PREFIX}_spool_corrupt_bytes_skipped",
+            "Bytes of damaged spool records skipped at start", registry=r)  # fmt: skip
+        self.spool_events_skipped = Counter(f"{PREFIX}_spool_corrupt_events_lost",
+            "Events held by damaged spool records skipped at start (from the sequence gap)", registry=r)  # fmt: skip
+        self.spool_bytes_truncated = Counter(f"{PREFIX}_spool_torn_bytes_truncated",
+            "Bytes of torn spool tails (nothing valid after them) cut off at start", registry=r)  # fmt: skip
         self.latency = Histogram(
             f"{PREFIX}_request_duration_seconds",
             "Ingest request latency (including the spool fsync)",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fileio import write_all
-from .framing import HEADER_SIZE, decode_header, encode_header, payload_ok
+from .framing import HEADER_SIZE, MAGIC, RecordHeader, decode_header, encode_header, payload_ok
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,34 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True, slots=True)
+class _Located:
+    offset: int
+    header: RecordHeader
+
+
+def _record_at(data: bytes, pos: int, expected: int) -> _Located | None:
+    """The record at data[pos:] if it is whole, passes its CRC and continues the sequence (first_seq at or
+    after `expected`: events may be missing before it, never repeated)."""
+    header = decode_header(data[pos : pos + HEADER_SIZE])
+    if header is None or header.count < 1 or header.first_seq < expected:
+        return None
+    start = pos + HEADER_SIZE
+    if start + header.length > len(data) or not payload_ok(header, data[start : start + header.length]):
+        return None
+    return _Located(pos, header)
+
+
+def _resync(data: bytes, pos: int, expected: int) -> _Located | None:
+    """The first valid record at or after pos: a magic whose header and CRC check out. A magic inside a
+    payload (events may hold any text) fails its CRC and the search goes on."""
+    while (pos := data.find(MAGIC, pos)) >= 0:
+        if (record := _record_at(data, pos, expected)) is not None:
+            return record
+        pos += 1
+    return None
+
+
 def _segment_name(base_seq: int) -> str:
     return f"{base_seq:020d}{SEGMENT_SUFFIX}"
 
@@ -82,6 +110,12 @@ class Spool:
         self.next_seq = 0
         self.bytes = 0
         self.recovery_warnings: list[str] = []
+        # What recovery found on open (docs/sidecar.md, "Corrupt records"): damaged stretches skipped
+        # with a valid record after them, their bytes and the events they held; torn-tail bytes cut off.
+        self.skipped_records = 0
+        self.skipped_bytes = 0
+        self.skipped_events = 0
+        self.truncated_bytes = 0
         self._write_fd: int | None = None
         self._pending: list[tuple[bytes, int, asyncio.Future[int]]] = []
         self._pending_bytes = 0
@@ -93,7 +127,8 @@ class Spool:
     # --- recovery ---------------------------------------------------------------------------------
 
     def open(self, min_next_seq: int = 0) -> None:
-        """Rebuild the index from the segment files, cutting off a torn or corrupt tail."""
+        """Rebuild the index from the segment files: skip a corrupt record that has valid ones after it, cut off a
+        torn tail (both logged and counted in skipped_* / truncated_bytes)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         names = sorted(p for p in self.directory.iterdir() if p.name.endswith(SEGMENT_SUFFIX))
         for path in names:
@@ -126,29 +161,55 @@ class Spool:
         self.recovery_warnings.append(message)
 
     def _scan(self, seg: Segment) -> Segment:
+        """Index the segment's records. A damaged stretch with a valid record after it is skipped (only
+        it is lost; counted and logged); bad bytes with nothing valid after them are a torn tail and are
+        cut off."""
         data = seg.path.read_bytes()
         pos = 0
         expected = seg.base_seq
         while pos < len(data):
-            header = decode_header(data[pos : pos + HEADER_SIZE])
-            start = pos + HEADER_SIZE
-            payload = data[start : start + header.length] if header else b""
-            if header is None or header.first_seq != expected or not payload_ok(header, payload):
+            record = _record_at(data, pos, expected)
+            if record is None:
+                found = _resync(data, pos + 1, expected)
+                if found is None:
+                    self._truncate(seg, data, pos)
+                    break
+                record = found
+                self._skipped(seg, pos, record.offset, expected, record.header.first_seq)
+            elif record.header.first_seq > expected:
                 self._warn(
-                    f"spool segment {seg.path.name}: torn or corrupt record at byte {pos} "
-                    f"({len(data) - pos} bytes); truncating it there"
+                    f"spool segment {seg.path.name}: events {expected}..{record.header.first_seq - 1} are "
+                    f"missing before the record at byte {pos}"
                 )
-                with open(seg.path, "r+b") as fh:
-                    fh.truncate(pos)
-                    os.fsync(fh.fileno())
-                break
+                self.skipped_events += record.header.first_seq - expected
+            header = record.header
             seg.firsts.append(header.first_seq)
-            seg.offsets.append(pos)
+            seg.offsets.append(record.offset)
             seg.counts.append(header.count)
             expected = header.first_seq + header.count
-            pos = start + header.length
+            pos = record.offset + HEADER_SIZE + header.length
         seg.size = pos
         return seg
+
+    def _skipped(self, seg: Segment, start: int, end: int, expected: int, next_first: int) -> None:
+        lost = f"events {expected}..{next_first - 1} lost" if next_first > expected else "no events lost"
+        self._warn(
+            f"spool segment {seg.path.name}: skipped {end - start} bytes of a corrupt record at byte {start} "
+            f"({lost}); resynchronised on the record at byte {end}"
+        )
+        self.skipped_records += 1
+        self.skipped_bytes += end - start
+        self.skipped_events += next_first - expected
+
+    def _truncate(self, seg: Segment, data: bytes, pos: int) -> None:
+        self._warn(
+            f"spool segment {seg.path.name}: torn or corrupt record at byte {pos} "
+            f"({len(data) - pos} bytes) with no valid record after it; truncating it there"
+        )
+        self.truncated_bytes += len(data) - pos
+        with open(seg.path, "r+b") as fh:
+            fh.truncate(pos)
+            os.fsync(fh.fileno())
 
     def _new_segment(self) -> None:
         path = self.directory / _segment_name(self.next_seq)
