@@ -130,6 +130,13 @@ class Service:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(30)
 
+    def freeze(self, seconds: float) -> None:
+        """SIGSTOP, then SIGCONT after seconds: a process that holds its connections and answers nothing."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+            time.sleep(seconds)
+            self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
@@ -258,15 +265,20 @@ def run_chaos(
     """Kills, the outage and PostgreSQL restarts at random times spread over the expected load."""
     rng = random.Random(args.seed)
     actions = ["kill-sidecar"] * args.kills + ["kill-gateway"] * args.kills + ["outage"]
+    actions += ["freeze-sidecar"] * args.freezes
     if pg is not None:
         actions += ["pg-restart"] * args.pg_restarts
     rng.shuffle(actions)
     # the outage needs load to fill the spool disk: keep it in the first half
     actions.remove("outage")
     actions.insert(rng.randint(0, len(actions) // 2), "outage")
+    # Due times spread over 85 % of the expected load, jittered; an action that falls behind (the
+    # ones before it took long) runs at once, so the faults keep landing while the load runs.
+    begin = time.monotonic()
     gap = duration * 0.85 / (len(actions) + 1)
+    due = [begin + gap * (i + rng.uniform(0.5, 1.5)) for i in range(len(actions))]
     for number, action in enumerate(actions):
-        time.sleep(rng.uniform(0.5, 1.5) * gap)
+        time.sleep(max(0.2, due[number] - time.monotonic()))
         started = time.monotonic()
         if action == "kill-sidecar":
             chaos.note_refusals(sidecar)
@@ -277,6 +289,8 @@ def run_chaos(
             gateway.kill()
             time.sleep(rng.uniform(0, 1.5))
             gateway.start()
+        elif action == "freeze-sidecar":
+            sidecar.freeze(rng.uniform(2, 8))
         elif action == "pg-restart":
             assert pg is not None
             pg.restart("immediate" if len(pg.restarts) % 2 == 0 else "fast", rng.uniform(0.5, 3))
@@ -475,12 +489,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000, help="events emitted in all (at least)")
     parser.add_argument("--kills", type=int, default=5, help="kill -9 of the sidecar, and as many of the gateway")
+    parser.add_argument("--freezes", type=int, default=2, help="SIGSTOP of the sidecar for 2-8 s, then SIGCONT")
     parser.add_argument("--store", choices=["sqlite", "pg"], default="sqlite")
     parser.add_argument("--pg-restarts", type=int, default=3, help="PostgreSQL restarts (--store pg)")
     parser.add_argument("--lanes", type=int, default=4, help="SDK processes running at once")
     parser.add_argument("--events-per-process", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=250, help="events/s emitted by all lanes together")
-    parser.add_argument("--spool-mb", type=float, default=2, help="the sidecar's spool disk (tmpfs) in MiB")
+    parser.add_argument("--spool-mb", type=float, default=1, help="the sidecar's spool disk (tmpfs) in MiB")
     parser.add_argument("--outage-max-s", type=float, default=30, help="longest gateway outage")
     parser.add_argument("--drain-timeout", type=float, default=180, help="bound on the final drain, seconds")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
