@@ -152,6 +152,7 @@ class Postgres:
     def __init__(self, base: Path) -> None:
         self.as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         self.base = base
+        base.parent.chmod(0o755)  # the postgres user must reach it
         base.mkdir()
         base.chmod(0o755)
         if os.geteuid() == 0:
@@ -160,29 +161,27 @@ class Postgres:
         self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self.restarts: list[str] = []
 
+    def _run(self, *argv: str) -> None:
+        done = subprocess.run([*self.as_pg, *argv], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{Path(argv[0]).name} failed: {done.stdout}{done.stderr}")
+
     def _ctl(self, *args: str) -> None:
-        subprocess.run(
-            [*self.as_pg, str(PG_BINDIR / "pg_ctl"), "-D", str(self.data), *args], check=True, capture_output=True
-        )
+        self._run(str(PG_BINDIR / "pg_ctl"), "-D", str(self.data), *args)
 
     def init(self) -> None:
-        subprocess.run(
-            [
-                *self.as_pg,
-                str(PG_BINDIR / "initdb"),
-                "-D",
-                str(self.data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ],
-            check=True,
-            capture_output=True,
+        self._run(
+            str(PG_BINDIR / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
         )
         self.start()
 
@@ -686,7 +685,7 @@ def main() -> int:
             for service in services:
                 service.stop()
             if pg is not None:
-                with contextlib.suppress(subprocess.CalledProcessError):
+                with contextlib.suppress(RuntimeError):
                     pg.stop("fast")
     if failed or args.workdir:
         print(f"working directory kept: {work}", flush=True)
