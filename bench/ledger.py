@@ -326,6 +326,7 @@ class Worker:
     number: int
     ending: str
     ledger: Path
+    big: bool
     returncode: int | None = None
 
 
@@ -342,9 +343,10 @@ def run_lane(
     rng = random.Random(args.seed * 1000 + lane)
     number = 0
     while quota > 0:
-        events = min(quota, args.events_per_process)
+        big = args.big_every > 0 and number % args.big_every == args.big_every - 1
+        events = min(quota, args.big_events if big else args.events_per_process)
         ending = "exit" if rng.random() < 0.25 else "flush"
-        worker = Worker(lane, number, ending, work / "ledger" / f"lane{lane}-{number:04d}.txt")
+        worker = Worker(lane, number, ending, work / "ledger" / f"lane{lane}-{number:04d}.txt", big)
         with lock:
             workers.append(worker)
         argv = [
@@ -364,6 +366,7 @@ def run_lane(
             str(lane * 100_000 + number),
             "--ending",
             ending,
+            *(["--big"] if big else []),
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
         with open(work / "logs" / f"lane{lane}.log", "ab") as out:
@@ -474,9 +477,10 @@ def trace_lost(lost: list[Key], acked: dict[Key, Worker], work: Path) -> None:
             where = "dead-lettered: " + dead[key]
         elif key[0].encode() in spool_bytes:
             where += "; still in the SDK spool"
-        places[f"{where}; SDK process ending: {worker.ending}"] += 1
+        kind = f"SDK process ending: {worker.ending}{', big events' if worker.big else ''}"
+        places[f"{where}; {kind}"] += 1
         if len(examples) < 10:
-            examples.append(f"  {key[0]} seq {key[1]} ({worker.ledger.name}, ending {worker.ending}): {where}")
+            examples.append(f"  {key[0]} seq {key[1]} ({worker.ledger.name}, {kind}): {where}")
     log("lost events, by where they were last seen:")
     for where, count in places.most_common():
         print(f"  {count:8d}  {where}")
@@ -493,8 +497,15 @@ def main() -> int:
     parser.add_argument("--pg-restarts", type=int, default=3, help="PostgreSQL restarts (--store pg)")
     parser.add_argument("--lanes", type=int, default=4, help="SDK processes running at once")
     parser.add_argument("--events-per-process", type=int, default=1000)
+    parser.add_argument("--big-every", type=int, default=8, help="every Nth process of a lane is big (0: none)")
+    parser.add_argument("--big-events", type=int, default=600, help="events of a big process (~60 KB each)")
     parser.add_argument("--rate", type=float, default=250, help="events/s emitted by all lanes together")
-    parser.add_argument("--spool-mb", type=float, default=1, help="the sidecar's spool disk (tmpfs) in MiB")
+    parser.add_argument(
+        "--spool-mb",
+        type=float,
+        default=24,
+        help="the sidecar's spool disk (tmpfs) in MiB; above the largest request (16 MiB), which could never fit",
+    )
     parser.add_argument("--outage-max-s", type=float, default=30, help="longest gateway outage")
     parser.add_argument("--drain-timeout", type=float, default=180, help="bound on the final drain, seconds")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
@@ -643,8 +654,9 @@ def main() -> int:
 
             total_s = time.monotonic() - started
             print(
-                f"SDK processes: {len(workers)} ({sum(w.ending == 'exit' for w in workers)} ending without "
-                f"flush), exit status not 0: {len(bad_workers)}, flush timeouts: {flush_timeouts}"
+                f"SDK processes: {len(workers)} ({sum(w.ending == 'exit' for w in workers)} ending without flush, "
+                f"{sum(w.big for w in workers)} with ~60 KB events), exit status not 0: {len(bad_workers)}, "
+                f"flush timeouts: {flush_timeouts}"
             )
             print(
                 f"SDK counters (sum at each process's end): {dict(sdk)}; ledger lines: {recorded}; drain process: "

@@ -11,6 +11,9 @@ numbers each entity's events from 0 (started), one per progress/heartbeat, then 
 counts the same way, so ``(entity_id, seq)`` names one event (the SDK does not expose event_ids).
 The last line is ``#end {json}``: how the process ended its delivery and the core's counters then.
 
+``--big``: every event carries ~60 KB of metadata (the SDK's limit is 64 KiB) and the process
+emits as fast as it can, as a job that reports large results in a loop does.
+
 ``--ending flush``: ``wafermon.flush(60)`` before exit (delivered or fsync'd to the spool).
 ``--ending exit``: no flush; the interpreter-exit handler delivers or spools the rest within
 ``exit_flush_timeout`` (docs/python.md, "Interpreter exit").
@@ -44,9 +47,15 @@ class Ledger:
             del self.next_seq[entity_id]
 
 
+BIG_PAD = 60_000  # with --big, every event's metadata is ~60 KB (the SDK allows 64 KiB)
+big = False
+
+
 def metadata(rng: random.Random, lane: str, n: int) -> dict[str, object]:
     meta: dict[str, object] = {"ledger.lane": lane, "ledger.n": n}
-    if rng.random() < 0.05:  # a few larger events, so batches vary in bytes as well as count
+    if big:
+        meta["pad"] = "x" * BIG_PAD
+    elif rng.random() < 0.05:  # a few larger events, so batches vary in bytes as well as count
         meta["pad"] = "x" * rng.randint(1000, 8000)
     return meta
 
@@ -59,15 +68,15 @@ def run_subjob(job: wafermon.Job, rng: random.Random, ledger: Ledger, lane: str,
             sub.heartbeat()
             ledger.record(sub.id, "heartbeat")
         else:
-            sub.progress((step + 1) / 4, step=f"s{step}")
+            sub.progress((step + 1) / 4, metadata(rng, lane, n), step=f"s{step}")
             ledger.record(sub.id, "progress")
     outcome = rng.random()
     if outcome < 0.85:
-        sub.succeed({"wafers": n})
+        sub.succeed(metadata(rng, lane, n))
     elif outcome < 0.95:
-        sub.fail("EtchError", f"chamber {n} out of range")
+        sub.fail("EtchError", f"chamber {n} out of range", metadata(rng, lane, n))
     else:
-        sub.cancel({"why": "operator"})
+        sub.cancel(metadata(rng, lane, n))
     ledger.record(sub.id, "finished")
 
 
@@ -82,7 +91,7 @@ def run_job(rng: random.Random, ledger: Ledger, lane: str, n: int) -> None:
             subjobs = rng.randint(0, 4)
             for i in range(subjobs):
                 run_subjob(job, rng, ledger, lane, i)
-                job.progress((i + 1) / (subjobs + 1))
+                job.progress((i + 1) / (subjobs + 1), metadata(rng, lane, i))
                 ledger.record(job_id, "progress")
             if fails:
                 raise RuntimeError("recipe rejected")
@@ -101,7 +110,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, required=True, help="events per second this process aims at")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--ending", choices=["flush", "exit"], default="flush")
+    parser.add_argument("--big", action="store_true", help="~60 KB metadata on every event, emitted unpaced")
     args = parser.parse_args()
+    global big
+    big = args.big
 
     wafermon.configure(
         mode="sidecar",
@@ -119,7 +131,7 @@ def main() -> int:
             run_job(rng, ledger, lane, n)
             n += 1
             ahead = ledger.count / args.rate - (time.monotonic() - started)
-            if ahead > 0:
+            if ahead > 0 and not big:
                 time.sleep(ahead)
         end: dict[str, object] = {"ending": args.ending, "recorded": ledger.count}
         if args.ending == "flush":
