@@ -257,6 +257,7 @@ def run_chaos(
     sidecar: Service,
     gateway: Service,
     pg: Postgres | None,
+    fleet: Fleet,
     chaos: Chaos,
     load_done: threading.Event,
     duration: float,
@@ -295,6 +296,7 @@ def run_chaos(
             pg.restart("immediate" if len(pg.restarts) % 2 == 0 else "fast", rng.uniform(0.5, 3))
         elif action == "outage":
             gateway.kill()
+            fleet.burst()
             chaos.outage_s = outage(args, sidecar, chaos, load_done)
             gateway.start()
         chaos.done[action] += 1
@@ -330,38 +332,32 @@ class Worker:
     returncode: int | None = None
 
 
-def run_lane(
-    args: argparse.Namespace,
-    lane: int,
-    quota: int,
-    sidecar_url: str,
-    work: Path,
-    workers: list[Worker],
-    lock: threading.Lock,
-) -> None:
-    """Starts SDK processes one after another until the lane's quota of events is emitted."""
-    rng = random.Random(args.seed * 1000 + lane)
-    number = 0
-    while quota > 0:
-        big = args.big_every > 0 and number % args.big_every == args.big_every - 1
-        events = min(quota, args.big_events if big else args.events_per_process)
-        ending = "exit" if rng.random() < 0.25 else "flush"
-        worker = Worker(lane, number, ending, work / "ledger" / f"lane{lane}-{number:04d}.txt", big)
-        with lock:
-            workers.append(worker)
+class Fleet:
+    """Starts the SDK processes and keeps their records."""
+
+    def __init__(self, args: argparse.Namespace, sidecar_url: str, work: Path) -> None:
+        self.args, self.sidecar_url, self.work = args, sidecar_url, work
+        self.workers: list[Worker] = []
+        self.lock = threading.Lock()
+        self.bursts: list[threading.Thread] = []
+
+    def run_worker(self, lane: int, number: int, events: int, ending: str, big: bool) -> None:
+        worker = Worker(lane, number, ending, self.work / "ledger" / f"lane{lane}-{number:04d}.txt", big)
+        with self.lock:
+            self.workers.append(worker)
         argv = [
             sys.executable,
             str(HERE / "ledger_worker.py"),
             "--ledger",
             str(worker.ledger),
             "--sidecar",
-            sidecar_url,
+            self.sidecar_url,
             "--spool",
-            str(work / "sdk-spool"),
+            str(self.work / "sdk-spool"),
             "--events",
             str(events),
             "--rate",
-            str(args.rate / args.lanes),
+            str(self.args.rate / self.args.lanes),
             "--seed",
             str(lane * 100_000 + number),
             "--ending",
@@ -369,10 +365,31 @@ def run_lane(
             *(["--big"] if big else []),
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-        with open(work / "logs" / f"lane{lane}.log", "ab") as out:
+        with open(self.work / "logs" / f"lane{lane}.log", "ab") as out:
             worker.returncode = subprocess.run(argv, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
-        quota -= events
-        number += 1
+
+    def run_lane(self, lane: int, quota: int) -> None:
+        """Starts SDK processes one after another until the lane's quota of events is emitted."""
+        rng = random.Random(self.args.seed * 1000 + lane)
+        number = 0
+        while quota > 0:
+            every = self.args.big_every
+            big = every > 0 and number % every == every - 1
+            events = min(quota, self.args.big_events if big else self.args.events_per_process)
+            self.run_worker(lane, number, events, "exit" if rng.random() < 0.25 else "flush", big)
+            quota -= events
+            number += 1
+
+    def burst(self) -> None:
+        """One more process, beside the lanes, that emits --big-events ~60 KB events at once: it
+        fills the sidecar's spool disk during the outage whatever the lanes are doing."""
+        if self.args.big_events <= 0:
+            return
+        number = len(self.bursts)
+        args = (self.args.lanes, number, self.args.big_events, "flush", True)
+        thread = threading.Thread(target=self.run_worker, args=args, daemon=True)
+        thread.start()
+        self.bursts.append(thread)
 
 
 def read_ledgers(workers: list[Worker]) -> tuple[dict[Key, Worker], list[dict[str, Any]], int]:
@@ -585,16 +602,12 @@ def main() -> int:
             sidecar.start()
             log(f"gateway {gateway.url} ({args.store}), sidecar {sidecar.url}, sidecar spool on {spool_kind}")
 
-            workers: list[Worker] = []
-            lock = threading.Lock()
+            fleet = Fleet(args, sidecar.url, work)
+            workers = fleet.workers
             lanes = []
             for lane in range(args.lanes):
                 quota = args.events // args.lanes + (lane < args.events % args.lanes)
-                lanes.append(
-                    threading.Thread(
-                        target=run_lane, daemon=True, args=(args, lane, quota, sidecar.url, work, workers, lock)
-                    )
-                )
+                lanes.append(threading.Thread(target=fleet.run_lane, daemon=True, args=(lane, quota)))
             load_done = threading.Event()
             chaos = Chaos()
             for thread in lanes:
@@ -603,7 +616,7 @@ def main() -> int:
 
             def chaos_main() -> None:
                 try:
-                    run_chaos(args, sidecar, gateway, pg, chaos, load_done, duration)
+                    run_chaos(args, sidecar, gateway, pg, fleet, chaos, load_done, duration)
                 except BaseException as exc:  # reported by the main thread
                     chaos_error.append(exc)
 
@@ -615,6 +628,8 @@ def main() -> int:
             load_s = time.monotonic() - started
             log(f"load done in {load_s:.0f} s: {len(workers)} SDK processes")
             chaos_thread.join()
+            for thread in fleet.bursts:
+                thread.join()
             if chaos_error:
                 raise chaos_error[0]
 
