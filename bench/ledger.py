@@ -528,6 +528,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
     parser.add_argument("--workdir", type=Path, help="keep everything here (default: a temporary directory)")
     args = parser.parse_args()
+    # Stopped from outside (SIGTERM, or SIGINT, which a background job ignores otherwise): unwind
+    # through the finally blocks, so the services stop and the tmpfs is unmounted.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda n, _f: sys.exit(128 + n))
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="wafermon-ledger-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -623,7 +627,8 @@ def main() -> int:
             chaos_thread = threading.Thread(target=chaos_main, daemon=True)
             chaos_thread.start()
             for thread in lanes:
-                thread.join()
+                while thread.is_alive():  # a join with a timeout lets the signal handler run
+                    thread.join(0.5)
             load_done.set()
             load_s = time.monotonic() - started
             log(f"load done in {load_s:.0f} s: {len(workers)} SDK processes")

@@ -9,7 +9,7 @@ stage_lint_ledger() {
 }
 stage_ledger() {
   "$PY" bench/ledger.py --events 20000 --kills 5 --freezes 2 --rate 250 --lanes 4 --events-per-process 500 \
-    --spool-mb 1 --drain-timeout 90
+    --drain-timeout 90
 }
 
 run_stage lint-ledger stage_lint_ledger
