@@ -12,18 +12,22 @@ What runs (all real processes, on free loopback ports, in a temporary directory)
   of jobs with sub-jobs, progress, heartbeats and succeeded/failed/cancelled endings, paced to
   ``--rate`` events/s in all. They share one core spool directory, as the processes of one host do,
   so the spool of a process that ended while the sidecar was away is replayed by a later one. One
-  process in four ends without calling ``flush()`` (the interpreter-exit path).
-- One sidecar (``wafermon-sidecar``) whose spool is on a small tmpfs when run as root, so the disk
-  fills during the gateway outage (not root: ``spool.max_size_mb`` is made small instead, which
-  exercises the "spool full" 503 rather than ENOSPC; the output says which). Backends: ``gateway``
-  (managed_api) and ``witness`` (filesystem, on the ordinary disk), which only helps to say where a
-  lost event went missing.
+  process in four ends without calling ``flush()`` (the interpreter-exit path); every
+  ``--big-every``-th process of a lane emits ``--big-events`` events of ~60 KB each, unpaced.
+- One sidecar (``wafermon-sidecar``) whose spool is on a tmpfs of ``--spool-mb`` when run as root,
+  so the disk really fills during the gateway outage (not root: ``spool.max_size_mb`` is made that
+  size instead, which exercises the "spool full" 503 rather than ENOSPC; the output says which).
+  Keep it above the largest request (16 MiB): a request larger than the whole disk can never be
+  accepted. Backends: ``gateway`` (managed_api) and ``witness`` (filesystem, on the ordinary disk),
+  which only helps to say where a lost event went missing.
 - One gateway (``wafermon-gateway``) over SQLite, or over a PostgreSQL server the script starts
   itself (initdb in a temporary directory).
-- Chaos, spread over the load: ``--kills`` kill -9 of the sidecar and as many of the gateway, each
-  restarted after 0-1.5 s; one gateway outage that lasts until the sidecar's spool disk has refused
-  writes for a while (at most ``--outage-max-s``); with ``--store pg``, ``--pg-restarts`` restarts of
-  PostgreSQL (alternately ``-m immediate``, a crash, and ``-m fast``).
+- Faults, at due times spread over the load: ``--kills`` kill -9 of the sidecar and as many of the
+  gateway, each restarted after 0-1.5 s; ``--freezes`` SIGSTOP of the sidecar for 2-8 s; one gateway
+  outage, at whose start one more process emits ``--big-events`` ~60 KB events at once, lasting
+  until the sidecar's spool disk has refused writes for 3 s (at most ``--outage-max-s``); with
+  ``--store pg``, ``--pg-restarts`` restarts of PostgreSQL (alternately ``-m immediate``, a crash,
+  and ``-m fast``).
 
 Acknowledged: an event whose SDK call returned without raising (it is then in the core's queue or
 spool), emitted by an SDK process that exited with status 0. Workers record ``(entity_id, seq)``,
