@@ -61,6 +61,9 @@ const char *wm_stat_name(wm_stat stat);
 
 wm_status wm_job_start(wm_client *client, const char *business_key, const char *site_id,
                        const char *metadata_json, wm_job **out);
+wm_status wm_job_start_app(wm_client *client, const char *app_name, const char *app_version,
+                           const char *app_id, const char *business_key, const char *site_id,
+                           const char *metadata_json, wm_job **out);
 wm_status wm_subjob_start(wm_job *parent, const char *sub_key, const char *metadata_json,
                           wm_job **out);
 wm_status wm_job_progress(wm_job *job, double fraction, const char *metadata_json);

@@ -171,6 +171,20 @@ WM_API wm_status wm_job_start(wm_client *client, const char *business_key, const
                               const char *metadata_json, wm_job **out);
 
 /*
+ * Starts a job like wm_job_start, with its own app: the events of the job and of all its sub-jobs
+ * carry "app": {"name", "version"[, "id"]} from these arguments instead of the client's configured
+ * app, so one client serves jobs of many apps.
+ * app_name: NULL for the configured app.name; else non-empty, at most 128 bytes of UTF-8.
+ * app_version: NULL for the configured app.version; at most 128 bytes (may be empty).
+ * app_id: NULL for none (no "id" in the events); else non-empty, at most 128 bytes.
+ * Errors as wm_job_start: WM_E_INVALID_ARGUMENT (empty name or id), WM_E_TOO_LARGE, WM_E_ENCODING.
+ * The strings are copied; the caller keeps ownership.
+ */
+WM_API wm_status wm_job_start_app(wm_client *client, const char *app_name, const char *app_version,
+                                  const char *app_id, const char *business_key, const char *site_id,
+                                  const char *metadata_json, wm_job **out);
+
+/*
  * Starts a sub-job of parent (a job or a sub-job; nesting has no depth limit). It inherits the
  * parent's client, site and business key. sub_key: the user's key (wafer id), NULL for none.
  */

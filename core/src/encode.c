@@ -101,9 +101,13 @@ void wm__encode_event(wm__buf *b, const wm_client *c, const wm__record *r) {
     str(b, j->site_id);
     key(b, "app");
     wm__buf_append_str(b, "{\"name\":");
-    str(b, c->cfg.app_name);
+    str(b, j->app_name ? j->app_name : c->cfg.app_name);
     wm__buf_append_str(b, ",\"version\":");
-    str(b, c->cfg.app_version);
+    str(b, j->app_version ? j->app_version : c->cfg.app_version);
+    if (j->app_id) {
+        wm__buf_append_str(b, ",\"id\":");
+        str(b, j->app_id);
+    }
     wm__buf_append_char(b, '}');
     key(b, "business_key");
     str(b, j->business_key);

@@ -13,6 +13,7 @@
 
 #define MAX_KEY 256
 #define MAX_SITE 128
+#define MAX_APP_TEXT 128
 #define MAX_METADATA 65536
 #define MAX_ERROR_TYPE 256
 #define MAX_ERROR_MESSAGE 8192
@@ -27,6 +28,7 @@ void wm__job_unref(wm_job *job) {
     if (job->parent)
         wm__job_unref(job->parent);
     wm__client_unref(job->client);
+    free(job->app_block);
     free(job);
 }
 
@@ -146,31 +148,71 @@ static wm_status emit_started(wm_job *job, json_t *metadata, wm_job **out) {
     return WM_OK;
 }
 
-wm_status wm_job_start(wm_client *client, const char *business_key, const char *site_id,
-                       const char *metadata_json, wm_job **out) {
+/* Copies the given app strings into one block owned by the job; NULL ones stay NULL. */
+static bool set_app(wm_job *job, const char *name, size_t name_len, const char *version,
+                    size_t version_len, const char *id, size_t id_len) {
+    size_t size =
+        (name ? name_len + 1 : 0) + (version ? version_len + 1 : 0) + (id ? id_len + 1 : 0);
+    if (size == 0)
+        return true;
+    char *p = malloc(size);
+    if (!p)
+        return false;
+    job->app_block = p;
+    const char *src[3] = {name, version, id};
+    size_t len[3] = {name_len, version_len, id_len};
+    const char **dst[3] = {&job->app_name, &job->app_version, &job->app_id};
+    for (int i = 0; i < 3; i++) {
+        if (!src[i])
+            continue;
+        memcpy(p, src[i], len[i] + 1);
+        *dst[i] = p;
+        p += len[i] + 1;
+    }
+    return true;
+}
+
+wm_status wm_job_start_app(wm_client *client, const char *app_name, const char *app_version,
+                           const char *app_id, const char *business_key, const char *site_id,
+                           const char *metadata_json, wm_job **out) {
     if (!out)
         return wm__fail(WM_E_INVALID_ARGUMENT, "wm_job_start: out must not be NULL");
     *out = NULL;
     wm_status st = wm__client_check(client);
     if (st != WM_OK)
         return st;
-    size_t bk_len = 0, site_len = 0;
+    size_t bk_len = 0, site_len = 0, name_len = 0, version_len = 0, id_len = 0;
     if (business_key &&
         (st = check_text("business_key", business_key, MAX_KEY, true, &bk_len)) != WM_OK)
         return st;
     if (site_id && (st = check_text("site_id", site_id, MAX_SITE, false, &site_len)) != WM_OK)
         return st;
+    if (app_name &&
+        (st = check_text("app name", app_name, MAX_APP_TEXT, false, &name_len)) != WM_OK)
+        return st;
+    if (app_version &&
+        (st = check_text("app version", app_version, MAX_APP_TEXT, true, &version_len)) != WM_OK)
+        return st;
+    if (app_id && (st = check_text("app id", app_id, MAX_APP_TEXT, false, &id_len)) != WM_OK)
+        return st;
     json_t *metadata;
     if ((st = wm__metadata_parse(metadata_json, &metadata)) != WM_OK)
         return st;
     wm_job *job = new_job(client, business_key, bk_len, site_id, site_len, NULL, 0);
-    if (!job) {
+    if (!job || !set_app(job, app_name, name_len, app_version, version_len, app_id, id_len)) {
+        if (job)
+            wm__job_unref(job);
         json_decref(metadata);
         return wm__fail(WM_E_NOMEM, "out of memory");
     }
     if (!site_id)
         job->site_id = client->cfg.site_id; /* the client outlives the job */
     return emit_started(job, metadata, out);
+}
+
+wm_status wm_job_start(wm_client *client, const char *business_key, const char *site_id,
+                       const char *metadata_json, wm_job **out) {
+    return wm_job_start_app(client, NULL, NULL, NULL, business_key, site_id, metadata_json, out);
 }
 
 wm_status wm_subjob_start(wm_job *parent, const char *sub_key, const char *metadata_json,
@@ -199,6 +241,9 @@ wm_status wm_subjob_start(wm_job *parent, const char *sub_key, const char *metad
     job->is_subjob = true;
     job->business_key = parent->business_key;
     job->site_id = parent->site_id;
+    job->app_name = parent->app_name; /* the parent, referenced, owns them */
+    job->app_version = parent->app_version;
+    job->app_id = parent->app_id;
     return emit_started(job, metadata, out);
 }
 

@@ -29,6 +29,11 @@ struct wm_job {
     char *business_key; /* NULL for none */
     char *sub_key;
     char *site_id;
+    /* The job's own app (wm_job_start_app), inherited by its sub-jobs; NULL = the client's. */
+    const char *app_name;
+    const char *app_version;
+    const char *app_id; /* NULL: no "id" in the events */
+    char *app_block;    /* owns the three strings above when this job set them; else NULL */
 };
 
 void wm__job_ref(wm_job *job);

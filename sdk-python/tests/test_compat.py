@@ -114,11 +114,47 @@ def test_apprefs_share_one_client_and_flush_delivers(
         wafermon.compat.close_clients()
 
 
-def test_too_many_distinct_apps_are_refused(default_sink: FileSink) -> None:
+def test_distinct_apps_share_one_client_each_job_carries_its_app(
+    receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40 jobs with 40 distinct ``AppRef(app_id=uuid4(), name=f"app{i}")``: one client (threads and
+    spool slots constant after the first), each job's events carry its own app, sub-jobs inherit
+    it, and ``wafermon.flush()`` delivers them all to the receiver."""
+    spool = tmp_path / "spool"
+    wafermon.configure(sidecar_config(receiver.url, tmp_path) | {"flush_interval": 30})
+    apps = [AppRef(app_id=uuid4(), name=f"app{i}", version=f"v{i}") for i in range(40)]
     try:
-        with pytest.raises(wafermon.ConfigError, match="at most 16 distinct"):
+
+        def one_job(i: int) -> None:
+            with Monitored(site_id="fab1", app=apps[i], business_key=f"batch-{i}") as m:
+                sub = Monitored(entity_type="subjob", parent_id=m.entity_id, sub_key="w1")
+                with sub:
+                    pass
+
+        one_job(0)
+        threads, slots = threads_now(), len(list(spool.glob("slot-*")))
+        for i in range(1, 40):
+            one_job(i)
+        assert (threads_now(), len(list(spool.glob("slot-*")))) == (threads, slots)
+        assert len(wafermon.compat._clients) == 0  # all on the default client
+        wafermon.flush(10)
+        events = receiver.events()
+        assert len([e for e in events if e["event_kind"] == "finished"]) == 80
+        for e in events:
+            i = int(e["business_key"].removeprefix("batch-"))
+            assert e["app"] == {"name": f"app{i}", "version": f"v{i}", "id": str(apps[i].app_id)}
+    finally:
+        wafermon.shutdown(5)
+        wafermon.compat.close_clients()
+
+
+def test_too_many_distinct_emitters_are_refused(default_sink: FileSink) -> None:
+    """The cap bounds clients, which only distinct emitters make now (each a thread and a spool slot)."""
+    try:
+        with pytest.raises(wafermon.ConfigError, match="at most 16 distinct SidecarEmitter"):
             for i in range(17):
-                with Monitored(site_id="fab1", app=AppRef(name=f"app-{i}"), business_key="b"):
+                emitter = SidecarEmitter(base_url=f"http://127.0.0.1:{20000 + i}", max_retries=0)
+                with Monitored(site_id="fab1", app=AppRef(name=f"app-{i}"), business_key="b", emitter=emitter):
                     pass
     finally:
-        wafermon.compat.close_clients()
+        wafermon.compat.close_clients(10)

@@ -73,16 +73,46 @@ class Client:
         meta = _metadata.encode(metadata)
         return self._start(key, site, meta, business_key)
 
-    def _start(self, key: Any, site: Any, meta: Any, business_key: str | None) -> Job:
+    def _start(
+        self, key: Any, site: Any, meta: Any, business_key: str | None, app: tuple[Any, Any, Any] | None = None
+    ) -> Job:
         with self._lock:
             ptr = self._ptr
             if ptr is None:
                 raise ClosedError("the client is closed")
-            status = lib.wm_job_start(ptr, key, site, meta, self._out)
+            if app is None:
+                status = lib.wm_job_start(ptr, key, site, meta, self._out)
+            else:
+                status = lib.wm_job_start_app(ptr, app[0], app[1], app[2], key, site, meta, self._out)
             job_ptr = self._out[0]
         if status:
             raise_status(status, "job")
         return Job(address(job_ptr), self, business_key, None, None)
+
+    def start_for_app(
+        self,
+        app_name: str,
+        app_version: str | None = None,
+        app_id: str | None = None,
+        business_key: str | None = None,
+        *,
+        site_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Starts a job like :meth:`start` whose events (and its sub-jobs') carry
+        ``"app": {"name": app_name, "version": app_version, "id": app_id}`` instead of the client's
+        configured app. ``app_version`` None: the configured one; ``app_id`` None: no ``id``.
+        Each is at most 128 bytes; name and id non-empty. Raises
+        :class:`wafermon.InvalidArgumentError` / ``TooLargeError`` / ``EncodingError`` otherwise."""
+        app = (
+            _metadata.text("app name", app_name, optional=False),
+            _metadata.text("app version", app_version),
+            _metadata.text("app id", app_id),
+        )
+        key = _metadata.text("business_key", business_key)
+        site = _metadata.text("site_id", site_id)
+        meta = _metadata.encode(metadata)
+        return self._start(key, site, meta, business_key, app)
 
     def job(
         self, business_key: str | None = None, *, site_id: str | None = None, metadata: Mapping[str, Any] | None = None

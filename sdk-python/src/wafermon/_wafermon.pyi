@@ -25,6 +25,17 @@ class _Lib:
     def wm_job_start(
         self, client: Any, business_key: bytes | Any, site_id: bytes | Any, metadata_json: bytes | Any, out: Any
     ) -> int: ...
+    def wm_job_start_app(
+        self,
+        client: Any,
+        app_name: bytes,
+        app_version: bytes | Any,
+        app_id: bytes | Any,
+        business_key: bytes | Any,
+        site_id: bytes | Any,
+        metadata_json: bytes | Any,
+        out: Any,
+    ) -> int: ...
     def wm_subjob_start(self, parent: Any, sub_key: bytes | Any, metadata_json: bytes | Any, out: Any) -> int: ...
     def wm_job_progress(self, job: Any, fraction: float, metadata_json: bytes | Any) -> int: ...
     def wm_job_heartbeat(self, job: Any) -> int: ...

@@ -4,10 +4,11 @@ Existing code switches by changing its import::
 
     from wafermon.compat import AppRef, Monitored, SidecarEmitter   # was: from monitoring_sdk ...
 
-``Monitored`` runs on a wafermon client: the default one, or one per distinct configuration that
-an ``AppRef`` (name, version) and ``SidecarEmitter`` make of the default's (the app name and
-version are per client in the core; ``app_id`` is ignored). At most :data:`MAX_CLIENTS` such
-configurations; ``wafermon.flush()`` and ``wafermon.shutdown()`` reach them all. A sub-job names
+``Monitored`` runs on a wafermon client: the default one, or one per distinct ``SidecarEmitter``
+configuration made of the default's. The ``AppRef`` is per job: its name, version and ``app_id``
+go into that job's events (and its sub-jobs') through ``wm_job_start_app``, so any number of
+distinct apps share one client (one thread, one spool slot). At most :data:`MAX_CLIENTS` distinct
+emitters; ``wafermon.flush()`` and ``wafermon.shutdown()`` reach them all. A sub-job names
 its parent by ``parent_id=job.entity_id``; the parent must be a ``Monitored`` (or a :class:`Job`)
 running in this process.
 """
@@ -34,7 +35,7 @@ class AppRef:
 
     name: str
     version: str = "unknown"
-    app_id: UUID | str | None = None  # accepted for compatibility; the core derives app.id itself
+    app_id: UUID | str | None = None  # "app.id" in the job's events when set
 
 
 @dataclass(frozen=True)
@@ -61,26 +62,24 @@ class SidecarEmitter:
 
 
 MAX_CLIENTS = 16
-"""Distinct configurations (app name and version, emitter) with a client each; one more raises
-:class:`ConfigError` — every client holds a delivery thread and a spool slot."""
+"""Distinct ``SidecarEmitter`` configurations with a client each; one more raises
+:class:`ConfigError` — every client holds a delivery thread and a spool slot. An ``AppRef`` does not
+count: the app is per job."""
 
 _clients: dict[str, Client] = {}
 _clients_lock = threading.Lock()
 _running: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
 
 
-def _client_for(app: AppRef | None, emitter: SidecarEmitter | None) -> Client:
+def _client_for(emitter: SidecarEmitter | None) -> Client:
     from ._default import add_client, default_client
 
     default = default_client()
-    if app is None and emitter is None:
+    if emitter is None:
         return default
     # Everything else as the default client was configured (wafermon.configure).
     config = default.settings
-    if emitter is not None:
-        config.update(emitter.config())
-    if app is not None:
-        config["app"] = {**config.get("app", {}), "name": app.name, "version": app.version}
+    config.update(emitter.config())
     if config == default.settings:
         return default
     key = json.dumps(config, sort_keys=True, default=str)
@@ -91,9 +90,9 @@ def _client_for(app: AppRef | None, emitter: SidecarEmitter | None) -> Client:
                 del _clients[stale]
             if len(_clients) >= MAX_CLIENTS:
                 raise ConfigError(
-                    f"wafermon.compat: at most {MAX_CLIENTS} distinct AppRef/SidecarEmitter configurations "
-                    f"in one process (each is a client with its own thread and spool); this one names app "
-                    f"{config['app'].get('name')!r}"
+                    f"wafermon.compat: at most {MAX_CLIENTS} distinct SidecarEmitter configurations in one "
+                    f"process (each is a client with its own thread and spool); this one sends to "
+                    f"{emitter.base_url!r}"
                 )
             client = _clients[key] = Client(config)
             add_client(client)
@@ -164,8 +163,19 @@ class Monitored:
                 )
             job = parent.subjob(self.sub_key, metadata=self.metadata)
         else:
-            client = _client_for(self.app, self.emitter)
-            job = client.start(self.business_key, site_id=self.site_id, metadata=self.metadata)
+            client = _client_for(self.emitter)
+            if self.app is None:
+                job = client.start(self.business_key, site_id=self.site_id, metadata=self.metadata)
+            else:
+                app_id = str(self.app.app_id) if self.app.app_id is not None else None
+                job = client.start_for_app(
+                    self.app.name,
+                    self.app.version,
+                    app_id,
+                    self.business_key,
+                    site_id=self.site_id,
+                    metadata=self.metadata,
+                )
         self.job = job
         _running[job.id] = job
         return job
