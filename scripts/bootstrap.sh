@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libcurl4-openssl-dev libjansson-dev zlib1g-dev libsimdjson-dev
   clang-format valgrind
   postgresql
+  prometheus-alertmanager prometheus  # the alerting stage: a real Alertmanager, and promtool
   openjdk-17-jdk-headless maven
   r-base-core r-cran-testthat r-cran-jsonlite r-cran-withr
   python3-venv
