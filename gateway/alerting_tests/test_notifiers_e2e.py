@@ -63,6 +63,7 @@ def test_failed_job_reaches_every_notifier_within_2s_and_recovery_resolves(workd
         took = time.monotonic() - sent
         assert took < 2.0
         t_hook, body, headers = hook.received[0]
+        assert max(t_hook, slack.received[0][0], smtp.messages[0][0]) - sent < 2.0
         job_id = story[0]["entity_id"]
         assert body["event"] == "firing" and body["alert"]["items"][0]["job_id"] == job_id
         assert body["alert"]["items"][0]["error"] == {"type": "RuntimeError", "message": "boom"}
