@@ -214,3 +214,45 @@ async def test_acknowledge_and_silence(make_client: Callable[..., Awaitable[http
     await _ingest(c, job_story(outcome="succeeded", progress_steps=0))
     await _wait_for(lambda: _alerts(c, "resolved"))
     assert [r["event"] for r in await _outbox(c)] == ["firing"]
+
+
+async def test_lost_orphaned_and_p95_rules(make_client: Callable[..., Awaitable[httpx.AsyncClient]]) -> None:
+    c = await _client(make_client, evaluate_interval_s=3600)
+    app: Any = c.app  # type: ignore[attr-defined]
+    service = app.state.runtime.alerting
+    for rule in [
+        {"name": "lost", "kind": "lost"},
+        {"name": "orphans", "kind": "orphaned"},
+        {"name": "slower", "kind": "long_running", "scope": {"app": "kiln"}, "params": {"p95_factor": 2}},
+    ]:
+        await _setup(c, rule)
+    now = datetime.now(UTC)
+    # lost: a job whose 1 s heartbeat allowance (x3) ran out long ago.
+    silent = new_id()
+    await _ingest(c, [event("started", silent, 0, now - timedelta(seconds=30), app="press",
+                            metadata={"wafermon.heartbeat_s": 1})])  # fmt: skip
+    # orphaned: a sub-job still running when its job finished.
+    parent, child = new_id(), new_id()
+    await _ingest(c, [
+        event("started", parent, 0, now - timedelta(seconds=5), app="saw"),
+        event("started", child, 0, now - timedelta(seconds=4), app="saw", entity_type="subjob", parent_id=parent,
+              sub_key="w1"),
+        event("finished", parent, 1, now - timedelta(seconds=3), app="saw", status="failed"),
+    ])  # fmt: skip
+    # p95: five kiln runs of 10 s; one running for 60 s is over 2 x p95.
+    for i in range(5):
+        story = job_story(progress_steps=0, app="kiln", start=now - timedelta(minutes=10 + i))
+        story[-1]["metrics"] = {"duration_s": 10.0}
+        await _ingest(c, story)
+    slow = new_id()
+    await _ingest(c, [event("started", slow, 0, now - timedelta(seconds=60), app="kiln",
+                            metadata={"wafermon.heartbeat_s": 3600})])  # fmt: skip
+    assert (await c.post("/v1/admin/maintenance", headers=ADMIN)).status_code == 200
+    await service.evaluate_once()
+    firing = {a["rule"]: a for a in await _alerts(c, "firing")}
+    assert set(firing) >= {"lost", "orphans", "slower"}, firing
+    assert [i["job_id"] for i in firing["lost"]["items"]] == [silent]
+    assert [i["job_id"] for i in firing["orphans"]["items"]] == [child]
+    assert [i["job_id"] for i in firing["slower"]["items"]] == [slow] and "longer than 20 s" in firing["slower"][
+        "summary"
+    ]

@@ -26,9 +26,9 @@ def _loads(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
-async def _rows(db: AlertDb, where: str, *params: Any, extra: str = "") -> list[dict[str, Any]]:
+async def _rows(db: AlertDb, where: str, *params: Any, extra: str = "", table: str = "jobs") -> list[dict[str, Any]]:
     rows = await db.fetch(
-        f"SELECT {_pg_id(db)}{extra} FROM jobs WHERE {where} ORDER BY updated_at DESC LIMIT {_ROW_CAP}", *params
+        f"SELECT {_pg_id(db)}{extra} FROM {table} WHERE {where} ORDER BY updated_at DESC LIMIT {_ROW_CAP}", *params
     )
     for r in rows:
         r["error"] = _loads(r.get("error"))
@@ -114,10 +114,13 @@ async def memory(rule: Rule, db: AlertDb, now: datetime) -> list[Finding]:
 
 
 async def overlay(rule: Rule, db: AlertDb, now: datetime) -> list[Finding]:
-    """lost and orphaned: jobs showing that status, updated within the window."""
+    """lost and orphaned: jobs and sub-jobs showing that status, updated within the window (an orphan
+    is a sub-job still running after its job ended; it is listed with its own id)."""
     p: WindowParams = rule.typed_params()
     since = db.moment(now - timedelta(seconds=p.window_s))
-    rows = await _rows(db, "status = ? AND updated_at >= ?", rule.kind, since)
+    rows = []
+    for table in ("jobs", "subjobs"):
+        rows += await _rows(db, "status = ? AND updated_at >= ?", rule.kind, since, table=table)
     return [
         _finding(rule, site, app, f"{rule.name}: {len(group)} job(s) of {app} at {site} are {rule.kind}", group)
         for (site, app), group in _grouped(rule, rows).items()
