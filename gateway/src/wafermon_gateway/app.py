@@ -14,7 +14,7 @@ from .alerting.service import Alerting
 from .auth import Authenticator
 from .errors import install_handlers
 from .metrics import GatewayMetrics, MetricsMiddleware
-from .routes import admin, alerting, health, ingest, jobs, stream
+from .routes import admin, alerting, health, ingest, jobs, monitors, stream
 from .settings import Settings, check_bind_policy
 from .store import Store, make_store
 from .tasks import Background
@@ -63,7 +63,7 @@ def create_app(settings: Settings, store: Store | None = None, background_tasks:
     )
     app.state.runtime = runtime
     install_handlers(app)
-    for module in (ingest, jobs, stream, health, admin, alerting):
+    for module in (ingest, jobs, stream, health, admin, alerting, monitors):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

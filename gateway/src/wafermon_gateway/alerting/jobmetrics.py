@@ -28,6 +28,8 @@ class JobMetrics:
         self.alerts_firing = Gauge(
             "wafermon_alerts_firing", "Active (firing or acknowledged) alerts", registry=registry
         )
+        self.monitors = Gauge("wafermon_monitor_state", "1 for each schedule monitor's current state",
+                              ["monitor", "state"], registry=registry)  # fmt: skip
         self.notifications = Counter("wafermon_notifications", "Notification attempts by outcome", ["outcome"],
                                      registry=registry)  # fmt: skip
 
@@ -46,6 +48,11 @@ class JobMetrics:
         duration = (job.get("metrics") or {}).get("duration_s")
         if isinstance(duration, int | float) and duration >= 0:
             self.duration.labels(site, app).observe(float(duration))
+
+    def monitor_state(self, name: str, state: str) -> None:
+        """Monitor names are configuration (bounded), never business keys."""
+        for candidate in ("ok", "missed", "overdue", "failing", "too_often"):
+            self.monitors.labels(name, candidate).set(1 if candidate == state else 0)
 
     def set_current(self, rows: list[dict[str, Any]]) -> None:
         """rows: {site_id, app_name, status, n} for running and lost jobs."""

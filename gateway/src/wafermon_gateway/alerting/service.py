@@ -22,6 +22,7 @@ from .dispatch import Dispatcher
 from .jobmetrics import JobMetrics
 from .lifecycle import Lifecycle
 from .model import NotifierSpec, Rule
+from .monitors import Monitors
 from .notifiers.base import Message, Notifier
 from .notifiers.registry import build
 from .on_ingest import job_failed, newly_finished, prior_terminal
@@ -40,6 +41,7 @@ class Alerting:
         self.metrics = metrics
         self.repo = AlertRepo(AlertDb(store))
         self.lifecycle = Lifecycle(self.repo, settings)
+        self.monitors = Monitors(self.repo.db, self.lifecycle)
         self.rules: dict[str, Rule] = {}
         self.notifiers: dict[str, Notifier] = {}
         self.dispatcher = Dispatcher(self.repo, settings, self.notifiers.get, self._kind_of, self._count)
@@ -63,6 +65,8 @@ class Alerting:
             await self.repo.put(NOTIFIERS, spec.name, spec.model_dump_json(), "settings", now)
         for rule in self.settings.rules:
             await self.repo.put(RULES, rule.name, rule.model_dump_json(), "settings", now)
+        for monitor in self.settings.monitors:
+            await self.monitors.put(monitor, "settings", now)
         await self.reload()
 
     async def reload(self) -> None:
@@ -164,6 +168,8 @@ class Alerting:
                 for finding in findings:
                     await self.lifecycle.apply(rule, finding, now)
                 await self.lifecycle.resolve_missing(rule, {f.key for f in findings}, now)
+            for name, state in (await self.monitors.evaluate_all(now)).items():
+                self.metrics.monitor_state(name, state)
             active = await self.repo.all_active()
             for alert in active:
                 if alert["rule"] in self.rules:

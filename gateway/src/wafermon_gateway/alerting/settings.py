@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from .model import NotifierSpec, Rule
+from .monitor_model import Monitor
 
 
 class AlertingSettings(BaseModel):
@@ -29,3 +30,4 @@ class AlertingSettings(BaseModel):
     max_metric_series: int = Field(default=500, ge=1, le=100000)
     rules: list[Rule] = Field(default_factory=list)
     notifiers: list[NotifierSpec] = Field(default_factory=list)
+    monitors: list[Monitor] = Field(default_factory=list)

@@ -52,6 +52,12 @@ ALERTING_TABLES = (
     "CREATE INDEX alert_outbox_due ON alert_outbox (state, next_attempt_at)",
 )
 
+MONITOR_TABLES = (
+    "CREATE TABLE monitors (name TEXT PRIMARY KEY, body TEXT NOT NULL, origin TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, state TEXT NOT NULL, state_since TEXT NOT NULL,"
+    " detail TEXT NOT NULL)",
+)
+
 SQLITE: list[tuple[int, str, str]] = [
     (
         1,
@@ -78,6 +84,7 @@ INSERT INTO counters VALUES ('change', 0);
 """,
     ),
     (2, "alerting: rules, notifiers, alerts, streaks, outbox", "".join(s + ";\n" for s in ALERTING_TABLES)),
+    (3, "schedule monitors", "".join(s + ";\n" for s in MONITOR_TABLES)),
 ]
 
 _STATE_PG = """
@@ -148,6 +155,7 @@ POSTGRES: list[PgMigration] = [
     ),
     PgMigration(2, "raw events (hypertable or range partitions)", events_storage=True),
     PgMigration(3, "alerting: rules, notifiers, alerts, streaks, outbox", ALERTING_TABLES),
+    PgMigration(4, "schedule monitors", MONITOR_TABLES),
 ]
 
 SCHEMA_MIGRATIONS_SQL = (
