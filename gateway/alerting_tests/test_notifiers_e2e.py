@@ -8,6 +8,7 @@ import collections
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,5 +147,28 @@ def test_promtool_accepts_the_job_metrics(workdir: Path, hook: HttpReceiver) -> 
         assert "still-running" not in text  # business keys never become labels
         checked = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True)
         assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    finally:
+        gw.stop()
+
+
+def test_monitor_missed_on_the_real_clock(workdir: Path, hook: HttpReceiver) -> None:
+    """A 10 s interval with 3 s grace (the issue's 1 min / 10 s, shortened for the stage's time budget):
+    no run starts, so the monitor turns missed within grace + 5 s of the slot and the webhook is told;
+    a run then makes it ok and sends the resolved message."""
+    gw = _gateway(workdir, [_webhook(hook.url)]).start()
+    try:
+        monitor = {"name": "tick", "match": {"app": "ticker"}, "schedule": {"interval_s": 10}, "start_grace_s": 3,
+                   "notify": ["hook"]}  # fmt: skip
+        r = httpx.put(gw.url + "/v1/monitors/tick", json=monitor, timeout=10)
+        assert r.status_code == 201, r.text
+        created = time.monotonic()
+        wait_until(lambda: hook.received, 10 + 3 + 5 + 1, "the missed message")
+        arrived = hook.received[0][0] - created
+        assert arrived + 0.5 >= 10 + 3 and arrived <= 10 + 3 + 5, arrived
+        assert hook.received[0][1]["alert"]["alert_key"] == "monitor|tick|missed"
+        assert gw.get("/v1/monitors/tick")["state"] == "missed"
+        gw.ingest(job_story(app="ticker", outcome=None, progress_steps=0, start=datetime.now(UTC)))
+        wait_until(lambda: len(hook.received) == 2, 5, "the resolved message")
+        assert hook.received[1][1]["event"] == "resolved" and gw.get("/v1/monitors/tick")["state"] == "ok"
     finally:
         gw.stop()
