@@ -16,7 +16,8 @@ ACTIVE = ("firing", "acknowledged")
 ALERT_STATES = ("firing", "acknowledged", "resolved")
 
 
-def _json(value: Any) -> str:
+def dumps(value: Any) -> str:
+    """Compact JSON text for the alerting tables' JSON columns."""
     return msgspec.json.encode(value).decode()
 
 
@@ -151,6 +152,3 @@ class AlertRepo:
 
     async def outbox(self) -> list[dict[str, Any]]:
         return await self.db.fetch("SELECT * FROM alert_outbox ORDER BY created_at, outbox_id")
-
-
-dumps = _json

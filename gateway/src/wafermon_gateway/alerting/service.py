@@ -27,7 +27,7 @@ from .notifiers.base import Message, Notifier
 from .notifiers.registry import build
 from .on_ingest import job_failed, newly_finished, prior_terminal
 from .on_timer import WINDOWED
-from .repo import AlertRepo, dumps
+from .repo import AlertRepo
 from .settings import AlertingSettings
 
 log = logging.getLogger("wafermon.gateway.alerting")
@@ -235,4 +235,4 @@ class Alerting:
         return await self.repo.get(alert_id)
 
 
-__all__ = ["Alerting", "dumps"]
+__all__ = ["Alerting"]
