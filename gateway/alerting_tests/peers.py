@@ -218,3 +218,42 @@ class GatewayProcess:
         r = httpx.get(self.url + path, params=params, timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
+
+
+class SidecarProcess:
+    """A real wafermon-sidecar delivering to a gateway through its managed_api backend."""
+
+    def __init__(self, workdir: Path, gateway_url: str) -> None:
+        self.port = free_port()
+        config = workdir / "sidecar.yaml"
+        config.write_text(
+            f"ingest: {{host: 127.0.0.1, port: {self.port}, flush_interval: 0.05}}\n"
+            f"spool: {{path: {workdir / 'sidecar-spool'}, max_size_mb: 64}}\n"
+            f'backends:\n  - {{type: managed_api, name: gateway, config: {{url: "{gateway_url}"}}}}\n'
+        )
+        self.log = (workdir / "sidecar.log").open("wb")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
+        self.proc = subprocess.Popen([str(EXE.with_name("wafermon-sidecar")), "--config", str(config)], env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+
+        def up() -> bool:
+            assert self.proc.poll() is None, (workdir / "sidecar.log").read_text()
+            try:
+                return httpx.get(self.url + "/v1/healthz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(up, 30, "the sidecar to start")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()

@@ -5,6 +5,7 @@ comes back; kill -9 of the gateway with notifications pending; promtool on the r
 from __future__ import annotations
 
 import collections
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,7 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from helpers import job_story
-from peers import Alertmanager, GatewayProcess, HttpReceiver, SlackTestDouble, SmtpServer, wait_until
+from peers import (
+    EXE,
+    Alertmanager,
+    GatewayProcess,
+    HttpReceiver,
+    SidecarProcess,
+    SlackTestDouble,
+    SmtpServer,
+    wait_until,
+)
 
 SECRET = "hook-secret-0123"
 FAST = {"group_wait_s": 0.2, "evaluate_interval_s": 1, "backoff_initial_s": 0.2, "backoff_max_s": 1.0,
@@ -171,4 +181,25 @@ def test_monitor_missed_on_the_real_clock(workdir: Path, hook: HttpReceiver) -> 
         wait_until(lambda: len(hook.received) == 2, 5, "the resolved message")
         assert hook.received[1][1]["event"] == "resolved" and gw.get("/v1/monitors/tick")["state"] == "ok"
     finally:
+        gw.stop()
+
+
+def test_real_sdk_job_through_the_sidecar_alerts_within_2s(workdir: Path, hook: HttpReceiver) -> None:
+    """A failing shell command run as a job by the SDK's `wafermon run`, through a real sidecar to the gateway."""
+    gw = _gateway(workdir, [_webhook(hook.url)]).start()
+    sidecar = SidecarProcess(workdir, gw.url)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
+        env |= {"WAFERMON_SIDECAR_URL": sidecar.url, "WAFERMON_SPOOL_DIR": str(workdir / "client-spool"),
+                "WAFERMON_APP_NAME": "nightly-etl", "WAFERMON_APP_VERSION": "1.0"}  # fmt: skip
+        done = subprocess.run([str(EXE.with_name("wafermon")), "run", "--site", "fab1", "--key", "etl-2026-12-01",
+                               "--", "sh", "-c", "exit 3"], env=env, capture_output=True, timeout=60)  # fmt: skip
+        ended = time.monotonic()
+        assert done.returncode == 3, done.stderr.decode()
+        wait_until(lambda: hook.received, 2.0, "the webhook message for the SDK job")
+        assert hook.received[0][0] - ended < 2.0
+        [item] = hook.received[0][1]["alert"]["items"]
+        assert item["app"] == "nightly-etl" and item["business_key"] == "etl-2026-12-01" and item["status"] == "failed"
+    finally:
+        sidecar.stop()
         gw.stop()
