@@ -256,3 +256,41 @@ async def test_lost_orphaned_and_p95_rules(make_client: Callable[..., Awaitable[
     assert [i["job_id"] for i in firing["slower"]["items"]] == [slow] and "longer than 20 s" in firing["slower"][
         "summary"
     ]
+
+
+async def test_cooldown_collects_then_sends_one_update(
+    make_client: Callable[..., Awaitable[httpx.AsyncClient]],
+) -> None:
+    c = await _client(make_client)
+    app: Any = c.app  # type: ignore[attr-defined]
+    await _setup(c, {"name": "fails", "kind": "job_failed", "cooldown_s": 1})
+    await _ingest(c, job_story(outcome="failed", progress_steps=0, business_key="first"))
+    await _wait_for(lambda: _alerts(c, "firing"))
+    for key in ("second", "third"):
+        await _ingest(c, job_story(outcome="failed", progress_steps=0, business_key=key))
+    await _wait_for(lambda: _count_is(c, 3))
+    assert [r["event"] for r in await _outbox(c)] == ["firing"]  # within the cooldown: collected only
+    await asyncio.sleep(1.1)
+    await app.state.runtime.alerting.evaluate_once()
+    assert [r["event"] for r in await _outbox(c)] == ["firing", "firing"]  # one update for both
+    await app.state.runtime.alerting.evaluate_once()
+    assert len(await _outbox(c)) == 2  # nothing new since: no further message
+
+
+async def _count_is(c: httpx.AsyncClient, n: int) -> bool:
+    alerts = await _alerts(c, "firing")
+    return bool(alerts) and alerts[0]["item_count"] == n
+
+
+def test_alerting_settings_from_the_environment() -> None:
+    from wafermon_gateway.settings import SettingsError, load_settings
+
+    env = {"WAFERMON_GATEWAY_ALERTING": '{"group_wait_s": 2, "rules": [{"name": "r", "kind": "lost"}]}'}
+    settings = load_settings(environ=env)
+    assert settings.alerting.group_wait_s == 2 and settings.alerting.rules[0].kind == "lost"
+    try:
+        load_settings(environ={"WAFERMON_GATEWAY_ALERTING": "{nope"})
+    except SettingsError as exc:
+        assert "WAFERMON_GATEWAY_ALERTING must be JSON" in str(exc)
+    else:
+        raise AssertionError("bad JSON was accepted")

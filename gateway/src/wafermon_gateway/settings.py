@@ -155,7 +155,8 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if field.annotation is not None and "list" in str(field.annotation):
+        nested = isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        if field.annotation is not None and ("list" in str(field.annotation) or nested):
             try:
                 values[name] = json.loads(raw)
             except json.JSONDecodeError as exc:
