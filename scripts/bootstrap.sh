@@ -10,6 +10,7 @@ APT_PACKAGES=(
   clang-format valgrind
   clang libclang-rt-14-dev
   postgresql
+  prometheus-alertmanager prometheus  # the alerting stage: a real Alertmanager, and promtool
   openjdk-17-jdk-headless maven
   r-base-core r-cran-testthat r-cran-jsonlite r-cran-withr
   python3-venv

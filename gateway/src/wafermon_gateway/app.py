@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from . import __version__
+from .alerting.jobmetrics import JobMetrics
+from .alerting.service import Alerting
 from .auth import Authenticator
 from .errors import install_handlers
 from .metrics import GatewayMetrics, MetricsMiddleware
 from .openapi import build as build_openapi
-from .routes import admin, health, ingest, jobs, stream
+from .routes import admin, alerting, health, ingest, jobs, monitors, stream
 from .settings import Settings, check_bind_policy
 from .store import Store, make_store
 from .tasks import Background
@@ -26,6 +28,7 @@ class Runtime:
     auth: Authenticator
     metrics: GatewayMetrics
     background: Background
+    alerting: Alerting
 
 
 def create_app(settings: Settings, store: Store | None = None, background_tasks: bool = True) -> FastAPI:
@@ -34,17 +37,22 @@ def create_app(settings: Settings, store: Store | None = None, background_tasks:
     check_bind_policy(settings)
     the_store = store or make_store(settings)
     metrics = GatewayMetrics()
+    alerts = Alerting(settings.alerting, the_store, JobMetrics(metrics.registry, settings.alerting.max_metric_series))
     runtime = Runtime(settings, the_store, Authenticator(settings.api_keys), metrics,
-                      Background(settings, the_store, metrics))  # fmt: skip
+                      Background(settings, the_store, metrics), alerts)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await the_store.open()
+        await alerts.open()
         if background_tasks:
             runtime.background.start()
+            if settings.alerting.enabled:
+                alerts.start()
         try:
             yield
         finally:
+            await alerts.stop()
             await runtime.background.stop()
             await the_store.close()
 
@@ -57,7 +65,7 @@ def create_app(settings: Settings, store: Store | None = None, background_tasks:
     app.state.runtime = runtime
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_handlers(app)
-    for module in (ingest, jobs, stream, health, admin):
+    for module in (ingest, jobs, stream, health, admin, alerting, monitors):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=metrics, batch_route=ingest.PATH)
     return app

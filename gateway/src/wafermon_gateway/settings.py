@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .alerting.settings import AlertingSettings
+
 Scope = Literal["ingest", "read", "admin"]
 ENV_PREFIX = "WAFERMON_GATEWAY_"
 _SECRET = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -78,6 +80,7 @@ class Settings(BaseModel):
 
     api_keys: list[ApiKey] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
 
     @field_validator("database_url")
     @classmethod
@@ -152,7 +155,8 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if field.annotation is not None and "list" in str(field.annotation):
+        nested = isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        if field.annotation is not None and ("list" in str(field.annotation) or nested):
             try:
                 values[name] = json.loads(raw)
             except json.JSONDecodeError as exc:

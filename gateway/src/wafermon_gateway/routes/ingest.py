@@ -56,7 +56,9 @@ async def ingest_managed(request: Request, _key: str | None = Depends(require("i
                 f"field {first.field}: {first.message}"
             )
             return json_response(ErrorAnswer(message, first.field, 400, 0, 0, rejected), 400)
+        seen = await rt.alerting.before_ingest(good)
         result = await rt.store.ingest(good, now) if good else None
+        rt.alerting.after_ingest(good, seen)  # evaluates in a task: never fails or delays the ingest
         accepted = result.accepted if result else 0
         duplicates = result.duplicates if result else 0
         rt.metrics.events.labels("accepted").inc(accepted)

@@ -32,6 +32,32 @@ CREATE INDEX {table}_change ON {table} (change_id);
 CREATE INDEX {table}_deadline ON {table} (deadline_at) WHERE status = 'running';
 """
 
+# Alerting tables, identical on both backends: times are ISO-8601 text (sortable), bodies JSON text.
+ALERTING_TABLES = (
+    "CREATE TABLE alert_rules (name TEXT PRIMARY KEY, body TEXT NOT NULL, origin TEXT NOT NULL,"
+    " updated_at TEXT NOT NULL)",
+    "CREATE TABLE alert_notifiers (name TEXT PRIMARY KEY, body TEXT NOT NULL, origin TEXT NOT NULL,"
+    " updated_at TEXT NOT NULL)",
+    "CREATE TABLE alerts (alert_id TEXT PRIMARY KEY, alert_key TEXT NOT NULL, rule TEXT NOT NULL,"
+    " scope TEXT NOT NULL, state TEXT NOT NULL, summary TEXT NOT NULL, items TEXT NOT NULL,"
+    " item_count INTEGER NOT NULL, started_at TEXT NOT NULL, updated_at TEXT NOT NULL, resolved_at TEXT,"
+    " notified_at TEXT, acked_by TEXT, acked_at TEXT, silenced_until TEXT)",
+    "CREATE INDEX alerts_key_state ON alerts (alert_key, state)",
+    "CREATE INDEX alerts_state_started ON alerts (state, started_at)",
+    "CREATE TABLE alert_streaks (streak_key TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
+    " successes INTEGER NOT NULL, updated_at TEXT NOT NULL)",
+    "CREATE TABLE alert_outbox (outbox_id TEXT PRIMARY KEY, alert_id TEXT NOT NULL, notifier TEXT NOT NULL,"
+    " event TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, created_at TEXT NOT NULL,"
+    " next_attempt_at TEXT NOT NULL, sent_at TEXT, last_error TEXT)",
+    "CREATE INDEX alert_outbox_due ON alert_outbox (state, next_attempt_at)",
+)
+
+MONITOR_TABLES = (
+    "CREATE TABLE monitors (name TEXT PRIMARY KEY, body TEXT NOT NULL, origin TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, state TEXT NOT NULL, state_since TEXT NOT NULL,"
+    " detail TEXT NOT NULL)",
+)
+
 SQLITE: list[tuple[int, str, str]] = [
     (
         1,
@@ -57,6 +83,8 @@ CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO counters VALUES ('change', 0);
 """,
     ),
+    (2, "alerting: rules, notifiers, alerts, streaks, outbox", "".join(s + ";\n" for s in ALERTING_TABLES)),
+    (3, "schedule monitors", "".join(s + ";\n" for s in MONITOR_TABLES)),
 ]
 
 _STATE_PG = """
@@ -126,6 +154,8 @@ POSTGRES: list[PgMigration] = [
         ),
     ),
     PgMigration(2, "raw events (hypertable or range partitions)", events_storage=True),
+    PgMigration(3, "alerting: rules, notifiers, alerts, streaks, outbox", ALERTING_TABLES),
+    PgMigration(4, "schedule monitors", MONITOR_TABLES),
 ]
 
 SCHEMA_MIGRATIONS_SQL = (

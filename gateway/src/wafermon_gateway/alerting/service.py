@@ -1,0 +1,238 @@
+"""The alerting service of one gateway: rule and notifier cache, ingest hook, timer, outbox.
+
+Evaluations run one at a time (a lock), so two batches never race to open the same alert. The
+ingest hook never fails or delays an ingest: evaluation runs in a task after the response is
+decided, and its errors are logged and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from ..batch import Prepared
+from ..liveness import iso
+from ..store import Store
+from .db import AlertDb
+from .dispatch import Dispatcher
+from .jobmetrics import JobMetrics
+from .lifecycle import Lifecycle
+from .model import NotifierSpec, Rule
+from .monitors import Monitors
+from .notifiers.base import Message, Notifier
+from .notifiers.registry import build
+from .on_ingest import job_failed, newly_finished, prior_terminal
+from .on_timer import WINDOWED
+from .repo import AlertRepo
+from .settings import AlertingSettings
+
+log = logging.getLogger("wafermon.gateway.alerting")
+RULES, NOTIFIERS = "alert_rules", "alert_notifiers"
+
+
+class Alerting:
+    def __init__(self, settings: AlertingSettings, store: Store, metrics: JobMetrics) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.repo = AlertRepo(AlertDb(store))
+        self.lifecycle = Lifecycle(self.repo, settings)
+        self.monitors = Monitors(self.repo.db, self.lifecycle)
+        self.rules: dict[str, Rule] = {}
+        self.notifiers: dict[str, Notifier] = {}
+        self.dispatcher = Dispatcher(self.repo, settings, self.notifiers.get, self._kind_of, self._count)
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pending: set[asyncio.Task[None]] = set()
+        self._store_down_since: datetime | None = None
+
+    def _kind_of(self, rule: str) -> str:
+        return self.rules[rule].kind if rule in self.rules else "unknown"
+
+    def _count(self, _notifier: str, ok: bool) -> None:
+        self.metrics.notifications.labels("sent" if ok else "failed").inc()
+
+    # --- start-up and configuration -------------------------------------------------------------
+    async def open(self) -> None:
+        """Write the settings file's rules and notifiers into the store, then load everything."""
+        now = datetime.now(UTC)
+        for spec in self.settings.notifiers:
+            build(spec)  # refuse a bad config at start, in our words
+            await self.repo.put(NOTIFIERS, spec.name, spec.model_dump_json(), "settings", now)
+        for rule in self.settings.rules:
+            await self.repo.put(RULES, rule.name, rule.model_dump_json(), "settings", now)
+        for monitor in self.settings.monitors:
+            await self.monitors.put(monitor, "settings", now)
+        await self.reload()
+
+    async def reload(self) -> None:
+        self.rules.clear()
+        self.rules.update({r.name: r for r in await self.repo.rules()})
+        built: dict[str, Notifier] = {}
+        for spec in await self.repo.notifiers():
+            try:
+                built[spec.name] = build(spec)
+            except ValueError as exc:  # stored before a plug-in went away: keep its messages pending
+                log.warning("notifier %s unusable: %s", spec.name, exc)
+        self.notifiers.clear()
+        self.notifiers.update(built)
+
+    async def put_rule(self, rule: Rule) -> bool:
+        created = await self.repo.put(RULES, rule.name, rule.model_dump_json(), "api", datetime.now(UTC))
+        await self.reload()
+        return created
+
+    async def put_notifier(self, spec: NotifierSpec) -> bool:
+        build(spec)
+        created = await self.repo.put(NOTIFIERS, spec.name, spec.model_dump_json(), "api", datetime.now(UTC))
+        await self.reload()
+        self.dispatcher.wake.set()
+        return created
+
+    async def delete(self, table: str, name: str) -> bool:
+        gone = await self.repo.delete(table, name)
+        await self.reload()
+        return gone
+
+    # --- background -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self.dispatcher.loop()), asyncio.create_task(self._timer())]
+
+    async def stop(self) -> None:
+        if self._pending:
+            await asyncio.wait(self._pending, timeout=5)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.evaluate_interval_s)
+            try:
+                await self.evaluate_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep evaluating; the next tick retries
+                log.warning("alert evaluation failed: %s", exc)
+
+    # --- ingest hook ----------------------------------------------------------------------------
+    async def before_ingest(self, events: list[Prepared]) -> set[str] | None:
+        """Jobs of the batch already terminal in the store (their repeats are not new); None on error."""
+        try:
+            return await prior_terminal(self.repo.db, events)
+        except Exception as exc:  # never fail an ingest for alerting
+            log.warning("alerting could not read prior job states: %s", exc)
+            return None
+
+    def after_ingest(self, events: list[Prepared], prior: set[str] | None) -> None:
+        if prior is None or not events:
+            return
+        finished = newly_finished(events, prior)
+        if not finished:
+            return
+        for job in finished:
+            self.metrics.finished(job)
+        task = asyncio.create_task(self._on_finished(finished))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _on_finished(self, finished: list[dict[str, Any]]) -> None:
+        try:
+            async with self._lock:
+                now = datetime.now(UTC)
+                for rule in list(self.rules.values()):
+                    if rule.enabled and rule.kind == "job_failed":
+                        for finding in await job_failed(rule, finished, self.repo, now):
+                            await self.lifecycle.apply(rule, finding, now)
+            self.dispatcher.wake.set()
+        except Exception as exc:
+            log.warning("alerting on ingest failed: %s", exc)
+
+    # --- timer ----------------------------------------------------------------------------------
+    async def evaluate_once(self, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        if not await self._store_check(now):
+            return
+        async with self._lock:
+            for rule in list(self.rules.values()):
+                if not rule.enabled or rule.kind not in WINDOWED:
+                    continue
+                findings = await WINDOWED[rule.kind](rule, self.repo.db, now)
+                for finding in findings:
+                    await self.lifecycle.apply(rule, finding, now)
+                await self.lifecycle.resolve_missing(rule, {f.key for f in findings}, now)
+            for name, state in (await self.monitors.evaluate_all(now)).items():
+                self.metrics.monitor_state(name, state)
+            active = await self.repo.all_active()
+            for alert in active:
+                if alert["rule"] in self.rules:
+                    await self.lifecycle.repeat_if_due(self.rules[alert["rule"]], alert["alert_id"], now)
+            self.metrics.alerts_firing.set(len(active))
+            rows = await self.repo.db.fetch(
+                "SELECT site_id, app_name, status, count(*) AS n FROM jobs WHERE status IN ('running', 'lost') "
+                "GROUP BY site_id, app_name, status"
+            )
+            self.metrics.set_current(rows)
+        self.dispatcher.wake.set()
+
+    async def _store_check(self, now: datetime) -> bool:
+        """store_unreachable: the store cannot hold this alert, so the firing message is sent
+        directly (best effort); the alert and its resolved message are recorded once it is back."""
+        watchers = [r for r in self.rules.values() if r.enabled and r.kind == "store_unreachable"]
+        try:
+            await self.store.ping()
+        except Exception as exc:
+            if self._store_down_since is None:
+                self._store_down_since = now
+                await self._send_direct(watchers, f"the gateway's store is unreachable: {type(exc).__name__}", now)
+            return False
+        if self._store_down_since is not None:
+            since, self._store_down_since = self._store_down_since, None
+            for rule in watchers:
+                alert_id = str(uuid.uuid4())
+                await self.repo.db.many([
+                    self.repo.insert_alert({
+                        "alert_id": alert_id, "alert_key": rule.name, "rule": rule.name, "scope": "{}",
+                        "state": "resolved", "summary": f"{rule.name}: the store was unreachable from {iso(since)}",
+                        "items": "[]", "item_count": 0, "started_at": iso(since), "updated_at": iso(now),
+                        "resolved_at": iso(now), "notified_at": iso(since),
+                    }),
+                    *[self.repo.enqueue(alert_id, n, "resolved", now, now) for n in rule.notify],
+                ])  # fmt: skip
+        return True
+
+    async def _send_direct(self, rules: list[Rule], summary: str, now: datetime) -> None:
+        for rule in rules:
+            alert = {"alert_id": str(uuid.uuid4()), "alert_key": rule.name, "rule": rule.name, "kind": rule.kind,
+                     "scope": {}, "state": "firing", "summary": f"{rule.name}: {summary}", "items": [],
+                     "item_count": 0, "started_at": iso(now), "resolved_at": None}  # fmt: skip
+            for name in rule.notify:
+                notifier = self.notifiers.get(name)
+                if notifier is None:
+                    continue
+                try:
+                    message = Message(str(uuid.uuid4()), "firing", alert, self.settings.dashboard_url)
+                    await asyncio.wait_for(notifier.send(message), self.settings.send_timeout_s)
+                except Exception as exc:
+                    log.warning("store_unreachable message via %s failed: %s", name, exc)
+
+    # --- acknowledge and silence ------------------------------------------------------------------
+    async def acknowledge(self, alert_id: str, by: str) -> dict[str, Any] | None:
+        now = iso(datetime.now(UTC))
+        await self.repo.db.many([self.repo.update_alert(alert_id, {"state": "acknowledged", "acked_by": by,
+                                                                    "acked_at": now})])  # fmt: skip
+        return await self.repo.get(alert_id)
+
+    async def silence(self, alert_id: str, until: datetime) -> dict[str, Any] | None:
+        await self.repo.db.many([self.repo.update_alert(alert_id, {"silenced_until": iso(until)})])
+        return await self.repo.get(alert_id)
+
+
+__all__ = ["Alerting"]
