@@ -12,7 +12,7 @@ from . import __version__
 from .auth import Authenticator
 from .errors import install_handlers
 from .metrics import GatewayMetrics, MetricsMiddleware
-from .routes import admin, health, ingest, jobs, stream
+from .routes import admin, health, ingest, jobs, stats, stream, ui
 from .settings import Settings, check_bind_policy
 from .store import Store, make_store
 from .tasks import Background
@@ -55,7 +55,8 @@ def create_app(settings: Settings, store: Store | None = None, background_tasks:
     )
     app.state.runtime = runtime
     install_handlers(app)
-    for module in (ingest, jobs, stream, health, admin):
+    for module in (ingest, jobs, stream, health, admin, stats):
         app.include_router(module.router)
+    ui.mount(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -57,6 +57,12 @@ CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO counters VALUES ('change', 0);
 """,
     ),
+    # The dashboard's overview groups a time range by site, app and status: a covering index.
+    (
+        2,
+        "dashboard window index",
+        "CREATE INDEX jobs_window ON jobs (created_at, site_id, app_name, status, duration_s);",
+    ),
 ]
 
 _STATE_PG = """
@@ -126,6 +132,12 @@ POSTGRES: list[PgMigration] = [
         ),
     ),
     PgMigration(2, "raw events (hypertable or range partitions)", events_storage=True),
+    # The dashboard's overview groups a time range by site, app and status: an index-only scan.
+    PgMigration(
+        3,
+        "dashboard window index",
+        ("CREATE INDEX jobs_window ON jobs (created_at) INCLUDE (site_id, app_name, status, duration_s)",),
+    ),
 ]
 
 SCHEMA_MIGRATIONS_SQL = (
