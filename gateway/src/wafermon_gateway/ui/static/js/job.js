@@ -23,7 +23,7 @@ function gantt(job, subjobs) {
     const label = `${s.sub_key || s.id.slice(0, 8)}: ${s.status}, ${duration((endOf(s) - startOf(s)) / 1000)}${s.error ? `, ${s.error.type}: ${s.error.message}` : ""}`;
     return h("div", { class: "row", role: "listitem" },
       h("span", {}, s.sub_key || s.id.slice(0, 8), " ", badge(s.status)),
-      h("div", { class: "track" }, h("div", { class: "bar", "data-status": s.status, title: label, "aria-label": label, style: `left:${left}%;width:${width}%` })));
+      h("div", { class: "track" }, h("div", { class: "bar", role: "img", "data-status": s.status, title: label, "aria-label": label, style: `left:${left}%;width:${width}%` })));
   }));
 }
 
