@@ -52,6 +52,8 @@ export async function render(main, params, _arg, { navigate }) {
     jobs.set(j.id, { job: j, seenAt: Date.now() });
     draw();
   }, (state, message) => { conn.textContent = state === "live" ? "● live" : state === "denied" ? `stream: ${message}` : "reconnecting…"; });
-  const timer = setInterval(draw, 1000);
+  // The once-a-second refresh of elapsed times skips a beat while a keyboard user is on a row's
+  // link, so focus is not lost; stream events still redraw at once.
+  const timer = setInterval(() => { if (!document.activeElement?.closest("#live-running, #live-finished")) draw(); }, 1000);
   return () => { stopStream(); clearInterval(timer); conn.textContent = ""; };
 }
