@@ -14,6 +14,7 @@ APT_PACKAGES=(
   openjdk-17-jdk-headless maven
   r-base-core r-cran-testthat r-cran-jsonlite r-cran-withr
   python3-venv
+  chromium nodejs npm
 )
 
 missing=()

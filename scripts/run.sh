@@ -80,6 +80,7 @@ print(f"  GET /v1/jobs lists {len(listing['items'])} recent jobs: "
       + ", ".join(f"{j['business_key']}={j['status']}" for j in listing["items"]))
 PY
 echo "run: raw events also in $DEMO/events/; APIs: http://127.0.0.1:18000/docs (gateway), http://127.0.0.1:17000/v1/healthz (sidecar)"
+echo "run: dashboard: http://127.0.0.1:18000/ui/"
 if ((SERVE)); then
   echo "run: serving until Ctrl-C"
   wait

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import _speedups
+from . import _cli_view, _speedups
 from ._client import Client
 from .errors import WafermonError
 
@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wafermon`` console script."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] and given[0] in _cli_view.COMMANDS:  # the terminal view: jobs, job, tail
+        return _cli_view.main(given)
     args = _parser().parse_args(argv)
     command = list(args.argv)
     if command[:1] == ["--"]:

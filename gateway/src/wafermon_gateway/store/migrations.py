@@ -85,6 +85,12 @@ INSERT INTO counters VALUES ('change', 0);
     ),
     (2, "alerting: rules, notifiers, alerts, streaks, outbox", "".join(s + ";\n" for s in ALERTING_TABLES)),
     (3, "schedule monitors", "".join(s + ";\n" for s in MONITOR_TABLES)),
+    # The dashboard's overview groups a time range by site, app and status: a covering index.
+    (
+        4,
+        "dashboard window index",
+        "CREATE INDEX jobs_window ON jobs (created_at, site_id, app_name, status, duration_s);",
+    ),
 ]
 
 _STATE_PG = """
@@ -156,6 +162,12 @@ POSTGRES: list[PgMigration] = [
     PgMigration(2, "raw events (hypertable or range partitions)", events_storage=True),
     PgMigration(3, "alerting: rules, notifiers, alerts, streaks, outbox", ALERTING_TABLES),
     PgMigration(4, "schedule monitors", MONITOR_TABLES),
+    # The dashboard's overview groups a time range by site, app and status: an index-only scan.
+    PgMigration(
+        5,
+        "dashboard window index",
+        ("CREATE INDEX jobs_window ON jobs (created_at) INCLUDE (site_id, app_name, status, duration_s)",),
+    ),
 ]
 
 SCHEMA_MIGRATIONS_SQL = (
