@@ -14,8 +14,11 @@ APT_PACKAGES=(
   openjdk-17-jdk-headless maven
   r-base-core r-cran-testthat r-cran-jsonlite r-cran-withr
   python3-venv
-  chromium nodejs npm
+  chromium  # the dashboard's browser tests (driven by playwright-core from npm)
 )
+# Node.js and npm for the dashboard's front-end packages: Debian's, unless a Node.js that brings its
+# own npm is installed already (Debian's npm package conflicts with such a nodejs).
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
