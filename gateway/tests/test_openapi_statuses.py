@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ KEYS = [
 ]
 INGEST, READ, ADMIN = ({"Authorization": "Bearer " + c * 32} for c in "ira")
 Seen = set[tuple[str, str, int]]
+Sender = Callable[..., int]
 
 
 def documented(spec: dict[str, Any]) -> Seen:
@@ -123,7 +125,96 @@ def real_process_statuses(tmp_path: Path, spec_out: list[dict[str, Any]]) -> See
         assert send("post", maintenance, headers=ADMIN) == 200
         assert send("post", maintenance) == 401
         assert send("post", maintenance, headers=READ) == 403
+        alerting_statuses(send, client)
+        dashboard_statuses(send)
     return seen
+
+
+HOOK = {"name": "hook", "type": "webhook", "config": {"url": "http://127.0.0.1:9/never"}}
+RULE = {"name": "fails", "kind": "job_failed", "notify": ["hook"]}
+MONITOR = {"name": "hourly", "match": {"app": "backup"}, "schedule": {"interval_s": 3600}}
+BIG = b" " * (300 * 1024)
+
+
+def crud_statuses(send: Sender, base: str, body: dict[str, Any], reader: dict[str, str]) -> None:
+    """Every status of one create/list/get/replace/delete family (rules, notifiers or monitors);
+    reader is the key that may list and get (changes always need admin)."""
+    item, one, name = base + "/{name}", f"{base}/{body['name']}", body["name"]
+    outsider = INGEST if reader is READ else READ
+    assert send("post", base, json=body, headers=ADMIN) == 201
+    assert send("post", base, json=body, headers=ADMIN) == 409
+    assert send("post", base, json={"name": name}, headers=ADMIN) == 400
+    assert send("post", base, json=body) == 401
+    assert send("post", base, json=body, headers=READ) == 403
+    assert send("post", base, content=BIG, headers=ADMIN) == 413
+    assert send("get", base, headers=reader) == 200
+    assert send("get", base) == 401
+    assert send("get", base, headers=outsider) == 403
+    assert send("get", item, one, headers=reader) == 200
+    assert send("get", item, one) == 401
+    assert send("get", item, one, headers=outsider) == 403
+    assert send("get", item, base + "/nobody", headers=reader) == 404
+    assert send("put", item, one, json=body, headers=ADMIN) == 200
+    assert send("put", item, base + "/other", json=body, headers=ADMIN) == 400  # name differs from the URL
+    assert send("put", item, one, json=body) == 401
+    assert send("put", item, one, json=body, headers=READ) == 403
+    assert send("put", item, one, content=BIG, headers=ADMIN) == 413
+    assert send("delete", item, one) == 401
+    assert send("delete", item, one, headers=READ) == 403
+    assert send("delete", item, base + "/nobody", headers=ADMIN) == 404
+
+
+def alerting_statuses(send: Sender, client: httpx.Client) -> None:
+    notifiers, rules, monitors = "/v1/alerting/notifiers", "/v1/alerting/rules", "/v1/monitors"
+    crud_statuses(send, notifiers, HOOK, ADMIN)
+    crud_statuses(send, rules, RULE, ADMIN)
+    crud_statuses(send, monitors, MONITOR, READ)
+    assert send("delete", notifiers + "/{name}", notifiers + "/hook", headers=ADMIN) == 409  # the rule uses it
+    # A job_failed rule fires on a failed job: its alert can be read, acknowledged and silenced.
+    assert send("post", "/v1/ingest/managed", json=job_story(outcome="failed"), headers=INGEST) == 200
+    alerts, item = "/v1/alerts", "/v1/alerts/{alert_id}"
+    deadline = time.monotonic() + 60  # generous: group_wait_s and a loaded machine
+    while not (firing := client.get(alerts, params={"state": "firing"}, headers=READ).json()["alerts"]):
+        assert time.monotonic() < deadline, "the job_failed rule did not fire"
+        time.sleep(0.2)
+    one, nobody = f"{alerts}/{firing[0]['alert_id']}", f"{alerts}/{uuid.uuid4()}"
+    assert send("get", alerts, headers=READ) == 200
+    assert send("get", alerts, params={"state": "asleep"}, headers=READ) == 400
+    assert send("get", alerts) == 401
+    assert send("get", alerts, headers=INGEST) == 403
+    assert send("get", item, one, headers=READ) == 200
+    assert send("get", item, one) == 401
+    assert send("get", item, one, headers=INGEST) == 403
+    assert send("get", item, nobody, headers=READ) == 404
+    ack, silence = item + "/ack", item + "/silence"
+    assert send("post", ack, one + "/ack") == 401
+    assert send("post", ack, one + "/ack", headers=READ) == 403
+    assert send("post", ack, nobody + "/ack", headers=ADMIN) == 404
+    assert send("post", ack, one + "/ack", headers=ADMIN) == 200
+    assert send("post", ack, one + "/ack", headers=ADMIN) == 409  # acknowledged already
+    assert send("post", silence, one + "/silence", json={"duration_s": 60}, headers=ADMIN) == 200
+    assert send("post", silence, one + "/silence", json={"duration_s": -1}, headers=ADMIN) == 400
+    assert send("post", silence, one + "/silence", json={"duration_s": 60}) == 401
+    assert send("post", silence, one + "/silence", json={"duration_s": 60}, headers=READ) == 403
+    assert send("post", silence, nobody + "/silence", json={"duration_s": 60}, headers=ADMIN) == 404
+    assert send("post", silence, one + "/silence", content=BIG, headers=ADMIN) == 413
+    for method, path in (("get", "/v1/alerting/outbox"), ("post", "/v1/alerting/evaluate")):
+        assert send(method, path, headers=ADMIN) == 200
+        assert send(method, path) == 401
+        assert send(method, path, headers=READ) == 403
+    # Deleting in order: the rule, then its notifier; a new name through PUT is a 201.
+    for base, body in ((rules, RULE), (notifiers, HOOK), (monitors, MONITOR)):
+        assert send("delete", base + "/{name}", f"{base}/{body['name']}", headers=ADMIN) == 204
+    for base, body in ((notifiers, HOOK), (rules, {**RULE, "notify": []}), (monitors, MONITOR)):
+        assert send("put", base + "/{name}", f"{base}/{body['name']}", json=body, headers=ADMIN) == 201
+
+
+def dashboard_statuses(send: Sender) -> None:
+    for path in ("/v1/stats/overview", "/v1/stats/history"):
+        assert send("get", path, params={"app": "etch-line"}, headers=READ) == 200
+        assert send("get", path, params={"bogus": "1"}, headers=READ) == 400
+        assert send("get", path) == 401
+        assert send("get", path, headers=INGEST) == 403
 
 
 async def store_outage_stand_in_statuses(
@@ -136,9 +227,21 @@ async def store_outage_stand_in_statuses(
     async def down(*_args: Any) -> Any:
         raise ConnectionRefusedError(111, "Connection refused")
 
-    for name in ("ingest", "list_entities", "get_entity", "ping", "sweep", "changes", "latest_change"):
+    # _run carries every SQLite statement of the alerting tables and the dashboard's aggregates.
+    for name in ("ingest", "list_entities", "get_entity", "ping", "sweep", "changes", "latest_change", "_run"):
         setattr(store, name, down)
     jid = str(uuid.uuid4())
+    rule = {**RULE, "notify": []}
+    bodies: dict[str, Any] = {
+        "/v1/ingest/managed": job_story(),
+        "/v1/alerts/{alert_id}/silence": {"duration_s": 60},
+        "/v1/alerting/rules": rule,
+        "/v1/alerting/rules/{name}": rule,
+        "/v1/alerting/notifiers": HOOK,
+        "/v1/alerting/notifiers/{name}": HOOK,
+        "/v1/monitors": MONITOR,
+        "/v1/monitors/{name}": MONITOR,
+    }
     for method, path, url_path in (
         ("post", "/v1/ingest/managed", None),
         ("get", "/v1/jobs", None),
@@ -148,12 +251,34 @@ async def store_outage_stand_in_statuses(
         ("get", "/v1/stream", None),
         ("get", "/v1/healthz", None),
         ("post", "/v1/admin/maintenance", None),
+        ("post", "/v1/alerting/rules", None),
+        ("put", "/v1/alerting/rules/{name}", "/v1/alerting/rules/fails"),
+        ("delete", "/v1/alerting/rules/{name}", "/v1/alerting/rules/fails"),
+        ("get", "/v1/alerting/notifiers", None),
+        ("post", "/v1/alerting/notifiers", None),
+        ("get", "/v1/alerting/notifiers/{name}", "/v1/alerting/notifiers/hook"),
+        ("put", "/v1/alerting/notifiers/{name}", "/v1/alerting/notifiers/hook"),
+        ("delete", "/v1/alerting/notifiers/{name}", "/v1/alerting/notifiers/hook"),
+        ("get", "/v1/alerts", None),
+        ("get", "/v1/alerts/{alert_id}", f"/v1/alerts/{jid}"),
+        ("post", "/v1/alerts/{alert_id}/ack", f"/v1/alerts/{jid}/ack"),
+        ("post", "/v1/alerts/{alert_id}/silence", f"/v1/alerts/{jid}/silence"),
+        ("get", "/v1/alerting/outbox", None),
+        ("post", "/v1/alerting/evaluate", None),
+        ("get", "/v1/monitors", None),
+        ("post", "/v1/monitors", None),
+        ("get", "/v1/monitors/{name}", "/v1/monitors/hourly"),
+        ("put", "/v1/monitors/{name}", "/v1/monitors/hourly"),
+        ("delete", "/v1/monitors/{name}", "/v1/monitors/hourly"),
+        ("get", "/v1/stats/overview", None),
+        ("get", "/v1/stats/history", "/v1/stats/history?app=etch-line"),
     ):
-        body = json.dumps(job_story()).encode() if path.startswith("/v1/ingest") else None
+        body = json.dumps(bodies[path]).encode() if path in bodies else None
         r = await asyncio.wait_for(client.request(method.upper(), url_path or path, content=body), 60)
         assert r.status_code == 503, (path, r.text)
         check_answer(spec, path, method, r)
         seen.add((path, method, r.status_code))
+    delattr(store, "_run")  # the store comes back, so the app's shutdown can close it
     return seen
 
 

@@ -137,3 +137,40 @@ class Health(msgspec.Struct, frozen=True):
 class Maintenance(msgspec.Struct, frozen=True):
     liveness_changes: int
     retention: dict[str, Any]
+
+
+# --- alerting, monitors, dashboard: plain dicts from the routes, documented as what they wrap ---------
+class RuleList(msgspec.Struct, frozen=True):
+    """GET /v1/alerting/rules: each rule as stored (schema Rule)."""
+
+    rules: list[dict[str, Any]]
+
+
+class NotifierList(msgspec.Struct, frozen=True):
+    """GET /v1/alerting/notifiers: each notifier as stored, config included (schema NotifierSpec)."""
+
+    notifiers: list[dict[str, Any]]
+
+
+class AlertList(msgspec.Struct, frozen=True):
+    """GET /v1/alerts: alert rows, newest first."""
+
+    alerts: list[dict[str, Any]]
+
+
+class Outbox(msgspec.Struct, frozen=True):
+    """GET /v1/alerting/outbox: notification rows (pending, sent, dead), oldest first."""
+
+    outbox: list[dict[str, Any]]
+
+
+class Evaluated(msgspec.Struct, frozen=True):
+    """POST /v1/alerting/evaluate: how many notifications were delivered by this run."""
+
+    sent: int
+
+
+class MonitorList(msgspec.Struct, frozen=True):
+    """GET /v1/monitors: each schedule monitor with its state."""
+
+    monitors: list[dict[str, Any]]

@@ -17,22 +17,36 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from wafermon_schema import schema_path
 
+from .alerting.model import NotifierSpec, Rule
+from .alerting.monitor_model import Monitor
 from .answers import (
+    AlertList,
     ErrorAnswer,
+    Evaluated,
     Health,
     IngestResult,
     JobDetail,
     JobList,
     Maintenance,
+    MonitorList,
+    NotifierList,
+    Outbox,
+    RuleList,
     SubjobDetail,
     SubjobList,
 )
+from .routes.alerting import SilenceBody
 
 _REF = "#/components/schemas/{name}"
-_MODELS = [IngestResult, ErrorAnswer, JobList, SubjobList, JobDetail, SubjobDetail, Health, Maintenance]
+_MODELS = [IngestResult, ErrorAnswer, JobList, SubjobList, JobDetail, SubjobDetail, Health, Maintenance,
+           RuleList, NotifierList, AlertList, Outbox, Evaluated, MonitorList]  # fmt: skip
+# The request bodies the alerting and monitor routes validate with pydantic (routes/alerting.py _body).
+_BODY_MODELS: list[type[BaseModel]] = [Rule, NotifierSpec, Monitor, SilenceBody]
 
 
 def event_schema_components() -> dict[str, Any]:
@@ -120,6 +134,133 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
+
+def _object(description: str, model: str | None = None) -> dict[str, Any]:
+    """A JSON object answer: the pydantic model's schema when the route dumps one, else any object."""
+    schema = {"$ref": _REF.format(name=model)} if model else {"type": "object"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_NO_CONTENT = {"204": {"description": "deleted"}}
+_BAD_BODY = {"400": _error("the body is not a JSON object of the documented shape, or names an unknown notifier")}
+_TOO_BIG = {"413": _error("the body is over 256 KiB")}
+_ADMIN, _READ = _auth("admin"), _auth("read")
+_RULE_ITEM = "/v1/alerting/rules/{name}"
+_NOTIFIER_ITEM = "/v1/alerting/notifiers/{name}"
+_ALERT_ITEM = "/v1/alerts/{alert_id}"
+_MONITOR_ITEM = "/v1/monitors/{name}"
+_STATS_400 = {"400": _error("a query parameter is unknown, repeated or invalid (named in field)")}
+
+# Rules live in memory once loaded (list and get read no table); every other alerting route reads
+# or writes the store's alerting tables, so it can answer 503.
+RESPONSES |= {
+    ("get", "/v1/alerting/rules"): {"200": _json(RuleList, "every rule"), **_ADMIN},
+    ("post", "/v1/alerting/rules"): {
+        "201": _object("the rule as stored", "Rule"),
+        **_BAD_BODY,
+        **_ADMIN,
+        "409": _error("a rule of that name exists (PUT replaces it)"),
+        **_TOO_BIG,
+        **_UNAVAILABLE,
+    },
+    ("get", _RULE_ITEM): {"200": _object("the rule", "Rule"), **_ADMIN, "404": _error("no such rule")},
+    ("put", _RULE_ITEM): {
+        "200": _object("the rule, replaced", "Rule"),
+        "201": _object("the rule, created", "Rule"),
+        "400": _error("as for POST, or the body's name differs from the URL's (field name)"),
+        **_ADMIN,
+        **_TOO_BIG,
+        **_UNAVAILABLE,
+    },
+    ("delete", _RULE_ITEM): {**_NO_CONTENT, **_ADMIN, "404": _error("no such rule"), **_UNAVAILABLE},
+    ("get", "/v1/alerting/notifiers"): {"200": _json(NotifierList, "every notifier"), **_ADMIN, **_UNAVAILABLE},
+    ("post", "/v1/alerting/notifiers"): {
+        "201": _object("the notifier as stored", "NotifierSpec"),
+        "400": _error("the body is not a notifier, or its type or config is refused (field config)"),
+        **_ADMIN,
+        "409": _error("a notifier of that name exists (PUT replaces it)"),
+        **_TOO_BIG,
+        **_UNAVAILABLE,
+    },
+    ("get", _NOTIFIER_ITEM): {
+        "200": _object("the notifier", "NotifierSpec"),
+        **_ADMIN,
+        "404": _error("no such notifier"),
+        **_UNAVAILABLE,
+    },
+    ("put", _NOTIFIER_ITEM): {
+        "200": _object("the notifier, replaced", "NotifierSpec"),
+        "201": _object("the notifier, created", "NotifierSpec"),
+        "400": _error("as for POST, or the body's name differs from the URL's (field name)"),
+        **_ADMIN,
+        **_TOO_BIG,
+        **_UNAVAILABLE,
+    },
+    ("delete", _NOTIFIER_ITEM): {
+        **_NO_CONTENT,
+        **_ADMIN,
+        "404": _error("no such notifier"),
+        "409": _error("a rule still notifies it"),
+        **_UNAVAILABLE,
+    },
+    ("get", "/v1/alerts"): {"200": _json(AlertList, "alerts, newest first"), **_STATS_400, **_READ, **_UNAVAILABLE},
+    ("get", _ALERT_ITEM): {"200": _object("the alert"), **_READ, "404": _error("no such alert"), **_UNAVAILABLE},
+    ("post", _ALERT_ITEM + "/ack"): {
+        "200": _object("the alert, acknowledged"),
+        **_ADMIN,
+        "404": _error("no such alert"),
+        "409": _error("the alert is not firing"),
+        **_UNAVAILABLE,
+    },
+    ("post", _ALERT_ITEM + "/silence"): {
+        "200": _object("the alert with its silenced_until"),
+        "400": _error("the body is not {duration_s}, or duration_s is outside 0..2592000"),
+        **_ADMIN,
+        "404": _error("no such alert"),
+        **_TOO_BIG,
+        **_UNAVAILABLE,
+    },
+    ("get", "/v1/alerting/outbox"): {"200": _json(Outbox, "notification rows"), **_ADMIN, **_UNAVAILABLE},
+    ("post", "/v1/alerting/evaluate"): {"200": _json(Evaluated, "notifications sent"), **_ADMIN, **_UNAVAILABLE},
+    ("get", "/v1/monitors"): {"200": _json(MonitorList, "every monitor and its state"), **_READ, **_UNAVAILABLE},
+    ("post", "/v1/monitors"): {
+        "201": _object("the monitor and its state"),
+        **_BAD_BODY,
+        **_ADMIN,
+        "409": _error("a monitor of that name exists (PUT replaces it)"),
+        **_TOO_BIG,
+        **_UNAVAILABLE,
+    },
+    ("get", _MONITOR_ITEM): {
+        "200": _object("the monitor and its state"),
+        **_READ,
+        "404": _error("no such monitor"),
+        **_UNAVAILABLE,
+    },
+    ("put", _MONITOR_ITEM): {
+        "200": _object("the monitor, replaced, and its state"),
+        "201": _object("the monitor, created, and its state"),
+        "400": _error("as for POST, or the body's name differs from the URL's (field name)"),
+        **_ADMIN,
+        **_TOO_BIG,
+        **_UNAVAILABLE,
+    },
+    ("delete", _MONITOR_ITEM): {**_NO_CONTENT, **_ADMIN, "404": _error("no such monitor"), **_UNAVAILABLE},
+    ("get", "/v1/stats/overview"): {"200": _object("counts and series"), **_STATS_400, **_READ, **_UNAVAILABLE},
+    ("get", "/v1/stats/history"): {"200": _object("buckets and failures"), **_STATS_400, **_READ, **_UNAVAILABLE},
+}
+
+# Which operations take which pydantic-validated JSON body.
+_BODIES: dict[tuple[str, str], str] = {
+    ("post", "/v1/alerting/rules"): "Rule",
+    ("put", _RULE_ITEM): "Rule",
+    ("post", "/v1/alerting/notifiers"): "NotifierSpec",
+    ("put", _NOTIFIER_ITEM): "NotifierSpec",
+    ("post", "/v1/monitors"): "Monitor",
+    ("put", _MONITOR_ITEM): "Monitor",
+    ("post", _ALERT_ITEM + "/silence"): "SilenceBody",
+}
+
 _INGEST_BODY = {
     "required": True,
     "description": "A managed batch {events, source, site_id}, a bare JSON array of events, or NDJSON "
@@ -158,9 +299,18 @@ def build(app: FastAPI) -> dict[str, Any]:
     _, answers = msgspec.json.schema_components(_MODELS, ref_template=_REF)
     schemas.update(event_schema_components())
     schemas.update(answers)
+    _, bodies = models_json_schema(
+        [(m, "validation") for m in _BODY_MODELS], ref_template="#/components/schemas/{model}"
+    )
+    schemas.update(bodies.get("$defs", {}))
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
             operation["responses"] = RESPONSES[(method, path)]
     doc["paths"]["/v1/ingest/managed"]["post"]["requestBody"] = _INGEST_BODY
+    for (method, path), model in _BODIES.items():
+        doc["paths"][path][method]["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": _REF.format(name=model)}}},
+        }
     app.openapi_schema = doc
     return doc
