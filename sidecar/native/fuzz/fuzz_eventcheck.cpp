@@ -18,13 +18,11 @@ PyObject *g_capsule = nullptr;
 PyObject *g_authority = nullptr; // authority(body: bytes) -> accepted count, or -1 on any problem
 
 constexpr const char *kSetup = R"PY(
-from wafermon_schema import MAX_EVENT_BYTES, check_batch
-from wafermon_schema.model import Event
+from wafermon_schema import check_batch
 from wafermon_sidecar.fastmodel import derive
-from wafermon_sidecar.nativecheck import _struct_node, describe_facts
+from wafermon_sidecar.nativecheck import compile_args as describe
 
-facts, codes = describe_facts(derive().cross_field)
-compile_args = (_struct_node(Event), facts, codes, MAX_EVENT_BYTES)
+compile_args = describe(derive().cross_field)
 
 
 def authority(body):

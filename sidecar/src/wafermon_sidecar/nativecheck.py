@@ -206,6 +206,16 @@ class NativeCheck:
         return result
 
 
+def compile_args(table: CrossFieldTable) -> tuple[Any, ...]:
+    """The arguments of _eventcheck.compile for wafermon_schema's Event: (spec, facts, allowed codes,
+    max event bytes, rules). The sidecar and the libFuzzer target (native/fuzz) build the same check.
+
+    Raises Unsupported, ValueError or StopIteration when the model cannot be described exactly."""
+    facts, codes = describe_facts(table)
+    rules = ("at", MIN_YEAR, "metadata", HEARTBEAT_KEY, "wafermon", "heartbeat_s", float(MAX_HEARTBEAT_S))
+    return (_struct_node(Event), facts, codes, MAX_EVENT_BYTES, rules)
+
+
 def build(table: CrossFieldTable | None) -> NativeCheck | None:
     """The native check of wafermon_schema's Event, or None (logged) when it cannot be built exactly."""
     if table is None:
@@ -216,10 +226,7 @@ def build(table: CrossFieldTable | None) -> NativeCheck | None:
         log.warning("native event check unavailable (%s); validating in Python", exc)
         return None
     try:
-        spec = _struct_node(Event)
-        facts, codes = describe_facts(table)
-        rules = ("at", MIN_YEAR, "metadata", HEARTBEAT_KEY, "wafermon", "heartbeat_s", float(MAX_HEARTBEAT_S))
-        handle = _eventcheck.compile(spec, facts, codes, MAX_EVENT_BYTES, rules)
+        handle = _eventcheck.compile(*compile_args(table))
     except (Unsupported, ValueError, StopIteration) as exc:
         log.warning("native event check disabled: %s", exc)
         return None
