@@ -6,6 +6,7 @@ Bounded: when the file passes half of delivery.dead_letter_max_mb it becomes `<n
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from pathlib import Path
@@ -39,6 +40,13 @@ class DeadLetters:
             os.replace(self.path, self.path.with_suffix(".jsonl.1"))
             self.rotations += 1
         with open(self.path, "ab") as fh:
-            fh.write(b"".join(lines))
-            fh.flush()
-            os.fsync(fh.fileno())
+            before = fh.tell()
+            try:
+                fh.write(b"".join(lines))
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError:
+                # ENOSPC part-way: cut off the torn line, so a retry appends whole lines only.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fh.fileno(), before)
+                raise
