@@ -41,7 +41,7 @@ def test_yaml_and_json_with_env_substitution(tmp_path: Path, monkeypatch: pytest
     yaml_file = tmp_path / "c.yaml"
     yaml_file.write_text(
         "ingest: {port: 17001, max_batch_size: 50}\n"
-        "spool: {path: /tmp/x, max_size_mb: 10}\n"
+        "spool: {path: /tmp/x, max_size_mb: 20}\n"
         "backends:\n"
         "  - type: webhook\n"
         "    config: {webhook_url: 'http://h/${MISSING_BUT_DEFAULTED:-x}', secret: '${HOOK_SECRET}'}\n"

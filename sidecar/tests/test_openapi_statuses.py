@@ -40,7 +40,11 @@ def test_every_documented_status_is_real_and_every_answer_is_documented(
     sidecar: Callable[..., SidecarProc],
 ) -> None:
     # No backend: nothing frees the spool, so a small spool fills and ingest answers 503.
-    sc = sidecar([], ingest={"auth_token": TOKEN, "max_events_per_request": 50}, spool={"max_size_mb": 0.1})
+    sc = sidecar(
+        [],
+        ingest={"auth_token": TOKEN, "max_events_per_request": 50, "max_body_bytes": 65536},
+        spool={"max_size_mb": 0.1},
+    )
     spec = sc.client.get("/openapi.json").json()
     auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     seen: set[tuple[str, str, int]] = set()
@@ -66,7 +70,7 @@ def test_every_documented_status_is_real_and_every_answer_is_documented(
         assert send("post", path, body, auth | {"Content-Encoding": "br"}) == 415
         assert send("post", path, gzip.compress(body), auth | {"Content-Encoding": "gzip"}) == 202
     assert send("post", BATCH, events(51)) == 413  # over ingest.max_events_per_request
-    assert send("post", ONE, b" " * (17 * 1024 * 1024)) == 413  # over ingest.max_body_bytes (16 MiB)
+    assert send("post", ONE, b" " * (17 * 1024 * 1024)) == 413  # over ingest.max_body_bytes (64 KiB here)
     for path in (BATCH, ONE):  # fill the spool until it refuses
         body = events(50) if path == BATCH else json.dumps(make_events(1)[0]).encode()
         assert 503 in (send("post", path, body) for _ in range(1000)), f"{path} never answered 503"

@@ -43,7 +43,13 @@ def build_sidecar(settings: Settings) -> Sidecar:
     """Everything that can fail on bad configuration, before a port is bound or a file opened."""
     validation.self_check()
     metrics = Metrics()
-    spool = Spool(Path(settings.spool.path) / "segments", settings.spool.max_bytes, settings.spool.segment_bytes)
+    spool = Spool(
+        Path(settings.spool.path) / "segments",
+        settings.spool.max_bytes,
+        settings.spool.segment_bytes,
+        settings.spool.reserve_bytes,
+        Path(settings.spool.path) / "deadletter",
+    )
     fanout = FanOut(settings, spool, metrics)
     return Sidecar(settings, spool, fanout, metrics, Validator(settings.ingest.validation_workers))
 

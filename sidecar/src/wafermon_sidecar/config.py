@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 import yaml
 
+from .framing import HEADER_SIZE as RECORD_HEADER_BYTES
+
 DEFAULT_PORT = 17000
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 BACKEND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -58,10 +60,16 @@ class SpoolSettings(msgspec.Struct, forbid_unknown_fields=True):
     segment_size_mb: float = 64.0
     retry_after_s: int = 1
     enabled: bool = True
+    # Free disk space ingest never takes (at most half the disk), so dead letters and cursors always fit.
+    disk_reserve_mb: float = 64.0
 
     @property
     def max_bytes(self) -> int:
         return int(self.max_size_mb * 1024 * 1024)
+
+    @property
+    def reserve_bytes(self) -> int:
+        return int(self.disk_reserve_mb * 1024 * 1024)
 
     @property
     def segment_bytes(self) -> int:
@@ -185,6 +193,14 @@ def _check(settings: Settings) -> None:
         raise ConfigError("spool.enabled cannot be false: the sidecar acknowledges only what is on its spool")
     if spool.max_size_mb <= 0:
         raise ConfigError("spool.max_size_mb must be positive")
+    if spool.disk_reserve_mb < 0:
+        raise ConfigError("spool.disk_reserve_mb must not be negative")
+    if spool.max_bytes < ingest.max_body_bytes + RECORD_HEADER_BYTES:
+        raise ConfigError(
+            f"spool.max_size_mb ({spool.max_size_mb:g} = {spool.max_bytes} bytes) is smaller than the largest "
+            f"request ingest accepts (ingest.max_body_bytes = {ingest.max_body_bytes}, plus a "
+            f"{RECORD_HEADER_BYTES}-byte record header); raise spool.max_size_mb or lower ingest.max_body_bytes"
+        )
     if ingest.auth_token == "":
         ingest.auth_token = None
     seen: set[str] = set()

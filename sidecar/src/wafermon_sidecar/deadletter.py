@@ -6,11 +6,14 @@ Bounded: when the file passes half of delivery.dead_letter_max_mb it becomes `<n
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from pathlib import Path
 
 import msgspec
+
+from .fileio import write_all
 
 
 class DeadLetters:
@@ -38,7 +41,17 @@ class DeadLetters:
         if self.path.exists() and self.path.stat().st_size > self.max_bytes // 2:
             os.replace(self.path, self.path.with_suffix(".jsonl.1"))
             self.rotations += 1
-        with open(self.path, "ab") as fh:
-            fh.write(b"".join(lines))
-            fh.flush()
-            os.fsync(fh.fileno())
+        # Unbuffered: after a failed write nothing may stay in a buffer to be flushed behind the cut.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        try:
+            before = os.fstat(fd).st_size
+            try:
+                write_all(fd, lines)
+                os.fsync(fd)
+            except OSError:
+                # ENOSPC part-way: cut off the torn line, so a retry appends whole lines only.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, before)
+                raise
+        finally:
+            os.close(fd)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import random
 import time
@@ -228,13 +229,15 @@ class DeliveryWorker:
                     pending[:0] = self._split_refused(batch, exc)
                     continue
                 alone = f"{exc} (a request holding only this event, {batch.size_bytes - 1} bytes)"
-                self._dead_letter(batch, PermanentError(alone))
+                if not await self._settle_refused(batch, PermanentError(alone), pending):
+                    continue  # its halves are next, or (one event) pending is empty: read again later
                 self._advance(batch_end)
                 continue
             except PermanentError as exc:
                 self.breaker.record_success()  # the backend answered; it is up
                 self._attempt = 0
-                self._dead_letter(batch, exc)
+                if not await self._settle_refused(batch, exc, pending):
+                    continue  # its halves are next, or (one event) pending is empty: read again later
                 self._advance(batch_end)
                 continue
             except Exception as exc:  # TransientError or anything unexpected: retry later
@@ -254,6 +257,29 @@ class DeliveryWorker:
             self.metrics.delivered.labels(self.name).inc(len(batch))
             self.last_success_at = time.time()
             self._advance(batch_end)
+
+    async def _settle_refused(self, batch: Batch, exc: PermanentError, pending: list[Batch]) -> bool:
+        """Dead-letter a permanently refused batch; True once it is written (the caller moves the cursor past it).
+        The dead-letter file shares the spool's disk: when that is full (ENOSPC), the cursor is persisted (so
+        segments already passed are freed) and the batch's halves go back to the front of `pending`, each sent
+        and dead-lettered on its own; a single event that does not fit yet is tried again after a pause (False:
+        the caller re-reads from the cursor). Delivery never stalls on a batch larger than the free space."""
+        try:
+            self._dead_letter(batch, exc)
+            return True
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            message = f"the dead-letter file's disk is full ({err.strerror}); writing {len(batch)} event(s) in parts"
+            self._note_error(message)
+            log.warning("backend %s: %s", self.name, message)
+        await self._maybe_persist(force=True)
+        if len(batch) > 1:
+            pending[:0] = list(batch.halves())
+        else:
+            await asyncio.sleep(self.delivery.backoff_max_s)
+            pending.clear()
+        return False
 
     def _split_refused(self, batch: Batch, exc: RequestTooLarge) -> list[Batch]:
         """The halves of a batch refused as too large; later batches are capped below its size too, so

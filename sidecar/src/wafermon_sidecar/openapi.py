@@ -54,7 +54,8 @@ def _ingest_responses(batch: bool) -> dict[str, Any]:
         "400": _json(ErrorAnswer, "malformed body or gzip, no event, or no valid event (each listed in rejected)"),
         "401": _json(ErrorAnswer, "ingest.auth_token is set and no bearer token was sent"),
         "403": _json(ErrorAnswer, "the bearer token is wrong"),
-        "413": _json(ErrorAnswer, "body (before or after gzip) or event count over the limit named in error"),
+        "413": _json(ErrorAnswer, "body (before or after gzip) or event count over the limit named in error, "
+                     "or a request that can never fit on the spool or its disk"),
         "415": _json(ErrorAnswer, "unsupported Content-Encoding"),
         "503": _json(ErrorAnswer, "spool full or its disk refused the write: nothing was kept, resend later",
                      _RETRY_AFTER),

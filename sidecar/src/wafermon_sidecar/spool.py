@@ -22,10 +22,17 @@ from .framing import HEADER_SIZE, MAGIC, RecordHeader, decode_header, encode_hea
 log = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX = ".seg"
+# Free disk space always left for the cursors (64-byte records rewritten in place) and their temporary files.
+CURSOR_ROOM_BYTES = 64 * 1024
 
 
 class SpoolFull(Exception):
     """Accepting this record would take the spool over its size limit (back-pressure)."""
+
+
+class SpoolTooLarge(Exception):
+    """This record can never fit (over spool.max_size_mb, or over the disk's size less its reserve): a permanent
+    refusal, unlike SpoolFull."""
 
 
 class CorruptRecord(OSError):
@@ -102,10 +109,21 @@ def _segment_name(base_seq: int) -> str:
 
 
 class Spool:
-    def __init__(self, directory: Path, max_bytes: int, segment_bytes: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        max_bytes: int,
+        segment_bytes: int,
+        reserve_bytes: int = 0,
+        reserve_dir: Path | None = None,
+    ) -> None:
+        """max_bytes bounds the segment files; reserve_bytes (see disk_reserve) is disk space ingest leaves for
+        the dead letters (in reserve_dir) and cursors on the same disk."""
         self.directory = directory
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
+        self.reserve_bytes = reserve_bytes
+        self.reserve_dir = reserve_dir
         self.segments: list[Segment] = []
         self.next_seq = 0
         self.bytes = 0
@@ -231,13 +249,57 @@ class Spool:
                 return seg.firsts[0]
         return self.next_seq
 
+    def disk_reserve(self) -> tuple[int, int]:
+        """(free bytes on the spool's disk, bytes of it ingest must leave free). The reserve is the configured
+        one, at most half the disk (so a small disk still takes events); what the dead-letter files already
+        hold counts against it, down to CURSOR_ROOM_BYTES that is always kept for the cursors."""
+        stats = os.statvfs(self.directory)
+        reserve = min(self.reserve_bytes, stats.f_blocks * stats.f_frsize // 2)
+        return stats.f_bavail * stats.f_frsize, max(reserve - self._reserve_used(), min(reserve, CURSOR_ROOM_BYTES))
+
+    def _reserve_used(self) -> int:
+        if self.reserve_dir is None:
+            return 0
+        try:
+            with os.scandir(self.reserve_dir) as entries:
+                return sum(e.stat().st_size for e in entries if e.is_file())
+        except FileNotFoundError:
+            return 0
+
+    def disk_size(self) -> int:
+        stats = os.statvfs(self.directory)
+        return stats.f_blocks * stats.f_frsize
+
     def can_take(self, nbytes: int) -> bool:
-        return self.bytes + self._pending_bytes + HEADER_SIZE + nbytes <= self.max_bytes
+        need = HEADER_SIZE + nbytes
+        if self.bytes + self._pending_bytes + need > self.max_bytes:
+            return False
+        free, reserve = self.disk_reserve()
+        return free - self._pending_bytes - need >= reserve
 
     async def append(self, payload: bytes, count: int) -> int:
-        """Durably append one record; returns its first sequence number once it is fsync'd."""
-        if not self.can_take(len(payload)):
+        """Durably append one record; returns its first sequence number once it is fsync'd. Raises SpoolTooLarge
+        when the record can never fit, SpoolFull when it does not fit now (over max_bytes, or it would leave
+        less free disk than the reserve), SpoolDiskError when the disk refuses the write."""
+        need = HEADER_SIZE + len(payload)
+        if need > self.max_bytes:
+            raise SpoolTooLarge(
+                f"the request needs {need} bytes on the spool; the whole spool is {self.max_bytes} bytes "
+                "(spool.max_size_mb)"
+            )
+        free, reserve = self.disk_reserve()
+        if need > self.disk_size() - reserve:
+            raise SpoolTooLarge(
+                f"the request needs {need} bytes on the spool; its disk holds {self.disk_size()} bytes of which "
+                f"{reserve} are kept free for dead letters and cursors (spool.disk_reserve_mb)"
+            )
+        if self.bytes + self._pending_bytes + need > self.max_bytes:
             raise SpoolFull(f"the spool is full ({self.bytes} of {self.max_bytes} bytes in use)")
+        if free - self._pending_bytes - need < reserve:
+            raise SpoolFull(
+                f"the spool is full: its disk has {free} bytes free and {reserve} are kept free for dead letters "
+                "and cursors (spool.disk_reserve_mb)"
+            )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         self._pending.append((payload, count, future))

@@ -1,7 +1,8 @@
 """POST /v1/ingest/events:batch and POST /v1/ingest/events.
 
 202: every event accepted and fsync'd on the spool. 207: the good ones accepted (and fsync'd), the bad
-ones listed with index and field. 400: nothing usable. 413: too big. 503 + Retry-After: the spool is
+ones listed with index and field. 400: nothing usable. 413: too big (for ingest's limits, or for the spool
+or its disk: it can never fit). 503 + Retry-After: the spool is
 full or its disk refused the write; nothing of that request was acknowledged, send it again later.
 """
 
@@ -15,7 +16,7 @@ from ..answers import ErrorAnswer, IngestResult, Rejected
 from ..auth import check_bearer
 from ..body import BodyError, read_body
 from ..responses import json_response
-from ..spool import SpoolDiskError, SpoolFull
+from ..spool import SpoolDiskError, SpoolFull, SpoolTooLarge
 from ..state import SIDECAR, Sidecar
 from ..validation import BatchFormatError, Verdict
 
@@ -82,6 +83,9 @@ async def _spool(ctx: Sidecar, verdict: Verdict) -> web.Response | None:
     retry_after = str(ctx.settings.spool.retry_after_s)
     try:
         await ctx.spool.append(verdict.payload, verdict.accepted)
+    except SpoolTooLarge as exc:
+        ctx.metrics.refused.labels("too_large").inc()
+        return json_response(413, ErrorAnswer(str(exc), 0, []))
     except SpoolFull as exc:
         ctx.metrics.refused.labels("spool_full").inc()
         message = f"{exc}; retry after {retry_after}s (spool.max_size_mb={ctx.settings.spool.max_size_mb})"
