@@ -11,7 +11,6 @@ proves every listed status is real.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import msgspec
@@ -20,7 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from wafermon_schema import schema_path
+from wafermon_schema import event_schema_components as shared_event_components
 
 from .alerting.model import NotifierSpec, Rule
 from .alerting.monitor_model import Monitor
@@ -50,16 +49,8 @@ _BODY_MODELS: list[type[BaseModel]] = [Rule, NotifierSpec, Monitor, SilenceBody]
 
 
 def event_schema_components() -> dict[str, Any]:
-    """event-v1.json as components: "Event" plus one "Event_<name>" per entry of its $defs."""
-    schema: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
-    defs: dict[str, Any] = schema.pop("$defs", {})
-    for key in ("$schema", "$id"):
-        schema.pop(key, None)
-    text = json.dumps({"Event": schema, **{f"Event_{name}": value for name, value in defs.items()}})
-    for name in defs:
-        text = text.replace(f'"#/$defs/{name}"', json.dumps(_REF.format(name=f"Event_{name}")))
-    components: dict[str, Any] = json.loads(text)
-    return components
+    """event-v1.json as components of this document (wafermon_schema.event_schema_components)."""
+    return shared_event_components(_REF)
 
 
 def _json(model: type, description: str) -> dict[str, Any]:

@@ -8,12 +8,11 @@ one is real, and the api-contract stage checks real answers against the document
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import msgspec
 
-from wafermon_schema import schema_path
+from wafermon_schema import event_schema_components as shared_event_components
 
 from . import __version__
 from .answers import ErrorAnswer, Health, IngestResult, Integrations
@@ -22,16 +21,8 @@ _REF = "#/components/schemas/{name}"
 
 
 def event_schema_components() -> dict[str, Any]:
-    """event-v1.json as components: "Event" plus one "Event_<name>" per entry of its $defs."""
-    schema: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
-    defs: dict[str, Any] = schema.pop("$defs", {})
-    for key in ("$schema", "$id"):
-        schema.pop(key, None)
-    text = json.dumps({"Event": schema, **{f"Event_{name}": value for name, value in defs.items()}})
-    for name in defs:
-        text = text.replace(f'"#/$defs/{name}"', json.dumps(_REF.format(name=f"Event_{name}")))
-    components: dict[str, Any] = json.loads(text)
-    return components
+    """event-v1.json as components of this document (wafermon_schema.event_schema_components)."""
+    return shared_event_components(_REF)
 
 
 def _json(model: type, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The wafermon event v1 contract for Python services."""
 
-from .files import schema_path, vectors_path
+from .files import event_schema_components, schema_path, vectors_path
 from .model import Event, cross_field_problem
 from .rules import MAX_FUTURE_SKEW_S, MAX_HEARTBEAT_S
 from .validate import (
@@ -25,6 +25,7 @@ __all__ = [
     "check_batch",
     "check_event",
     "cross_field_problem",
+    "event_schema_components",
     "event_to_dict",
     "schema_path",
     "split_body",
