@@ -59,8 +59,10 @@ typedef enum wm_status {
     WM_E_ENCODING = 3,  /* a string is not valid UTF-8 (a "\\u0000" in metadata is WM_E_METADATA) */
     WM_E_METADATA = 4,  /* metadata is not a JSON object */
     WM_E_TOO_LARGE = 5, /* a value exceeds its documented size limit */
-    WM_E_QUEUE_FULL = 6,    /* queue full and policy "drop": only in wm_last_error(); the emit
-                               itself returns WM_OK and the event is counted in WM_STAT_DROPPED */
+    WM_E_QUEUE_FULL = 6,    /* returned by no call: with queue.when_full "drop" an emit into a
+                               full queue returns WM_OK and the event is counted in
+                               WM_STAT_DROPPED (monitoring never fails the job); kept so the
+                               numbering stays stable */
     WM_E_CLOSED = 7,        /* the client is closed */
     WM_E_STATE = 8,         /* the job is already finished */
     WM_E_TIMEOUT = 9,       /* flush/close did not complete within the timeout */
@@ -99,16 +101,10 @@ typedef struct wm_job wm_job;
 /*
  * Opens a client and starts its background delivery thread.
  *
- * config_json: NULL or a JSON object in the universal configuration schema (docs/c-core.md):
- *   { "mode": "sidecar" | "direct",
- *     "sidecar": { "url", "timeout", "retries", "token", "gzip" },
- *     "direct_backends": [ { "type": "filesystem", "path", "format": "jsonl", "max_file_mb",
- *                            "fsync" } ],
- *     "app": { "name", "version", "site_id" },
- *     "spool": { "enabled", "path", "max_size_mb" },
- *     "queue": { "size", "when_full": "spool" | "drop" },
- *     "batch_size" (at most 10000), "batch_max_bytes", "flush_interval", "exit_flush_timeout",
- *     "log_level", "sdk": { "lang", "version" } }
+ * config_json: NULL or a JSON object in the universal configuration schema: sections "sidecar",
+ * "app", "spool", "queue", "sdk", a "direct_backends" array and top-level keys. Every key, its
+ * variable, type, range and default is in the table of docs/c-core.md (generated from the core's
+ * own table, core/src/config_keys.c); wm_client_config_get() reads a key's effective value.
  * Layers, later wins: built-in defaults < WAFERMON_CONFIG (a file path, or the JSON itself when
  * it starts with '{') < WAFERMON_* variables < config_json. With nothing set it sends to the
  * sidecar at http://127.0.0.1:17000 and spools under a per-user directory.
@@ -117,6 +113,20 @@ typedef struct wm_job wm_job;
  * wm_last_error() names the key, variable or path at fault.
  */
 WM_API wm_status wm_client_open(const char *config_json, wm_client **out);
+
+/*
+ * The effective value of one configuration key of an open client, after every layer (defaults,
+ * WAFERMON_CONFIG, WAFERMON_* variables, config_json), as JSON text: e.g. "2", "\"drop\"", "true",
+ * or "null" for a key with no value (sidecar.token unset). Bindings read values through it rather
+ * than re-doing the layering.
+ * key: a key of the table in docs/c-core.md, e.g. "exit_flush_timeout", "queue.when_full", or
+ * "direct_backends[0].path".
+ * buf receives the NUL-terminated text. WM_E_CONFIG for an unknown key; WM_E_TOO_LARGE when
+ * buf_size is too small (wm_last_error() says how many bytes it needs; 256 fit any number).
+ * Thread-safe; the configuration of an open client never changes.
+ */
+WM_API wm_status wm_client_config_get(wm_client *client, const char *key, char *buf,
+                                      size_t buf_size);
 
 /*
  * Waits until every event emitted before the call is delivered or durably spooled (fsync'd), for

@@ -272,10 +272,14 @@ wm_status wm__client_push(wm_client *c, wm__record *r) {
     pthread_mutex_unlock(&c->mu);
     if (c->cfg.when_full == WM__WHEN_FULL_DROP) {
         wm__record_release(r);
+        /* Counted, and not an error for the caller (nor a detail left in wm_last_error()):
+         * monitoring must never break the job. */
         wm__stat_add(c, WM_STAT_DROPPED, 1);
-        /* Counted, noted, and not an error for the caller: monitoring must never break the job. */
-        wm__fail(WM_E_QUEUE_FULL, "the queue of %zu events is full and queue.when_full is \"drop\"",
-                 c->cfg.queue_size);
+        if (!atomic_exchange(&c->warned_queue_full, true))
+            wm__log(WM__LOG_WARN,
+                    "the queue of %zu events is full and queue.when_full is \"drop\": events are "
+                    "dropped (counted in the \"dropped\" stat)",
+                    c->cfg.queue_size);
         return WM_OK;
     }
     /* Policy "spool": this thread encodes and spools the event itself (fsync'd): slower, never
@@ -288,6 +292,24 @@ wm_status wm__client_push(wm_client *c, wm__record *r) {
     pthread_mutex_unlock(&c->mu);
     wm__stat_add(c, WM_STAT_EMITTED, 1);
     return WM_OK;
+}
+
+wm_status wm_client_config_get(wm_client *c, const char *key, char *buf, size_t buf_size) {
+    if (!c || !key || !buf)
+        return wm__fail(WM_E_INVALID_ARGUMENT,
+                        "wm_client_config_get: client, key and buf must not be NULL");
+    char *text;
+    wm_status st = wm__config_value_json(&c->cfg, key, &text);
+    if (st != WM_OK)
+        return st;
+    size_t len = strlen(text);
+    if (len >= buf_size)
+        st = wm__fail(WM_E_TOO_LARGE, "wm_client_config_get: \"%s\" needs a buffer of %zu bytes",
+                      key, len + 1);
+    else
+        memcpy(buf, text, len + 1);
+    free(text);
+    return st;
 }
 
 wm_status wm_client_flush(wm_client *c, double timeout_s) {

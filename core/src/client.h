@@ -42,7 +42,8 @@ struct wm_client {
     int slot_lock_fd;
 
     atomic_uint_fast64_t stats[WM_STAT__COUNT];
-    struct wm_client *next_live; /* the list the exit handler flushes */
+    atomic_bool warned_queue_full; /* the first drop by queue.when_full "drop" is logged */
+    struct wm_client *next_live;   /* the list the exit handler flushes */
 };
 
 void wm__client_ref(wm_client *c);

@@ -1,167 +1,22 @@
 /* Configuration: built-in defaults, then WAFERMON_CONFIG (file or inline JSON), then WAFERMON_*
- * variables, then the caller's JSON. Every key is validated; an error names the key and its source.
+ * variables, then the caller's JSON. Every key is one row of wm__config_keys[] (config_keys.c):
+ * these functions read, check and layer any row alike; an error names the key and its source.
  */
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "status.h"
 #include "utf8.h"
 
-#define MB (1024ull * 1024ull)
-
-static char *dup_or_null(const char *s) {
-    return s ? strdup(s) : NULL;
-}
-
-static void set_str(char **slot, const char *value) {
-    free(*slot);
-    *slot = dup_or_null(value);
-}
-
-static char *program_name(void) {
-    char buf[PATH_MAX];
-    FILE *f = fopen("/proc/self/comm", "r");
-    if (f) {
-        if (fgets(buf, sizeof buf, f)) {
-            buf[strcspn(buf, "\n")] = '\0';
-            fclose(f);
-            if (buf[0])
-                return strdup(buf);
-        } else {
-            fclose(f);
-        }
-    }
-    return strdup("app");
-}
-
-/* $XDG_STATE_HOME/wafermon/spool, ~/.local/state/wafermon/spool, else /tmp/wafermon-<uid>/spool. */
-static char *default_spool_path(void) {
-    char buf[PATH_MAX];
-    const char *xdg = getenv("XDG_STATE_HOME");
-    const char *home = getenv("HOME");
-    if (!home || !home[0]) {
-        struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : NULL;
-    }
-    if (xdg && xdg[0] == '/')
-        snprintf(buf, sizeof buf, "%s/wafermon/spool", xdg);
-    else if (home && home[0] == '/' && access(home, W_OK) == 0)
-        snprintf(buf, sizeof buf, "%s/.local/state/wafermon/spool", home);
-    else
-        snprintf(buf, sizeof buf, "/tmp/wafermon-%u/spool", (unsigned)getuid());
-    return strdup(buf);
-}
-
-static void set_defaults(wm__config *c) {
-    memset(c, 0, sizeof *c);
-    c->mode = WM__MODE_SIDECAR;
-    c->sidecar_url = strdup("http://127.0.0.1:17000");
-    c->sidecar_timeout_s = 5.0;
-    c->sidecar_retries = 3;
-    c->sidecar_gzip = false;
-    c->app_name = program_name();
-    c->app_version = strdup("unknown");
-    c->site_id = strdup("default");
-    c->spool_enabled = true;
-    c->spool_path = default_spool_path();
-    c->spool_max_bytes = 512 * MB;
-    c->queue_size = 10000;
-    c->when_full = WM__WHEN_FULL_SPOOL;
-    c->batch_size = 500;
-    c->batch_max_bytes = 4 * MB;
-    c->flush_interval_s = 0.2;
-    c->exit_flush_timeout_s = 2.0;
-    c->log_level = WM__LOG_WARN;
-    c->sdk_lang = strdup("c");
-    c->sdk_version = strdup(WAFERMON_VERSION_STRING);
-}
-
-void wm__config_free(wm__config *c) {
-    if (!c)
-        return;
-    free(c->sidecar_url);
-    free(c->sidecar_token);
-    for (size_t i = 0; i < c->n_backends; i++) {
-        free(c->backends[i].type);
-        free(c->backends[i].path);
-        free(c->backends[i].format);
-    }
-    free(c->app_name);
-    free(c->app_version);
-    free(c->site_id);
-    free(c->spool_path);
-    free(c->sdk_lang);
-    free(c->sdk_version);
-    memset(c, 0, sizeof *c);
-}
-
-/* ---- typed readers: each names "<source>: <key>" in its error -------------------------------- */
-
-static wm_status want_string(const char *src, const char *key, json_t *v, size_t max_len,
-                             bool non_empty, const char **out) {
-    if (!json_is_string(v))
-        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be a string", src, key);
-    size_t len = json_string_length(v);
-    const char *s = json_string_value(v);
-    if (strlen(s) != len)
-        return wm__fail(WM_E_CONFIG, "%s: \"%s\" contains a NUL character", src, key);
-    if (non_empty && len == 0)
-        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must not be empty", src, key);
-    if (len > max_len)
-        return wm__fail(WM_E_CONFIG, "%s: \"%s\" is longer than %zu bytes", src, key, max_len);
-    *out = s;
-    return WM_OK;
-}
-
-static wm_status want_number(const char *src, const char *key, json_t *v, double min, double max,
-                             double *out) {
-    if (!json_is_number(v))
-        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be a number", src, key);
-    double d = json_number_value(v);
-    if (!isfinite(d) || d < min || d > max)
-        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be between %g and %g, got %g", src, key, min,
-                        max, d);
-    *out = d;
-    return WM_OK;
-}
-
-static wm_status want_int(const char *src, const char *key, json_t *v, long long min, long long max,
-                          long long *out) {
-    if (!json_is_integer(v))
-        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be an integer", src, key);
-    long long i = json_integer_value(v);
-    if (i < min || i > max)
-        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be between %lld and %lld, got %lld", src, key,
-                        min, max, i);
-    *out = i;
-    return WM_OK;
-}
-
-static wm_status want_bool(const char *src, const char *key, json_t *v, bool *out) {
-    if (!json_is_boolean(v))
-        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be true or false", src, key);
-    *out = json_is_true(v);
-    return WM_OK;
-}
-
-static wm_status want_object(const char *src, const char *key, json_t *v) {
-    if (!json_is_object(v))
-        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be an object", src, key);
-    return WM_OK;
-}
-
-static wm_status unknown_key(const char *src, const char *section, const char *key) {
-    return wm__fail(WM_E_CONFIG, "%s: unknown key \"%s%s%s\"", src, section, section[0] ? "." : "",
-                    key);
-}
+#define MB (1024.0 * 1024.0)
 
 #define TRY(expr)                                                                                  \
     do {                                                                                           \
@@ -170,92 +25,292 @@ static wm_status unknown_key(const char *src, const char *section, const char *k
             return s_;                                                                             \
     } while (0)
 
-static wm_status url_check(const char *src, const char *key, const char *url) {
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+static void *field(void *base, const wm__config_key *k) {
+    return (char *)base + k->offset;
+}
+
+static void set_str(char **slot, const char *value) {
+    free(*slot);
+    *slot = value ? strdup(value) : NULL;
+}
+
+static const wm__config_key *find_key(const wm__config_key *keys, size_t n, const char *name,
+                                      size_t name_len) {
+    for (size_t i = 0; i < n; i++)
+        if (strlen(keys[i].name) == name_len && !strncmp(keys[i].name, name, name_len))
+            return &keys[i];
+    return NULL;
+}
+
+/* True when some key is "<section>.<...>". */
+static bool is_section(const char *section) {
+    size_t len = strlen(section);
+    for (size_t i = 0; i < wm__config_n_keys; i++)
+        if (!strncmp(wm__config_keys[i].name, section, len) && wm__config_keys[i].name[len] == '.')
+            return true;
+    return false;
+}
+
+/* The position of value in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *value) {
+    size_t len = strlen(value);
+    int index = 0;
+    for (const char *p = choices;; index++) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == len && !strncmp(p, value, n))
+            return index;
+        if (!bar)
+            return -1;
+        p = bar + 1;
+    }
+}
+
+/* "must be "a" (why)", "must be "a" or "b"", or "must be one of a, b, c;" as the error says it. */
+static wm_status bad_choice(const char *src, const char *key, const wm__config_key *k,
+                            const char *got) {
+    char list[256] = "";
+    size_t n_choices = 1;
+    for (const char *p = k->choices; *p; p++)
+        n_choices += *p == '|';
+    if (n_choices <= 2) {
+        const char *bar = strchr(k->choices, '|');
+        if (bar)
+            snprintf(list, sizeof list, "\"%.*s\" or \"%s\",", (int)(bar - k->choices), k->choices,
+                     bar + 1);
+        else
+            snprintf(list, sizeof list, "\"%s\"%s%s%s,", k->choices, k->why ? " (" : "",
+                     k->why ? k->why : "", k->why ? ")" : "");
+    } else {
+        size_t at = (size_t)snprintf(list, sizeof list, "one of ");
+        for (const char *p = k->choices; *p && at + 3 < sizeof list; p++) {
+            if (*p == '|') {
+                list[at++] = ',';
+                list[at++] = ' ';
+            } else {
+                list[at++] = *p;
+            }
+        }
+        list[at++] = ';';
+        list[at] = '\0';
+    }
+    return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be %s got \"%s\"", src, key, list, got);
+}
+
+/* ---- one value of one key: each error names "<source>: <key>" ---------------------------------
+ */
+
+static wm_status want_string(const char *src, const char *key, const wm__config_key *k, json_t *v,
+                             const char **out) {
+    if (!json_is_string(v))
+        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be a string", src, key);
+    size_t len = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (strlen(s) != len)
+        return wm__fail(WM_E_CONFIG, "%s: \"%s\" contains a NUL character", src, key);
+    if (k->min >= 1 && len == 0)
+        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must not be empty", src, key);
+    if (k->type == WM__KEY_STRING && (double)len > k->max) /* a choice is bounded by its values */
+        return wm__fail(WM_E_CONFIG, "%s: \"%s\" is longer than %zu bytes", src, key,
+                        (size_t)k->max);
+    if (k->choices && choice_index(k->choices, s) < 0)
+        return bad_choice(src, key, k, s);
+    if ((k->flags & WM__KEY_HTTP_URL) && strncmp(s, "http://", 7) != 0 &&
+        strncmp(s, "https://", 8) != 0)
         return wm__fail(WM_E_CONFIG, "%s: \"%s\" must start with http:// or https://, got \"%s\"",
-                        src, key, url);
+                        src, key, s);
+    *out = s;
     return WM_OK;
 }
 
-static wm_status apply_sidecar(const char *src, json_t *obj, wm__config *c) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        const char *s = NULL;
-        double d = 0;
-        long long i = 0;
-        if (!strcmp(k, "url")) {
-            TRY(want_string(src, "sidecar.url", v, 2048, true, &s));
-            TRY(url_check(src, "sidecar.url", s));
-            set_str(&c->sidecar_url, s);
-        } else if (!strcmp(k, "timeout")) {
-            TRY(want_number(src, "sidecar.timeout", v, 0.001, 3600, &d));
-            c->sidecar_timeout_s = d;
-        } else if (!strcmp(k, "retries")) {
-            TRY(want_int(src, "sidecar.retries", v, 0, 100, &i));
-            c->sidecar_retries = (int)i;
-        } else if (!strcmp(k, "token")) {
-            if (json_is_null(v)) {
-                set_str(&c->sidecar_token, NULL);
-                continue;
-            }
-            TRY(want_string(src, "sidecar.token", v, 4096, true, &s));
-            set_str(&c->sidecar_token, s);
-        } else if (!strcmp(k, "gzip")) {
-            TRY(want_bool(src, "sidecar.gzip", v, &c->sidecar_gzip));
-        } else {
-            return unknown_key(src, "sidecar", k);
+static wm_status want_number(const char *src, const char *key, const wm__config_key *k, json_t *v,
+                             double *out) {
+    if (!json_is_number(v))
+        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be a number", src, key);
+    double d = json_number_value(v);
+    if (!isfinite(d) || d < k->min || d > k->max)
+        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be between %g and %g, got %g", src, key,
+                        k->min, k->max, d);
+    *out = d;
+    return WM_OK;
+}
+
+static wm_status want_int(const char *src, const char *key, const wm__config_key *k, json_t *v,
+                          long long *out) {
+    if (!json_is_integer(v))
+        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be an integer", src, key);
+    long long i = json_integer_value(v), min = (long long)k->min, max = (long long)k->max;
+    if (i > max && k->why)
+        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be at most %lld (%s), got %lld", src, key,
+                        max, k->why, i);
+    if (i < min || i > max)
+        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be between %lld and %lld, got %lld", src, key,
+                        min, max, i);
+    *out = i;
+    return WM_OK;
+}
+
+/* Checks v against row k and stores it into base (a wm__config or a wm__backend_config). */
+static wm_status apply_key(const char *src, const char *key, const wm__config_key *k, json_t *v,
+                           void *base) {
+    const char *s = NULL;
+    double d = 0;
+    long long i = 0;
+    if (json_is_null(v) && (k->flags & WM__KEY_NULLABLE)) {
+        set_str(field(base, k), NULL);
+        return WM_OK;
+    }
+    switch (k->type) {
+    case WM__KEY_STRING:
+        TRY(want_string(src, key, k, v, &s));
+        set_str(field(base, k), s);
+        return WM_OK;
+    case WM__KEY_CHOICE:
+        TRY(want_string(src, key, k, v, &s));
+        *(int *)field(base, k) = choice_index(k->choices, s);
+        return WM_OK;
+    case WM__KEY_BOOL:
+        if (!json_is_boolean(v))
+            return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be true or false", src, key);
+        *(bool *)field(base, k) = json_is_true(v);
+        return WM_OK;
+    case WM__KEY_INT:
+        TRY(want_int(src, key, k, v, &i));
+        *(int *)field(base, k) = (int)i;
+        return WM_OK;
+    case WM__KEY_SIZE:
+        TRY(want_int(src, key, k, v, &i));
+        *(size_t *)field(base, k) = (size_t)i;
+        return WM_OK;
+    case WM__KEY_NUMBER:
+        TRY(want_number(src, key, k, v, &d));
+        *(double *)field(base, k) = d;
+        return WM_OK;
+    case WM__KEY_MEGABYTES:
+        TRY(want_number(src, key, k, v, &d));
+        *(uint64_t *)field(base, k) = (uint64_t)(d * MB);
+        return WM_OK;
+    }
+    return wm__fail(WM_E_INTERNAL, "%s: \"%s\" has no type", src, key);
+}
+
+/* A value written as a variable would be ("5", "true", "drop") as the JSON value of row k; NULL
+ * when the text is not one. */
+static json_t *value_from_text(const wm__config_key *k, const char *text) {
+    char *end;
+    switch (k->type) {
+    case WM__KEY_STRING:
+    case WM__KEY_CHOICE:
+        return json_string(text);
+    case WM__KEY_NUMBER:
+    case WM__KEY_MEGABYTES: {
+        errno = 0;
+        double d = strtod(text, &end);
+        return errno || end == text || *end ? NULL : json_real(d);
+    }
+    case WM__KEY_INT:
+    case WM__KEY_SIZE: {
+        errno = 0;
+        long long i = strtoll(text, &end, 10);
+        return errno || end == text || *end ? NULL : json_integer(i);
+    }
+    case WM__KEY_BOOL:
+        if (!strcmp(text, "1") || !strcasecmp(text, "true") || !strcasecmp(text, "yes") ||
+            !strcasecmp(text, "on"))
+            return json_true();
+        if (!strcmp(text, "0") || !strcasecmp(text, "false") || !strcasecmp(text, "no") ||
+            !strcasecmp(text, "off"))
+            return json_false();
+        return NULL;
+    }
+    return NULL;
+}
+
+static const char *text_kind(const wm__config_key *k) {
+    switch (k->type) {
+    case WM__KEY_NUMBER:
+    case WM__KEY_MEGABYTES:
+        return "a number";
+    case WM__KEY_INT:
+    case WM__KEY_SIZE:
+        return "an integer";
+    case WM__KEY_BOOL:
+        return "true/false/1/0";
+    default:
+        return "a string";
+    }
+}
+
+/* Row k from text (a variable, or the row's default); src names where the text came from. */
+static wm_status apply_text_value(const char *src, const wm__config_key *k, const char *key,
+                                  const char *text, void *base) {
+    json_t *value = value_from_text(k, text);
+    if (!value)
+        return wm__fail(WM_E_CONFIG, "%s: must be %s, got \"%s\"", src, text_kind(k), text);
+    wm_status st = apply_key(src, key, k, value, base);
+    json_decref(value);
+    return st;
+}
+
+static wm_status apply_defaults(const wm__config_key *keys, size_t n, void *base) {
+    for (size_t i = 0; i < n; i++) {
+        const wm__config_key *k = &keys[i];
+        if (k->computed_default) {
+            char **slot = field(base, k);
+            free(*slot);
+            *slot = k->computed_default();
+        } else if (k->def) {
+            TRY(apply_text_value("default", k, k->name, k->def, base));
         }
     }
     return WM_OK;
 }
+
+static void free_strings(const wm__config_key *keys, size_t n, void *base) {
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].type == WM__KEY_STRING)
+            set_str(field(base, &keys[i]), NULL);
+}
+
+void wm__config_free(wm__config *c) {
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_backends; i++)
+        free_strings(wm__backend_keys, wm__backend_n_keys, &c->backends[i]);
+    free_strings(wm__config_keys, wm__config_n_keys, c);
+    memset(c, 0, sizeof *c);
+}
+
+static wm_status unknown_key(const char *src, const char *section, const char *key) {
+    return wm__fail(WM_E_CONFIG, "%s: unknown key \"%s%s%s\"", src, section, section[0] ? "." : "",
+                    key);
+}
+
+/* ---- direct_backends[]: each entry is read with wm__backend_keys[] ------------------------------
+ */
 
 static wm_status apply_backend(const char *src, size_t index, json_t *obj, wm__backend_config *b) {
-    char key[64];
-    const char *k;
+    char key[192];
+    const char *name;
     json_t *v;
     snprintf(key, sizeof key, "direct_backends[%zu]", index);
-    TRY(want_object(src, key, obj));
-    b->format = strdup("jsonl");
-    b->max_file_bytes = 64 * MB;
-    b->fsync = true;
-    json_object_foreach(obj, k, v) {
-        const char *s = NULL;
-        double d = 0;
-        snprintf(key, sizeof key, "direct_backends[%zu].%s", index, k);
-        if (!strcmp(k, "type")) {
-            TRY(want_string(src, key, v, 64, true, &s));
-            if (strcmp(s, "filesystem") != 0)
-                return wm__fail(WM_E_CONFIG,
-                                "%s: \"%s\" must be \"filesystem\" (the only direct backend so "
-                                "far), got \"%s\"",
-                                src, key, s);
-            set_str(&b->type, s);
-        } else if (!strcmp(k, "path")) {
-            TRY(want_string(src, key, v, PATH_MAX - 64, true, &s));
-            set_str(&b->path, s);
-        } else if (!strcmp(k, "format")) {
-            TRY(want_string(src, key, v, 16, true, &s));
-            if (strcmp(s, "jsonl") != 0)
-                return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be \"jsonl\", got \"%s\"", src, key,
-                                s);
-            set_str(&b->format, s);
-        } else if (!strcmp(k, "max_file_mb")) {
-            TRY(want_number(src, key, v, 0.001, 1024 * 1024, &d));
-            b->max_file_bytes = (uint64_t)(d * (double)MB);
-        } else if (!strcmp(k, "fsync")) {
-            TRY(want_bool(src, key, v, &b->fsync));
-        } else if (!strcmp(k, "name")) {
-            TRY(want_string(src, key, v, 128, true,
-                            &s)); /* accepted for the seeds' configs; unused */
-        } else {
+    if (!json_is_object(obj))
+        return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be an object", src, key);
+    TRY(apply_defaults(wm__backend_keys, wm__backend_n_keys, b));
+    json_object_foreach(obj, name, v) {
+        snprintf(key, sizeof key, "direct_backends[%zu].%s", index, name);
+        const wm__config_key *k =
+            find_key(wm__backend_keys, wm__backend_n_keys, name, strlen(name));
+        if (!k)
             return wm__fail(WM_E_CONFIG, "%s: unknown key \"%s\"", src, key);
-        }
+        TRY(apply_key(src, key, k, v, b));
     }
-    if (!b->type)
-        return wm__fail(WM_E_CONFIG, "%s: \"direct_backends[%zu].type\" is required", src, index);
-    if (!b->path)
-        return wm__fail(WM_E_CONFIG, "%s: \"direct_backends[%zu].path\" is required", src, index);
+    for (size_t i = 0; i < wm__backend_n_keys; i++) {
+        const wm__config_key *k = &wm__backend_keys[i];
+        if ((k->flags & WM__KEY_REQUIRED) && !*(char **)field(b, k))
+            return wm__fail(WM_E_CONFIG, "%s: \"direct_backends[%zu].%s\" is required", src, index,
+                            k->name);
+    }
     return WM_OK;
 }
 
@@ -266,182 +321,55 @@ static wm_status apply_backends(const char *src, json_t *arr, wm__config *c) {
         return wm__fail(WM_E_CONFIG,
                         "%s: \"direct_backends\" has %zu entries, at most %d are supported", src,
                         json_array_size(arr), WM__MAX_BACKENDS);
-    for (size_t i = 0; i < c->n_backends; i++) {
-        free(c->backends[i].type);
-        free(c->backends[i].path);
-        free(c->backends[i].format);
-    }
+    for (size_t i = 0; i < c->n_backends; i++)
+        free_strings(wm__backend_keys, wm__backend_n_keys, &c->backends[i]);
     memset(c->backends, 0, sizeof c->backends);
     c->n_backends = 0;
     for (size_t i = 0; i < json_array_size(arr); i++) {
         c->n_backends = i + 1; /* so a failure half-way still frees what was set */
         TRY(apply_backend(src, i, json_array_get(arr, i), &c->backends[i]));
-    }
-    return WM_OK;
-}
-
-static wm_status apply_app(const char *src, json_t *obj, wm__config *c) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        const char *s = NULL;
-        if (!strcmp(k, "name")) {
-            TRY(want_string(src, "app.name", v, 128, true, &s));
-            set_str(&c->app_name, s);
-        } else if (!strcmp(k, "version")) {
-            TRY(want_string(src, "app.version", v, 128, false, &s));
-            set_str(&c->app_version, s);
-        } else if (!strcmp(k, "site_id")) {
-            TRY(want_string(src, "app.site_id", v, 128, true, &s));
-            set_str(&c->site_id, s);
-        } else {
-            return unknown_key(src, "app", k);
-        }
-    }
-    return WM_OK;
-}
-
-static wm_status apply_spool(const char *src, json_t *obj, wm__config *c) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        const char *s = NULL;
-        double d = 0;
-        if (!strcmp(k, "enabled")) {
-            TRY(want_bool(src, "spool.enabled", v, &c->spool_enabled));
-        } else if (!strcmp(k, "path")) {
-            TRY(want_string(src, "spool.path", v, PATH_MAX - 128, true, &s));
-            set_str(&c->spool_path, s);
-        } else if (!strcmp(k, "max_size_mb")) {
-            TRY(want_number(src, "spool.max_size_mb", v, 1, 1024.0 * 1024.0, &d));
-            c->spool_max_bytes = (uint64_t)(d * (double)MB);
-        } else {
-            return unknown_key(src, "spool", k);
-        }
-    }
-    return WM_OK;
-}
-
-static wm_status apply_queue(const char *src, json_t *obj, wm__config *c) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        const char *s = NULL;
-        long long i = 0;
-        if (!strcmp(k, "size")) {
-            TRY(want_int(src, "queue.size", v, 1, 10 * 1000 * 1000, &i));
-            c->queue_size = (size_t)i;
-        } else if (!strcmp(k, "when_full")) {
-            TRY(want_string(src, "queue.when_full", v, 16, true, &s));
-            if (!strcmp(s, "spool"))
-                c->when_full = WM__WHEN_FULL_SPOOL;
-            else if (!strcmp(s, "drop"))
-                c->when_full = WM__WHEN_FULL_DROP;
-            else
+        for (size_t j = 0; j < i; j++)
+            if (c->backends[i].name && c->backends[j].name &&
+                !strcmp(c->backends[i].name, c->backends[j].name))
                 return wm__fail(WM_E_CONFIG,
-                                "%s: \"queue.when_full\" must be \"spool\" or \"drop\", got \"%s\"",
-                                src, s);
-        } else {
-            return unknown_key(src, "queue", k);
-        }
+                                "%s: \"direct_backends[%zu].name\" \"%s\" is already the name of "
+                                "direct_backends[%zu]: names must be unique",
+                                src, i, c->backends[i].name, j);
     }
     return WM_OK;
 }
 
-static wm_status apply_sdk(const char *src, json_t *obj, wm__config *c) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        const char *s = NULL;
-        if (!strcmp(k, "lang")) {
-            TRY(want_string(src, "sdk.lang", v, 16, true, &s));
-            if (strcmp(s, "c") && strcmp(s, "python") && strcmp(s, "java") && strcmp(s, "r") &&
-                strcmp(s, "perl"))
-                return wm__fail(
-                    WM_E_CONFIG,
-                    "%s: \"sdk.lang\" must be one of c, python, java, r, perl; got \"%s\"", src, s);
-            set_str(&c->sdk_lang, s);
-        } else if (!strcmp(k, "version")) {
-            TRY(want_string(src, "sdk.version", v, 64, true, &s));
-            set_str(&c->sdk_version, s);
-        } else {
-            return unknown_key(src, "sdk", k);
-        }
-    }
-    return WM_OK;
-}
-
-static wm_status parse_log_level(const char *src, const char *key, const char *s,
-                                 wm__log_level *out) {
-    static const char *names[] = {"off", "error", "warn", "info", "debug"};
-    for (int i = 0; i < 5; i++)
-        if (!strcmp(s, names[i])) {
-            *out = (wm__log_level)i;
-            return WM_OK;
-        }
-    return wm__fail(WM_E_CONFIG,
-                    "%s: \"%s\" must be one of off, error, warn, info, debug; got \"%s\"", src, key,
-                    s);
-}
+/* ---- a whole JSON object: top-level keys, sections, direct_backends ----------------------------
+ */
 
 static wm_status apply_object(const char *src, json_t *root, wm__config *c) {
     if (!json_is_object(root))
         return wm__fail(WM_E_CONFIG, "%s: the configuration must be a JSON object", src);
-    const char *k;
+    const char *name;
     json_t *v;
-    json_object_foreach(root, k, v) {
-        const char *s = NULL;
-        double d = 0;
-        long long i = 0;
-        if (!strcmp(k, "mode")) {
-            TRY(want_string(src, "mode", v, 16, true, &s));
-            if (!strcmp(s, "sidecar"))
-                c->mode = WM__MODE_SIDECAR;
-            else if (!strcmp(s, "direct"))
-                c->mode = WM__MODE_DIRECT;
-            else
-                return wm__fail(WM_E_CONFIG,
-                                "%s: \"mode\" must be \"sidecar\" or \"direct\", got \"%s\"", src,
-                                s);
-        } else if (!strcmp(k, "sidecar")) {
-            TRY(want_object(src, k, v));
-            TRY(apply_sidecar(src, v, c));
-        } else if (!strcmp(k, "direct_backends")) {
+    json_object_foreach(root, name, v) {
+        if (!strcmp(name, "direct_backends")) {
             TRY(apply_backends(src, v, c));
-        } else if (!strcmp(k, "app")) {
-            TRY(want_object(src, k, v));
-            TRY(apply_app(src, v, c));
-        } else if (!strcmp(k, "spool")) {
-            TRY(want_object(src, k, v));
-            TRY(apply_spool(src, v, c));
-        } else if (!strcmp(k, "queue")) {
-            TRY(want_object(src, k, v));
-            TRY(apply_queue(src, v, c));
-        } else if (!strcmp(k, "sdk")) {
-            TRY(want_object(src, k, v));
-            TRY(apply_sdk(src, v, c));
-        } else if (!strcmp(k, "batch_size")) {
-            if (json_is_integer(v) && json_integer_value(v) > WM__BATCH_SIZE_MAX)
-                return wm__fail(WM_E_CONFIG,
-                                "%s: \"batch_size\" must be at most %d (the most events the "
-                                "sidecar takes in one request), got %lld",
-                                src, WM__BATCH_SIZE_MAX, (long long)json_integer_value(v));
-            TRY(want_int(src, k, v, 1, WM__BATCH_SIZE_MAX, &i));
-            c->batch_size = (size_t)i;
-        } else if (!strcmp(k, "batch_max_bytes")) {
-            TRY(want_int(src, k, v, WM__BATCH_BYTES_MIN, WM__BATCH_BYTES_MAX, &i));
-            c->batch_max_bytes = (size_t)i;
-        } else if (!strcmp(k, "flush_interval")) {
-            TRY(want_number(src, k, v, 0.001, 3600, &d));
-            c->flush_interval_s = d;
-        } else if (!strcmp(k, "exit_flush_timeout")) {
-            TRY(want_number(src, k, v, 0, 3600, &d));
-            c->exit_flush_timeout_s = d;
-        } else if (!strcmp(k, "log_level")) {
-            TRY(want_string(src, k, v, 16, true, &s));
-            TRY(parse_log_level(src, k, s, &c->log_level));
-        } else {
-            return unknown_key(src, "", k);
+            continue;
+        }
+        const wm__config_key *k = find_key(wm__config_keys, wm__config_n_keys, name, strlen(name));
+        if (k) {
+            TRY(apply_key(src, k->name, k, v, c));
+            continue;
+        }
+        if (!is_section(name))
+            return unknown_key(src, "", name);
+        if (!json_is_object(v))
+            return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be an object", src, name);
+        const char *inner;
+        json_t *iv;
+        char full[256];
+        json_object_foreach(v, inner, iv) {
+            int len = snprintf(full, sizeof full, "%s.%s", name, inner);
+            k = len > 0 ? find_key(wm__config_keys, wm__config_n_keys, full, (size_t)len) : NULL;
+            if (!k)
+                return unknown_key(src, name, inner);
+            TRY(apply_key(src, k->name, k, iv, c));
         }
     }
     return WM_OK;
@@ -490,100 +418,22 @@ static wm_status apply_config_variable(wm__config *c) {
     return st;
 }
 
-/* ---- environment variables: each maps onto one key of the schema ----------------------------- */
-
-typedef enum { ENV_STRING, ENV_NUMBER, ENV_INT, ENV_BOOL } env_kind;
-
-typedef struct env_var {
-    const char *name;
-    const char *section; /* NULL for top level */
-    const char *key;
-    env_kind kind;
-} env_var;
-
-static const env_var env_vars[] = {
-    {"WAFERMON_MODE", NULL, "mode", ENV_STRING},
-    {"WAFERMON_SIDECAR_URL", "sidecar", "url", ENV_STRING},
-    {"WAFERMON_SIDECAR_TIMEOUT", "sidecar", "timeout", ENV_NUMBER},
-    {"WAFERMON_SIDECAR_RETRIES", "sidecar", "retries", ENV_INT},
-    {"WAFERMON_SIDECAR_TOKEN", "sidecar", "token", ENV_STRING},
-    {"WAFERMON_SIDECAR_GZIP", "sidecar", "gzip", ENV_BOOL},
-    {"WAFERMON_APP_NAME", "app", "name", ENV_STRING},
-    {"WAFERMON_APP_VERSION", "app", "version", ENV_STRING},
-    {"WAFERMON_SITE_ID", "app", "site_id", ENV_STRING},
-    {"WAFERMON_SPOOL_ENABLED", "spool", "enabled", ENV_BOOL},
-    {"WAFERMON_SPOOL_DIR", "spool", "path", ENV_STRING},
-    {"WAFERMON_SPOOL_MAX_MB", "spool", "max_size_mb", ENV_NUMBER},
-    {"WAFERMON_QUEUE_SIZE", "queue", "size", ENV_INT},
-    {"WAFERMON_QUEUE_WHEN_FULL", "queue", "when_full", ENV_STRING},
-    {"WAFERMON_BATCH_SIZE", NULL, "batch_size", ENV_INT},
-    {"WAFERMON_BATCH_MAX_BYTES", NULL, "batch_max_bytes", ENV_INT},
-    {"WAFERMON_FLUSH_INTERVAL", NULL, "flush_interval", ENV_NUMBER},
-    {"WAFERMON_EXIT_FLUSH_TIMEOUT", NULL, "exit_flush_timeout", ENV_NUMBER},
-    {"WAFERMON_LOG_LEVEL", NULL, "log_level", ENV_STRING},
-};
-
-static json_t *env_value(const env_var *e, const char *text) {
-    char *end;
-    switch (e->kind) {
-    case ENV_STRING:
-        return json_string(text);
-    case ENV_NUMBER: {
-        errno = 0;
-        double d = strtod(text, &end);
-        if (errno || end == text || *end)
-            return NULL;
-        return json_real(d);
-    }
-    case ENV_INT: {
-        errno = 0;
-        long long i = strtoll(text, &end, 10);
-        if (errno || end == text || *end)
-            return NULL;
-        return json_integer(i);
-    }
-    case ENV_BOOL:
-        if (!strcmp(text, "1") || !strcasecmp(text, "true") || !strcasecmp(text, "yes") ||
-            !strcasecmp(text, "on"))
-            return json_true();
-        if (!strcmp(text, "0") || !strcasecmp(text, "false") || !strcasecmp(text, "no") ||
-            !strcasecmp(text, "off"))
-            return json_false();
-        return NULL;
-    }
-    return NULL;
-}
+/* ---- environment variables: the rows that name one ---------------------------------------------
+ */
 
 static wm_status apply_environment(wm__config *c) {
-    for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++) {
-        const env_var *e = &env_vars[i];
-        const char *text = getenv(e->name);
-        if (!text || !text[0])
-            continue;
-        static const char *kinds[] = {"a string", "a number", "an integer", "true/false/1/0"};
-        json_t *value = env_value(e, text);
-        if (!value)
-            return wm__fail(WM_E_CONFIG, "%s: must be %s, got \"%s\"", e->name, kinds[e->kind],
-                            text);
-        json_t *root = json_object();
-        if (e->section) {
-            json_t *inner = json_object();
-            json_object_set_new(inner, e->key, value);
-            json_object_set_new(root, e->section, inner);
-        } else {
-            json_object_set_new(root, e->key, value);
-        }
-        wm_status st = apply_object(e->name, root, c);
-        json_decref(root);
-        if (st != WM_OK)
-            return st;
+    for (size_t i = 0; i < wm__config_n_keys; i++) {
+        const wm__config_key *k = &wm__config_keys[i];
+        const char *text = k->env ? getenv(k->env) : NULL;
+        if (text && text[0])
+            TRY(apply_text_value(k->env, k, k->name, text, c));
     }
     /* The file backend as one variable, for shell scripts: WAFERMON_FILESYSTEM_PATH=/dir. */
-    const char *fs = getenv("WAFERMON_FILESYSTEM_PATH");
+    const char *fs = getenv(WM__FILESYSTEM_PATH_ENV);
     if (fs && fs[0]) {
         json_t *root =
             json_pack("{s:[{s:s,s:s}]}", "direct_backends", "type", "filesystem", "path", fs);
-        wm_status st = apply_object("WAFERMON_FILESYSTEM_PATH", root, c);
+        wm_status st = apply_object(WM__FILESYSTEM_PATH_ENV, root, c);
         json_decref(root);
         if (st != WM_OK)
             return st;
@@ -599,8 +449,10 @@ static wm_status check_consistency(const wm__config *c) {
 }
 
 wm_status wm__config_load(const char *config_json, wm__config *out) {
-    set_defaults(out);
-    wm_status st = apply_config_variable(out);
+    memset(out, 0, sizeof *out);
+    wm_status st = apply_defaults(wm__config_keys, wm__config_n_keys, out);
+    if (st == WM_OK)
+        st = apply_config_variable(out);
     if (st == WM_OK)
         st = apply_environment(out);
     if (st == WM_OK && config_json)
@@ -610,4 +462,55 @@ wm_status wm__config_load(const char *config_json, wm__config *out) {
     if (st != WM_OK)
         wm__config_free(out);
     return st;
+}
+
+/* ---- the effective value of one key -----------------------------------------------------------
+ */
+
+static json_t *value_json(const wm__config_key *k, const void *base) {
+    const void *p = (const char *)base + k->offset;
+    switch (k->type) {
+    case WM__KEY_STRING:
+        return *(char *const *)p ? json_string(*(char *const *)p) : json_null();
+    case WM__KEY_CHOICE: {
+        int index = *(const int *)p;
+        const char *at = k->choices;
+        for (int i = 0; i < index && at; i++)
+            at = strchr(at, '|') ? strchr(at, '|') + 1 : NULL;
+        return at ? json_stringn(at, strcspn(at, "|")) : json_null();
+    }
+    case WM__KEY_BOOL:
+        return json_boolean(*(const bool *)p);
+    case WM__KEY_INT:
+        return json_integer(*(const int *)p);
+    case WM__KEY_SIZE:
+        return json_integer((json_int_t) * (const size_t *)p);
+    case WM__KEY_NUMBER:
+        return json_real(*(const double *)p);
+    case WM__KEY_MEGABYTES:
+        return json_real((double)*(const uint64_t *)p / MB);
+    }
+    return json_null();
+}
+
+wm_status wm__config_value_json(const wm__config *c, const char *key, char **out) {
+    const wm__config_key *k = NULL;
+    const void *base = c;
+    size_t index = 0;
+    int used = 0;
+    if (sscanf(key, "direct_backends[%zu].%n", &index, &used) == 1 && used > 0) {
+        if (index >= c->n_backends)
+            return wm__fail(WM_E_CONFIG, "\"%s\": there are %zu direct backends", key,
+                            c->n_backends);
+        k = find_key(wm__backend_keys, wm__backend_n_keys, key + used, strlen(key + used));
+        base = &c->backends[index];
+    } else {
+        k = find_key(wm__config_keys, wm__config_n_keys, key, strlen(key));
+    }
+    if (!k)
+        return wm__fail(WM_E_CONFIG, "unknown key \"%s\"", key);
+    json_t *value = value_json(k, base);
+    *out = value ? json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(value);
+    return *out ? WM_OK : wm__fail(WM_E_NOMEM, "out of memory");
 }

@@ -25,6 +25,7 @@ typedef struct wm__backend_config {
     char *format; /* "jsonl" */
     uint64_t max_file_bytes;
     bool fsync;
+    char *name; /* the user's name for it, NULL for none: in logs and dead letters */
 } wm__backend_config;
 
 typedef struct wm__config {
@@ -54,9 +55,53 @@ typedef struct wm__config {
     char *sdk_version;
 } wm__config;
 
+/* The configuration schema: one row per key (core/src/config_keys.c). Defaults, validation, the
+ * WAFERMON_* variables, wm_client_config_get and the table in docs/c-core.md all come from it. */
+typedef enum wm__key_type {
+    WM__KEY_STRING,    /* char *; min/max bound its length in bytes, choices (if set) its values */
+    WM__KEY_BOOL,      /* bool */
+    WM__KEY_INT,       /* int, from a JSON integer */
+    WM__KEY_SIZE,      /* size_t, from a JSON integer */
+    WM__KEY_NUMBER,    /* double */
+    WM__KEY_MEGABYTES, /* uint64_t bytes, from a number of MiB */
+    WM__KEY_CHOICE     /* an enum (int-sized): the index of the value in choices */
+} wm__key_type;
+
+enum {
+    WM__KEY_NULLABLE = 1u << 0, /* JSON null sets it back to none */
+    WM__KEY_REQUIRED = 1u << 1, /* must be given (direct_backends[] entries) */
+    WM__KEY_HTTP_URL = 1u << 2  /* must start with http:// or https:// */
+};
+
+typedef struct wm__config_key {
+    const char *name; /* "sidecar.url": section, dot, key; or the key alone at the top level */
+    const char *env;  /* "WAFERMON_SIDECAR_URL", NULL for none */
+    wm__key_type type;
+    size_t offset;   /* into wm__config, or wm__backend_config for the backend keys */
+    double min, max; /* the range; for strings the length in bytes */
+    const char *def; /* the default, written as its variable would be; NULL for none */
+    char *(*computed_default)(void); /* when the default depends on the process (malloc'd) */
+    const char *doc_default;         /* the default as the docs show a computed one */
+    const char *choices;             /* "sidecar|direct" */
+    const char *why;                 /* why the maximum or the choices: added to the error */
+    unsigned flags;
+    const char *help; /* one line for docs/c-core.md */
+} wm__config_key;
+
+extern const wm__config_key wm__config_keys[];
+extern const size_t wm__config_n_keys;
+/* The keys of each direct_backends[] entry; offsets into wm__backend_config. */
+extern const wm__config_key wm__backend_keys[];
+extern const size_t wm__backend_n_keys;
+/* The variable that configures one filesystem backend: WAFERMON_FILESYSTEM_PATH=/dir. */
+#define WM__FILESYSTEM_PATH_ENV "WAFERMON_FILESYSTEM_PATH"
+
 /* Builds the configuration: defaults < WAFERMON_CONFIG < WAFERMON_* variables < config_json.
  * On failure the detail (naming the key or variable) is in wm_last_error(). */
 wm_status wm__config_load(const char *config_json, wm__config *out);
 void wm__config_free(wm__config *cfg);
+/* The effective value of key ("queue.size", "direct_backends[0].path") as JSON text: *out is
+ * malloc'd, the caller frees it. WM_E_CONFIG for an unknown key. */
+wm_status wm__config_value_json(const wm__config *cfg, const char *key, char **out);
 
 #endif

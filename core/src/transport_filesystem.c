@@ -160,6 +160,10 @@ wm_status wm__filesystem_transport_open(const wm__backend_config *bc, wm__transp
     out->ops = &filesystem_ops;
     out->state = fs;
     snprintf(out->id, sizeof out->id, "filesystem-%08x", wm__fnv1a(bc->path));
-    snprintf(out->description, sizeof out->description, "filesystem %s", bc->path);
+    if (bc->name) /* the user's name first: it is what they look for in logs and dead letters */
+        snprintf(out->description, sizeof out->description, "%s (filesystem %s)", bc->name,
+                 bc->path);
+    else
+        snprintf(out->description, sizeof out->description, "filesystem %s", bc->path);
     return WM_OK;
 }

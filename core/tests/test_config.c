@@ -172,3 +172,66 @@ int test_config_direct_mode_needs_backend(void) {
     clear_env();
     return 0;
 }
+
+int test_config_get_gives_the_layered_value(void) {
+    clear_env();
+    const char *base = tu_tempdir();
+    char dir[300], spool[300];
+    tu_paths(base, dir, spool);
+    setenv("WAFERMON_CONFIG", "{\"exit_flush_timeout\": 1.5, \"queue\": {\"size\": 77}}", 1);
+    setenv("WAFERMON_QUEUE_SIZE", "78", 1);
+    char json[600];
+    snprintf(json, sizeof json,
+             "{\"spool\": {\"path\": \"%s\"}, \"sidecar\": {\"url\": \"http://127.0.0.1:9\"}, "
+             "\"queue\": {\"when_full\": \"drop\"}}",
+             spool);
+    wm_client *c;
+    CHECK_OK(wm_client_open(json, &c));
+    char buf[64];
+    CHECK_OK(wm_client_config_get(c, "exit_flush_timeout", buf, sizeof buf));
+    CHECK(strtod(buf, NULL) == 1.5); /* from WAFERMON_CONFIG */
+    CHECK_OK(wm_client_config_get(c, "queue.size", buf, sizeof buf));
+    CHECK(!strcmp(buf, "78")); /* the variable beats the file */
+    CHECK_OK(wm_client_config_get(c, "queue.when_full", buf, sizeof buf));
+    CHECK(!strcmp(buf, "\"drop\"")); /* the caller's JSON beats both */
+    CHECK_OK(wm_client_config_get(c, "batch_size", buf, sizeof buf));
+    CHECK(!strcmp(buf, "500")); /* the default */
+    CHECK_OK(wm_client_config_get(c, "sidecar.token", buf, sizeof buf));
+    CHECK(!strcmp(buf, "null"));
+    CHECK_OK(wm_client_config_get(c, "spool.max_size_mb", buf, sizeof buf));
+    CHECK(strtod(buf, NULL) == 512);
+    CHECK_STATUS(wm_client_config_get(c, "queue.colour", buf, sizeof buf), WM_E_CONFIG);
+    CHECK_ERROR_MENTIONS("unknown key \"queue.colour\"");
+    CHECK_STATUS(wm_client_config_get(c, "direct_backends[0].path", buf, sizeof buf), WM_E_CONFIG);
+    CHECK_STATUS(wm_client_config_get(c, "sidecar.url", buf, 4), WM_E_TOO_LARGE);
+    CHECK_ERROR_MENTIONS("needs a buffer of 21 bytes");
+    CHECK_STATUS(wm_client_config_get(NULL, "mode", buf, sizeof buf), WM_E_INVALID_ARGUMENT);
+    CHECK_OK(wm_client_close(c, 0));
+    clear_env();
+    tu_rmtree(base);
+    return 0;
+}
+
+int test_config_every_key_has_its_default(void) {
+    clear_env();
+    wm__config c;
+    CHECK_OK(wm__config_load(NULL, &c));
+    /* One row of the table per key: each default reads back as the docs give it. */
+    for (size_t i = 0; i < wm__config_n_keys; i++) {
+        const wm__config_key *k = &wm__config_keys[i];
+        char *text;
+        CHECK_OK(wm__config_value_json(&c, k->name, &text));
+        if (k->def && (k->type == WM__KEY_NUMBER || k->type == WM__KEY_MEGABYTES))
+            CHECK(strtod(text, NULL) == strtod(k->def, NULL));
+        else if (k->def && k->type != WM__KEY_STRING && k->type != WM__KEY_CHOICE)
+            CHECK(!strcmp(text, k->def));
+        else if (k->def)
+            CHECK(strlen(text) == strlen(k->def) + 2 && !strncmp(text + 1, k->def, strlen(k->def)));
+        else if (!k->computed_default)
+            CHECK(!strcmp(text, "null"));
+        CHECK(k->help && k->help[0]);
+        free(text);
+    }
+    wm__config_free(&c);
+    return 0;
+}

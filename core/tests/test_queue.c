@@ -25,9 +25,13 @@ int test_queue_full_drop_policy_counts(void) {
                        "\"queue\": {\"size\": 5, \"when_full\": \"drop\"}, \"batch_size\": 1000, "
                        "\"flush_interval\": 60",
                        &c));
-    CHECK(emit_jobs(c, 10) == 0); /* 20 events */
+    wm_client_flush(NULL, 0); /* leaves "client is NULL" in wm_last_error() */
+    /* The contract (wafermon.h, WM_E_QUEUE_FULL): a dropping emit returns WM_OK, is counted, and
+     * leaves no detail behind, since no call returns WM_E_QUEUE_FULL. */
+    CHECK(emit_jobs(c, 10) == 0); /* 20 events, each call WM_OK */
     CHECK(wm_client_stat(c, WM_STAT_EMITTED) == 5);
     CHECK(wm_client_stat(c, WM_STAT_DROPPED) == 15);
+    CHECK_ERROR_MENTIONS("client is NULL");
     CHECK(wm_client_stat(c, WM_STAT_QUEUE_DEPTH) == 5);
     CHECK_OK(wm_client_flush(c, 10));
     CHECK(wm_client_stat(c, WM_STAT_DELIVERED) == 5);
@@ -56,7 +60,8 @@ int test_queue_full_spool_policy_spools_on_caller(void) {
     uint64_t spooled = wm_client_stat(c, WM_STAT_SPOOLED);
     CHECK(spooled >= 1 && spooled <= 15);
     CHECK_OK(wm_client_flush(c, 10));
-    /* The receiver is healthy, so the thread replays the spooled 15 once the queue is quiet. */
+    /* The receiver is healthy, so the thread replays what the callers spooled once the queue is
+     * quiet. */
     for (int i = 0; i < 500 && wm_client_stat(c, WM_STAT_SPOOL_PENDING) > 0; i++) {
         wm_client_flush(c, 0);
         usleep(10000);

@@ -1,6 +1,7 @@
 /* Helpers for the unit tests. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -107,6 +108,21 @@ wm_status tu_open_direct(const char *dir, const char *spool_dir, const char *ext
     free(text);
     json_decref(cfg);
     return st;
+}
+
+int tu_stderr_to(const char *path) {
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    close(fd);
+    return saved;
+}
+
+void tu_stderr_restore(int saved) {
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
 }
 
 int tu_validate_with_schema(const char *ndjson_path) {

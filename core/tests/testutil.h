@@ -52,6 +52,9 @@ size_t tu_count_lines(const char *text);
  * merged config JSON members (without braces), may be "". */
 wm_status tu_open_direct(const char *dir, const char *spool_dir, const char *extra,
                          wm_client **out);
+/* Sends this process's stderr (the core's log) to path; returns what to give tu_stderr_restore. */
+int tu_stderr_to(const char *path);
+void tu_stderr_restore(int saved);
 /* Validates NDJSON against the conformance schema with the repository's Python validator
  * (wafermon_schema, installed in .venv by the bootstrap); returns 0 when valid. */
 int tu_validate_with_schema(const char *ndjson_path);
