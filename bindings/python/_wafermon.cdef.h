@@ -38,6 +38,7 @@ typedef struct wm_client wm_client;
 typedef struct wm_job wm_job;
 
 wm_status wm_client_open(const char *config_json, wm_client **out);
+wm_status wm_client_config_get(wm_client *client, const char *key, char *buf, size_t buf_size);
 wm_status wm_client_flush(wm_client *client, double timeout_s);
 wm_status wm_client_close(wm_client *client, double timeout_s);
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import json
 import os
 import sys
 import threading
@@ -48,10 +49,28 @@ class Client:
         self._addr: int | None = address(self._ptr)
         self._lock = threading.Lock()
         self._out = ffi.new("wm_job **")  # shared by _start, used under _lock
-        self.exit_flush_timeout = _config.exit_flush_timeout(settings)
+        self.exit_flush_timeout = float(self.config_value("exit_flush_timeout"))
         self._settings = {k: v for k, v in settings.items() if k != "sdk"}
         _live.add(self)
         _children.client_opened()
+
+    def config_value(self, key: str) -> Any:
+        """The effective value of one configuration key after every layer (defaults,
+        ``WAFERMON_CONFIG``, ``WAFERMON_*`` variables, this client's configuration), as the core
+        resolved it: e.g. ``config_value("queue.when_full") == "drop"``, ``None`` for a key with no
+        value. ``key`` is a name from the table in docs/c-core.md (``"direct_backends[0].path"``
+        for a backend's key). Raises :class:`ConfigError` for an unknown key, :class:`ClosedError`
+        once closed."""
+        if not isinstance(key, str):
+            raise InvalidArgumentError(f"config_value: key must be a str, got {type(key).__name__}")
+        buf = ffi.new("char[]", 8192)  # above the longest value (a path of PATH_MAX bytes)
+        with self._lock:  # close frees the configuration
+            if self._ptr is None:
+                raise ClosedError("the client is closed")
+            status = lib.wm_client_config_get(self._ptr, key.encode(), buf, len(buf))
+        if status:
+            raise_status(status, "config_value")
+        return json.loads(ffi.string(buf))
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Configuration handed to ``wm_client_open``: the caller's dict, JSON text or file, plus keyword
 arguments, with the SDK's identity added. The core validates every key (and names the one at
-fault); this module only assembles the JSON and finds the exit flush timeout for ``atexit``."""
+fault); this module only assembles the JSON. The layering (defaults < ``WAFERMON_CONFIG`` < ``WAFERMON_*``
+< this configuration) is the core's alone: read an effective value with ``Client.config_value``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import Any
 from .errors import ConfigError
 
 SDK_VERSION = "0.1.0"
-DEFAULT_EXIT_FLUSH_TIMEOUT = 2.0
 
 ConfigSource = Mapping[str, Any] | str | os.PathLike[str] | None
 
@@ -74,24 +74,3 @@ def _jsonable(value: object) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-def exit_flush_timeout(config: Mapping[str, Any]) -> float:
-    """The ``exit_flush_timeout`` the core resolved: the same layers, later wins (defaults <
-    WAFERMON_CONFIG < WAFERMON_EXIT_FLUSH_TIMEOUT < the caller's configuration)."""
-    value: object = DEFAULT_EXIT_FLUSH_TIMEOUT
-    env_config = os.environ.get("WAFERMON_CONFIG", "")
-    if env_config:
-        try:
-            text = env_config if env_config.lstrip().startswith("{") else Path(env_config).read_text()
-            value = json.loads(text).get("exit_flush_timeout", value)
-        except (OSError, ValueError, AttributeError):
-            pass  # the core already refused or accepted it; keep the default
-    env = os.environ.get("WAFERMON_EXIT_FLUSH_TIMEOUT")
-    if env:
-        value = env
-    value = config.get("exit_flush_timeout", value)
-    try:
-        return max(0.0, float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return DEFAULT_EXIT_FLUSH_TIMEOUT

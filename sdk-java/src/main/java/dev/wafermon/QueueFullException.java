@@ -1,6 +1,6 @@
 package dev.wafermon;
 
-/** The queue was full and the policy is drop: only reported in details, emits do not throw it. C status {@code WM_E_QUEUE_FULL}, named {@code QueueFullError} in the status table. */
+/** Never thrown: with queue.when_full "drop" an emit into a full queue succeeds and the event is counted in {@link Stat#DROPPED} (monitoring never fails the job); kept so the status table stays complete. C status {@code WM_E_QUEUE_FULL}, named {@code QueueFullError} in the status table. */
 public class QueueFullException extends WafermonException {
     private static final long serialVersionUID = 1L;
 
