@@ -26,7 +26,7 @@ def test_config_value_is_the_layered_value(tmp_path: Path, monkeypatch: pytest.M
         assert client.config_value("queue.when_full") == "spool"  # the default
         assert client.config_value("sidecar.token") is None
         assert client.config_value("direct_backends[0].path") == str(tmp_path / "out")
-        with pytest.raises(wafermon.ConfigError, match='unknown key "queue.colour"'):
+        with pytest.raises(wafermon.ConfigError, match=r'unknown key "queue\.colour"'):
             client.config_value("queue.colour")
     with pytest.raises(wafermon.ClosedError):
         client.config_value("mode")
