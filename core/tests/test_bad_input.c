@@ -4,17 +4,6 @@
 
 #include "testutil.h"
 
-static wm_client *open_client(const char **base_out) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
-    wm_client *c = NULL;
-    if (tu_open_direct(dir, spool, "", &c) != WM_OK)
-        return NULL;
-    *base_out = base;
-    return c;
-}
-
 int test_bad_input_null_handles(void) {
     wm_job *j = NULL;
     CHECK_STATUS(wm_client_open(NULL, NULL), WM_E_INVALID_ARGUMENT);
@@ -33,9 +22,9 @@ int test_bad_input_null_handles(void) {
     CHECK_OK(wm_client_close(NULL, 1));
     CHECK(wm_job_is_finished(NULL) == 0);
     wm_job_destroy(NULL);
-    const char *base;
-    wm_client *c = open_client(&base);
-    CHECK(c);
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, ""));
+    wm_client *c = fx.client;
     CHECK_STATUS(wm_job_start(c, "k", NULL, NULL, NULL), WM_E_INVALID_ARGUMENT);
     CHECK_OK(wm_job_start(c, "k", NULL, NULL, &j));
     char small[10];
@@ -55,14 +44,14 @@ int test_bad_input_null_handles(void) {
     CHECK_STATUS(wm_subjob_start(j, "x", NULL, &sub), WM_E_CLOSED);
     CHECK(sub == NULL);
     wm_job_destroy(j);
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }
 
 int test_bad_input_invalid_utf8(void) {
-    const char *base;
-    wm_client *c = open_client(&base);
-    CHECK(c);
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, ""));
+    wm_client *c = fx.client;
     wm_job *j = NULL;
     CHECK_STATUS(wm_job_start(c, "bad\xff", NULL, NULL, &j), WM_E_ENCODING);
     CHECK_ERROR_MENTIONS("business_key");
@@ -83,14 +72,14 @@ int test_bad_input_invalid_utf8(void) {
     wm_job_destroy(j);
     CHECK(wm_client_stat(c, WM_STAT_EMITTED) == 2);
     CHECK_OK(wm_client_close(c, 5));
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }
 
 int test_bad_input_metadata_not_object(void) {
-    const char *base;
-    wm_client *c = open_client(&base);
-    CHECK(c);
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, ""));
+    wm_client *c = fx.client;
     wm_job *j = NULL;
     const char *bad[] = {"[1, 2]",
                          "\"text\"",
@@ -116,14 +105,14 @@ int test_bad_input_metadata_not_object(void) {
     wm_job_destroy(j);
     CHECK(wm_client_stat(c, WM_STAT_EMITTED) == 2);
     CHECK_OK(wm_client_close(c, 5));
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }
 
 int test_bad_input_oversized_values(void) {
-    const char *base;
-    wm_client *c = open_client(&base);
-    CHECK(c);
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, ""));
+    wm_client *c = fx.client;
     wm_job *j = NULL;
     char key[300];
     memset(key, 'k', sizeof key - 1);
@@ -150,14 +139,14 @@ int test_bad_input_oversized_values(void) {
     CHECK_OK(wm_job_succeed(j, NULL));
     wm_job_destroy(j);
     CHECK_OK(wm_client_close(c, 5));
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }
 
 int test_bad_input_double_finish_and_bad_progress(void) {
-    const char *base;
-    wm_client *c = open_client(&base);
-    CHECK(c);
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, ""));
+    wm_client *c = fx.client;
     wm_job *j;
     CHECK_OK(wm_job_start(c, NULL, NULL, NULL, &j));
     CHECK_STATUS(wm_job_progress(j, 1.5, NULL), WM_E_INVALID_ARGUMENT);
@@ -174,16 +163,14 @@ int test_bad_input_double_finish_and_bad_progress(void) {
     CHECK(wm_job_is_finished(j));
     wm_job_destroy(j);
     CHECK_OK(wm_client_close(c, 5));
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }
 
 int test_bad_input_error_text_is_cut_not_refused(void) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
-    wm_client *c;
-    CHECK_OK(tu_open_direct(dir, spool, "", &c));
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, ""));
+    wm_client *c = fx.client;
     wm_job *j;
     CHECK_OK(wm_job_start(c, NULL, NULL, NULL, &j));
     char *msg = malloc(20001);
@@ -198,16 +185,16 @@ int test_bad_input_error_text_is_cut_not_refused(void) {
     wm_job_destroy(j);
     CHECK_OK(wm_client_close(c, 5));
     char path[400];
-    snprintf(path, sizeof path, "%s/all.jsonl", base);
+    snprintf(path, sizeof path, "%s/all.jsonl", fx.base);
     size_t len;
-    char *text = tu_read_events(dir, &len);
+    char *text = tu_read_events(fx.dir, &len);
     FILE *f = fopen(path, "wb");
     fwrite(text, 1, len, f);
     fclose(f);
     CHECK(strstr(text, "...\"") != NULL);
     free(text);
     CHECK(tu_validate_with_schema(path) == 0);
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }
 

@@ -175,16 +175,15 @@ int test_config_direct_mode_needs_backend(void) {
 
 int test_config_get_gives_the_layered_value(void) {
     clear_env();
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
+    tu_fixture fx;
+    tu_fixture_init(&fx);
     setenv("WAFERMON_CONFIG", "{\"exit_flush_timeout\": 1.5, \"queue\": {\"size\": 77}}", 1);
     setenv("WAFERMON_QUEUE_SIZE", "78", 1);
     char json[600];
     snprintf(json, sizeof json,
              "{\"spool\": {\"path\": \"%s\"}, \"sidecar\": {\"url\": \"http://127.0.0.1:9\"}, "
              "\"queue\": {\"when_full\": \"drop\"}}",
-             spool);
+             fx.spool);
     wm_client *c;
     CHECK_OK(wm_client_open(json, &c));
     char buf[64];
@@ -208,7 +207,7 @@ int test_config_get_gives_the_layered_value(void) {
     CHECK_STATUS(wm_client_config_get(NULL, "mode", buf, sizeof buf), WM_E_INVALID_ARGUMENT);
     CHECK_OK(wm_client_close(c, 0));
     clear_env();
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }
 

@@ -8,22 +8,20 @@
 
 /* Runs body(client) with the file backend, closes, returns the events as a JSON array. */
 static json_t *events_of(const char *extra, int (*body)(wm_client *)) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
-    wm_client *c;
-    if (tu_open_direct(dir, spool, extra, &c) != WM_OK)
+    tu_fixture fx;
+    if (tu_fixture_open(&fx, extra) != WM_OK)
         return NULL;
+    wm_client *c = fx.client;
     if (body(c) != 0)
         return NULL;
     if (wm_client_close(c, 10) != WM_OK)
         return NULL;
-    char *text = tu_read_events(dir, NULL);
+    char *text = tu_read_events(fx.dir, NULL);
     json_t *arr = json_array();
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
         json_array_append_new(arr, json_loads(line, 0, NULL));
     free(text);
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return arr;
 }
 
@@ -134,24 +132,23 @@ static int many_kinds_body(wm_client *c) {
 }
 
 int test_encode_output_validates_against_schema(void) {
-    const char *base = tu_tempdir();
-    snprintf(schema_dir, sizeof schema_dir, "%s", base);
-    char dir[300], spool[300], all[400];
-    tu_paths(base, dir, spool);
-    wm_client *c;
-    CHECK_OK(tu_open_direct(dir, spool, "", &c));
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, ""));
+    wm_client *c = fx.client;
+    snprintf(schema_dir, sizeof schema_dir, "%s", fx.base);
+    char all[400];
     CHECK(many_kinds_body(c) == 0);
     CHECK_OK(wm_client_close(c, 10));
     size_t len;
-    char *text = tu_read_events(dir, &len);
+    char *text = tu_read_events(fx.dir, &len);
     CHECK(tu_count_lines(text) == 250);
-    snprintf(all, sizeof all, "%s/all.jsonl", base);
+    snprintf(all, sizeof all, "%s/all.jsonl", fx.base);
     FILE *f = fopen(all, "wb");
     fwrite(text, 1, len, f);
     fclose(f);
     free(text);
     CHECK(tu_validate_with_schema(all) == 0);
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }
 

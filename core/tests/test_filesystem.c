@@ -6,16 +6,15 @@
 #include "testutil.h"
 
 int test_filesystem_rotation_by_size(void) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
+    tu_fixture fx;
+    tu_fixture_init(&fx);
     char cfg[1024];
     snprintf(
         cfg, sizeof cfg,
         "{\"mode\": \"direct\", \"direct_backends\": [{\"type\": \"filesystem\", \"path\": \"%s\", "
         "\"max_file_mb\": 0.01}], \"spool\": {\"path\": \"%s\"}, \"batch_size\": 10, "
         "\"flush_interval\": 0.01}",
-        dir, spool);
+        fx.dir, fx.spool);
     wm_client *c;
     CHECK_OK(wm_client_open(cfg, &c));
     for (int i = 0; i < 200; i++) {
@@ -27,7 +26,7 @@ int test_filesystem_rotation_by_size(void) {
             CHECK_OK(wm_client_flush(c, 5));
     }
     CHECK_OK(wm_client_close(c, 10));
-    DIR *d = opendir(dir);
+    DIR *d = opendir(fx.dir);
     struct dirent *e;
     int files = 0;
     while ((e = readdir(d))) {
@@ -35,44 +34,41 @@ int test_filesystem_rotation_by_size(void) {
             continue;
         files++;
         char path[600];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", fx.dir, e->d_name);
         struct stat st;
         stat(path, &st);
         CHECK(st.st_size <= 10486 + 10 * 1200); /* at most one batch past the limit */
     }
     closedir(d);
     CHECK(files > 5);
-    char *text = tu_read_events(dir, NULL);
-    CHECK(tu_count_lines(text) == 400);
-    free(text);
-    tu_rmtree(base);
+    CHECK(tu_fixture_lines(&fx) == 400);
+    tu_fixture_done(&fx);
     return 0;
 }
 
 /* direct_backends[].name: names the backend in the log (and so in the dead-letter file's
  * "target", which is the same description), is readable back, and is unique. */
 int test_filesystem_backend_name_is_in_the_log(void) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300], log[400];
-    tu_paths(base, dir, spool);
-    snprintf(log, sizeof log, "%s/stderr.log", base);
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, "")); /* makes the backend's directory */
+    CHECK_OK(wm_client_close(fx.client, 5));
+    char log[400];
+    snprintf(log, sizeof log, "%s/stderr.log", fx.base);
     wm_client *c;
-    CHECK_OK(tu_open_direct(dir, spool, "\"log_level\": \"warn\"", &c));
-    CHECK_OK(wm_client_close(c, 5));
     char cfg[1024];
     snprintf(cfg, sizeof cfg,
              "{\"mode\": \"direct\", \"direct_backends\": [{\"type\": \"filesystem\", \"name\": "
              "\"archive\", \"path\": \"%s\"}], \"spool\": {\"path\": \"%s\"}, \"sidecar\": "
              "{\"retries\": 0}, \"flush_interval\": 0.01}",
-             dir, spool);
+             fx.dir, fx.spool);
     CHECK_OK(wm_client_open(cfg, &c));
     char name[64];
     CHECK_OK(wm_client_config_get(c, "direct_backends[0].name", name, sizeof name));
     CHECK(!strcmp(name, "\"archive\""));
     /* The backend's directory becomes a file: every write fails, the backend is marked down
      * and the log says which backend. */
-    tu_rmtree(dir);
-    FILE *f = fopen(dir, "w");
+    tu_rmtree(fx.dir);
+    FILE *f = fopen(fx.dir, "w");
     CHECK(f != NULL);
     fclose(f);
     int saved = tu_stderr_to(log);
@@ -91,16 +87,16 @@ int test_filesystem_backend_name_is_in_the_log(void) {
     char *text = tu_read_file(log, NULL);
     CHECK(text && strstr(text, "archive (filesystem "));
     free(text);
-    unlink(dir);
+    unlink(fx.dir);
     /* Two backends of one name would be told apart by nothing: refused, naming both. */
     snprintf(cfg, sizeof cfg,
              "{\"mode\": \"direct\", \"direct_backends\": [{\"type\": \"filesystem\", \"name\": "
              "\"a\", \"path\": \"%s/1\"}, {\"type\": \"filesystem\", \"name\": \"a\", \"path\": "
              "\"%s/2\"}]}",
-             base, base);
+             fx.base, fx.base);
     CHECK_STATUS(wm_client_open(cfg, &c), WM_E_CONFIG);
     CHECK_ERROR_MENTIONS("\"direct_backends[1].name\" \"a\" is already the name of "
                          "direct_backends[0]");
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }

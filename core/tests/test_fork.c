@@ -8,11 +8,9 @@
 #include "testutil.h"
 
 int test_fork_child_rearms_client_and_refuses_parent_job(void) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
-    wm_client *c;
-    CHECK_OK(tu_open_direct(dir, spool, "", &c));
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, ""));
+    wm_client *c = fx.client;
     wm_job *j;
     CHECK_OK(wm_job_start(c, "parent-job", NULL, NULL, &j));
     tu_quiesce_before_fork(c);
@@ -42,7 +40,7 @@ int test_fork_child_rearms_client_and_refuses_parent_job(void) {
     CHECK_OK(wm_job_succeed(j, NULL)); /* the parent still owns its job */
     wm_job_destroy(j);
     CHECK_OK(wm_client_close(c, 10));
-    char *text = tu_read_events(dir, NULL);
+    char *text = tu_read_events(fx.dir, NULL);
     CHECK(tu_count_lines(text) == 4);
     int child_events = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
@@ -55,6 +53,6 @@ int test_fork_child_rearms_client_and_refuses_parent_job(void) {
     }
     CHECK(child_events == 2);
     free(text);
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }

@@ -26,14 +26,12 @@ static int two_apps_body(wm_client *c) {
 }
 
 int test_job_app_is_per_job_and_inherited(void) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
-    wm_client *c;
-    CHECK_OK(tu_open_direct(dir, spool, "\"app\": {\"name\": \"conf\", \"version\": \"9\"}", &c));
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, "\"app\": {\"name\": \"conf\", \"version\": \"9\"}"));
+    wm_client *c = fx.client;
     CHECK(two_apps_body(c) == 0);
     CHECK_OK(wm_client_close(c, 10));
-    char *text = tu_read_events(dir, NULL);
+    char *text = tu_read_events(fx.dir, NULL);
     int seen = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         json_t *e = json_loads(line, 0, NULL);
@@ -58,17 +56,15 @@ int test_job_app_is_per_job_and_inherited(void) {
         json_decref(e);
     }
     free(text);
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     CHECK(seen == 8); /* started + finished for four entities */
     return 0;
 }
 
 int test_job_app_bad_arguments_are_named(void) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
-    wm_client *c;
-    CHECK_OK(tu_open_direct(dir, spool, "", &c));
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, ""));
+    wm_client *c = fx.client;
     wm_job *j = (wm_job *)1;
     CHECK_STATUS(wm_job_start_app(c, "", NULL, NULL, NULL, NULL, NULL, &j), WM_E_INVALID_ARGUMENT);
     CHECK_ERROR_MENTIONS("app name");
@@ -82,6 +78,6 @@ int test_job_app_bad_arguments_are_named(void) {
     CHECK_ERROR_MENTIONS("app id");
     CHECK_STATUS(wm_job_start_app(c, "caf\xc3", NULL, NULL, NULL, NULL, NULL, &j), WM_E_ENCODING);
     CHECK_OK(wm_client_close(c, 10));
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }

@@ -15,16 +15,12 @@ static int emit_jobs(wm_client *c, int n) {
 }
 
 int test_queue_full_drop_policy_counts(void) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
-    wm_client *c;
+    tu_fixture fx;
     /* A batch larger than the queue and a long interval: nothing drains until the flush. */
-    CHECK_OK(
-        tu_open_direct(dir, spool,
-                       "\"queue\": {\"size\": 5, \"when_full\": \"drop\"}, \"batch_size\": 1000, "
-                       "\"flush_interval\": 60",
-                       &c));
+    CHECK_OK(tu_fixture_open(
+        &fx, "\"queue\": {\"size\": 5, \"when_full\": \"drop\"}, \"batch_size\": 1000, "
+             "\"flush_interval\": 60"));
+    wm_client *c = fx.client;
     wm_client_flush(NULL, 0); /* leaves "client is NULL" in wm_last_error() */
     /* The contract (wafermon.h, WM_E_QUEUE_FULL): a dropping emit returns WM_OK, is counted, and
      * leaves no detail behind, since no call returns WM_E_QUEUE_FULL. */
@@ -36,23 +32,17 @@ int test_queue_full_drop_policy_counts(void) {
     CHECK_OK(wm_client_flush(c, 10));
     CHECK(wm_client_stat(c, WM_STAT_DELIVERED) == 5);
     CHECK_OK(wm_client_close(c, 5));
-    char *text = tu_read_events(dir, NULL);
-    CHECK(tu_count_lines(text) == 5);
-    free(text);
-    tu_rmtree(base);
+    CHECK(tu_fixture_lines(&fx) == 5);
+    tu_fixture_done(&fx);
     return 0;
 }
 
 int test_queue_full_spool_policy_spools_on_caller(void) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
-    wm_client *c;
-    CHECK_OK(
-        tu_open_direct(dir, spool,
-                       "\"queue\": {\"size\": 5, \"when_full\": \"spool\"}, \"batch_size\": 1000, "
-                       "\"flush_interval\": 60",
-                       &c));
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(
+        &fx, "\"queue\": {\"size\": 5, \"when_full\": \"spool\"}, \"batch_size\": 1000, "
+             "\"flush_interval\": 60"));
+    wm_client *c = fx.client;
     CHECK(emit_jobs(c, 10) == 0);
     CHECK(wm_client_stat(c, WM_STAT_EMITTED) == 20);
     CHECK(wm_client_stat(c, WM_STAT_DROPPED) == 0);
@@ -69,28 +59,24 @@ int test_queue_full_spool_policy_spools_on_caller(void) {
     CHECK(wm_client_stat(c, WM_STAT_SPOOL_PENDING) == 0);
     CHECK(wm_client_stat(c, WM_STAT_REPLAYED) == spooled);
     CHECK_OK(wm_client_close(c, 5));
-    char *text = tu_read_events(dir, NULL);
-    CHECK(tu_count_lines(text) == 20);
-    free(text);
-    tu_rmtree(base);
+    CHECK(tu_fixture_lines(&fx) == 20);
+    tu_fixture_done(&fx);
     return 0;
 }
 
 int test_flush_waits_for_delivery(void) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
-    wm_client *c;
-    CHECK_OK(tu_open_direct(dir, spool, "\"flush_interval\": 30", &c));
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, "\"flush_interval\": 30"));
+    wm_client *c = fx.client;
     CHECK(emit_jobs(c, 50) == 0);
     CHECK_OK(wm_client_flush(c, 10));
     CHECK(wm_client_stat(c, WM_STAT_DELIVERED) == 100);
-    char *text = tu_read_events(dir, NULL);
+    char *text = tu_read_events(fx.dir, NULL);
     CHECK(tu_count_lines(text) == 100); /* on disk before close */
     free(text);
     CHECK_STATUS(wm_client_flush(c, -1), WM_E_INVALID_ARGUMENT);
     CHECK_OK(wm_client_close(c, 5));
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     return 0;
 }
 

@@ -54,11 +54,9 @@ static double cpu_of(json_t *event) {
 }
 
 int test_back_to_back_jobs_each_get_their_own_cpu(void) {
-    const char *base = tu_tempdir();
-    char dir[300], spool[300];
-    tu_paths(base, dir, spool);
-    wm_client *c;
-    CHECK_OK(tu_open_direct(dir, spool, "", &c));
+    tu_fixture fx;
+    CHECK_OK(tu_fixture_open(&fx, ""));
+    wm_client *c = fx.client;
     wm_job *busy, *idle;
     CHECK_OK(wm_job_start(c, "busy", NULL, NULL, &busy));
     burn_cpu_ms(40);
@@ -68,7 +66,7 @@ int test_back_to_back_jobs_each_get_their_own_cpu(void) {
     wm_job_destroy(busy);
     wm_job_destroy(idle);
     CHECK_OK(wm_client_close(c, 10));
-    char *text = tu_read_events(dir, NULL);
+    char *text = tu_read_events(fx.dir, NULL);
     double busy_cpu = -1, idle_cpu = -1;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         json_t *e = json_loads(line, 0, NULL);
@@ -79,7 +77,7 @@ int test_back_to_back_jobs_each_get_their_own_cpu(void) {
         json_decref(e);
     }
     free(text);
-    tu_rmtree(base);
+    tu_fixture_done(&fx);
     CHECK(busy_cpu >= 0.039); /* at least the 40 ms of CPU it burned */
     CHECK(idle_cpu >= 0 && idle_cpu < 0.01);
     return 0;

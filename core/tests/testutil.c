@@ -110,6 +110,28 @@ wm_status tu_open_direct(const char *dir, const char *spool_dir, const char *ext
     return st;
 }
 
+void tu_fixture_init(tu_fixture *fx) {
+    snprintf(fx->base, sizeof fx->base, "%s", tu_tempdir());
+    tu_paths(fx->base, fx->dir, fx->spool);
+    fx->client = NULL;
+}
+
+wm_status tu_fixture_open(tu_fixture *fx, const char *extra) {
+    tu_fixture_init(fx);
+    return tu_open_direct(fx->dir, fx->spool, extra, &fx->client);
+}
+
+size_t tu_fixture_lines(const tu_fixture *fx) {
+    char *text = tu_read_events(fx->dir, NULL);
+    size_t n = tu_count_lines(text);
+    free(text);
+    return n;
+}
+
+void tu_fixture_done(tu_fixture *fx) {
+    tu_rmtree(fx->base);
+}
+
 int tu_stderr_to(const char *path) {
     fflush(stderr);
     int saved = dup(2);

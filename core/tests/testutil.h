@@ -52,6 +52,21 @@ size_t tu_count_lines(const char *text);
  * merged config JSON members (without braces), may be "". */
 wm_status tu_open_direct(const char *dir, const char *spool_dir, const char *extra,
                          wm_client **out);
+
+/* One test's own world: a fresh temp dir `base` holding the file backend's directory `dir`
+ * (base/out) and the spool (base/spool), and a client in mode direct writing there. */
+typedef struct tu_fixture {
+    char base[300], dir[300], spool[300];
+    wm_client *client;
+} tu_fixture;
+/* Names the directories in a fresh temp dir; opens no client. */
+void tu_fixture_init(tu_fixture *fx);
+/* tu_fixture_init, then opens fx->client with tu_open_direct(dir, spool, extra). */
+wm_status tu_fixture_open(tu_fixture *fx, const char *extra);
+/* The number of event lines the file backend has written so far. */
+size_t tu_fixture_lines(const tu_fixture *fx);
+/* Removes the temp dir (close the client first). */
+void tu_fixture_done(tu_fixture *fx);
 /* Sends this process's stderr (the core's log) to path; returns what to give tu_stderr_restore. */
 int tu_stderr_to(const char *path);
 void tu_stderr_restore(int saved);
