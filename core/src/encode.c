@@ -50,6 +50,30 @@ static void str(wm__buf *b, const char *s) {
         wm__buf_append_str(b, "null");
 }
 
+/* {"k1":v1,"k2":v2}: the small objects of two strings (error, sdk). */
+static void two_strings(wm__buf *b, const char *k1, const char *v1, const char *k2,
+                        const char *v2) {
+    wm__buf_append_str(b, "{\"");
+    wm__buf_append_str(b, k1);
+    wm__buf_append_str(b, "\":");
+    str(b, v1);
+    key(b, k2);
+    str(b, v2);
+    wm__buf_append_char(b, '}');
+}
+
+static void metrics(wm__buf *b, const wm__metrics *m) {
+    static const char *const names[] = {"duration_s", "cpu_user_s", "cpu_sys_s", "mem_max_mb"};
+    const double values[] = {m->duration_s, m->cpu_user_s, m->cpu_sys_s, m->mem_max_mb};
+    for (size_t i = 0; i < 4; i++) {
+        wm__buf_append_str(b, i ? ",\"" : "{\"");
+        wm__buf_append_str(b, names[i]);
+        wm__buf_append_str(b, "\":");
+        wm__buf_append_double(b, values[i]);
+    }
+    wm__buf_append_char(b, '}');
+}
+
 static void uuid(wm__buf *b, const uint8_t id[16]) {
     char text[WM_UUID_TEXT_LEN + 1];
     wm__uuid_format(id, text);
@@ -121,25 +145,13 @@ void wm__encode_event(wm__buf *b, const wm_client *c, const wm__record *r) {
     }
     if (r->kind == WM__FINISHED) {
         key(b, "metrics");
-        wm__buf_append_str(b, "{\"duration_s\":");
-        wm__buf_append_double(b, r->metrics.duration_s);
-        wm__buf_append_str(b, ",\"cpu_user_s\":");
-        wm__buf_append_double(b, r->metrics.cpu_user_s);
-        wm__buf_append_str(b, ",\"cpu_sys_s\":");
-        wm__buf_append_double(b, r->metrics.cpu_sys_s);
-        wm__buf_append_str(b, ",\"mem_max_mb\":");
-        wm__buf_append_double(b, r->metrics.mem_max_mb);
-        wm__buf_append_char(b, '}');
+        metrics(b, &r->metrics);
         key(b, "error");
-        if (r->outcome == WM__FAILED) {
-            wm__buf_append_str(b, "{\"type\":");
-            str(b, r->error_type);
-            wm__buf_append_str(b, ",\"message\":");
-            str(b, r->error_message ? r->error_message : "");
-            wm__buf_append_char(b, '}');
-        } else {
+        if (r->outcome == WM__FAILED)
+            two_strings(b, "type", r->error_type, "message",
+                        r->error_message ? r->error_message : "");
+        else
             wm__buf_append_str(b, "null");
-        }
     }
     key(b, "metadata");
     if (r->metadata)
@@ -151,11 +163,7 @@ void wm__encode_event(wm__buf *b, const wm_client *c, const wm__record *r) {
     key(b, "pid");
     wm__buf_append_u64(b, (uint64_t)r->pid);
     key(b, "sdk");
-    wm__buf_append_str(b, "{\"lang\":");
-    str(b, c->cfg.sdk_lang);
-    wm__buf_append_str(b, ",\"version\":");
-    str(b, c->cfg.sdk_version);
-    wm__buf_append_char(b, '}');
+    two_strings(b, "lang", c->cfg.sdk_lang, "version", c->cfg.sdk_version);
     if (r->has_trace) {
         key(b, "trace");
         wm__buf_append_str(b, "{\"trace_id\":");

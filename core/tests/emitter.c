@@ -90,6 +90,16 @@ static int emit_big(wm_client *c, long n, long bytes, long finished_bytes) {
     return rc;
 }
 
+/* n jobs under business key key, each started and succeeded. */
+static void succeed_jobs(wm_client *c, long n, const char *key) {
+    for (long i = 0; i < n; i++) {
+        wm_job *j;
+        wm_job_start(c, key, NULL, NULL, &j);
+        wm_job_succeed(j, NULL);
+        wm_job_destroy(j);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: wm_emitter emit N K [SLEEP_US] | drain SECONDS\n");
@@ -102,23 +112,11 @@ int main(int argc, char **argv) {
     }
     int rc = 0;
     if (!strcmp(argv[1], "exit")) {
-        long n = atol(argv[2]);
-        for (long i = 0; i < n; i++) {
-            wm_job *j;
-            wm_job_start(c, "at-exit", NULL, NULL, &j);
-            wm_job_succeed(j, NULL);
-            wm_job_destroy(j);
-        }
+        succeed_jobs(c, atol(argv[2]), "at-exit");
         exit(0);
     }
     if (!strcmp(argv[1], "close")) {
-        long n = atol(argv[2]);
-        for (long i = 0; i < n; i++) {
-            wm_job *j;
-            wm_job_start(c, "at-close", NULL, NULL, &j);
-            wm_job_succeed(j, NULL);
-            wm_job_destroy(j);
-        }
+        succeed_jobs(c, atol(argv[2]), "at-close");
         wm_status st = wm_client_close(c, argc > 3 ? atof(argv[3]) : 1);
         printf("close: %s\n", wm_status_name(st));
         return 0;
