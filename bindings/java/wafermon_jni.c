@@ -218,14 +218,20 @@ JNIEXPORT jint JNICALL Java_dev_wafermon_Job_setMetric(JNIEnv *env, jclass cls, 
     return (jint)st;
 }
 
-JNIEXPORT jint JNICALL Java_dev_wafermon_Job_succeed(JNIEnv *env, jclass cls, jlong job,
-                                                     jbyteArray metadata) {
+/* A finish that takes only metadata (succeed, cancel). */
+static jint finish_with_metadata(JNIEnv *env, jlong job, jbyteArray metadata,
+                                 wm_status (*finish)(wm_job *, const char *)) {
     cstr md;
     if (cstr_get(env, metadata, &md))
         return WM_E_NOMEM;
-    wm_status st = wm_job_succeed(JOB(job), md.p);
+    wm_status st = finish(JOB(job), md.p);
     cstr_free(&md);
     return (jint)st;
+}
+
+JNIEXPORT jint JNICALL Java_dev_wafermon_Job_succeed(JNIEnv *env, jclass cls, jlong job,
+                                                     jbyteArray metadata) {
+    return finish_with_metadata(env, job, metadata, wm_job_succeed);
 }
 
 JNIEXPORT jint JNICALL Java_dev_wafermon_Job_fail(JNIEnv *env, jclass cls, jlong job,
@@ -246,12 +252,7 @@ JNIEXPORT jint JNICALL Java_dev_wafermon_Job_fail(JNIEnv *env, jclass cls, jlong
 
 JNIEXPORT jint JNICALL Java_dev_wafermon_Job_cancel(JNIEnv *env, jclass cls, jlong job,
                                                     jbyteArray metadata) {
-    cstr md;
-    if (cstr_get(env, metadata, &md))
-        return WM_E_NOMEM;
-    wm_status st = wm_job_cancel(JOB(job), md.p);
-    cstr_free(&md);
-    return (jint)st;
+    return finish_with_metadata(env, job, metadata, wm_job_cancel);
 }
 
 JNIEXPORT jstring JNICALL Java_dev_wafermon_Job_id(JNIEnv *env, jclass cls, jlong job) {
