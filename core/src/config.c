@@ -175,20 +175,20 @@ static wm_status apply_key(const char *src, const char *key, const wm__config_ke
         *(bool *)field(base, k) = json_is_true(v);
         return WM_OK;
     case WM__KEY_INT:
-        TRY(want_int(src, key, k, v, &i));
-        *(int *)field(base, k) = (int)i;
-        return WM_OK;
     case WM__KEY_SIZE:
         TRY(want_int(src, key, k, v, &i));
-        *(size_t *)field(base, k) = (size_t)i;
+        if (k->type == WM__KEY_INT)
+            *(int *)field(base, k) = (int)i;
+        else
+            *(size_t *)field(base, k) = (size_t)i;
         return WM_OK;
     case WM__KEY_NUMBER:
-        TRY(want_number(src, key, k, v, &d));
-        *(double *)field(base, k) = d;
-        return WM_OK;
     case WM__KEY_MEGABYTES:
         TRY(want_number(src, key, k, v, &d));
-        *(uint64_t *)field(base, k) = (uint64_t)(d * MB);
+        if (k->type == WM__KEY_NUMBER)
+            *(double *)field(base, k) = d;
+        else
+            *(uint64_t *)field(base, k) = (uint64_t)(d * MB);
         return WM_OK;
     }
     return wm__fail(WM_E_INTERNAL, "%s: \"%s\" has no type", src, key);

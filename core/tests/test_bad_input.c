@@ -71,8 +71,7 @@ int test_bad_input_invalid_utf8(void) {
     CHECK_OK(wm_job_succeed(j, NULL));
     wm_job_destroy(j);
     CHECK(wm_client_stat(c, WM_STAT_EMITTED) == 2);
-    CHECK_OK(wm_client_close(c, 5));
-    tu_fixture_done(&fx);
+    CHECK_OK(tu_fixture_close(&fx, 5));
     return 0;
 }
 
@@ -104,8 +103,7 @@ int test_bad_input_metadata_not_object(void) {
     CHECK_OK(wm_job_succeed(j, "{\"ok\": true}"));
     wm_job_destroy(j);
     CHECK(wm_client_stat(c, WM_STAT_EMITTED) == 2);
-    CHECK_OK(wm_client_close(c, 5));
-    tu_fixture_done(&fx);
+    CHECK_OK(tu_fixture_close(&fx, 5));
     return 0;
 }
 
@@ -138,8 +136,7 @@ int test_bad_input_oversized_values(void) {
     free(meta);
     CHECK_OK(wm_job_succeed(j, NULL));
     wm_job_destroy(j);
-    CHECK_OK(wm_client_close(c, 5));
-    tu_fixture_done(&fx);
+    CHECK_OK(tu_fixture_close(&fx, 5));
     return 0;
 }
 
@@ -162,8 +159,7 @@ int test_bad_input_double_finish_and_bad_progress(void) {
     CHECK_STATUS(wm_job_heartbeat(j), WM_E_STATE);
     CHECK(wm_job_is_finished(j));
     wm_job_destroy(j);
-    CHECK_OK(wm_client_close(c, 5));
-    tu_fixture_done(&fx);
+    CHECK_OK(tu_fixture_close(&fx, 5));
     return 0;
 }
 

@@ -77,7 +77,6 @@ int test_job_app_bad_arguments_are_named(void) {
     CHECK_STATUS(wm_job_start_app(c, "a", NULL, "", NULL, NULL, NULL, &j), WM_E_INVALID_ARGUMENT);
     CHECK_ERROR_MENTIONS("app id");
     CHECK_STATUS(wm_job_start_app(c, "caf\xc3", NULL, NULL, NULL, NULL, NULL, &j), WM_E_ENCODING);
-    CHECK_OK(wm_client_close(c, 10));
-    tu_fixture_done(&fx);
+    CHECK_OK(tu_fixture_close(&fx, 10));
     return 0;
 }

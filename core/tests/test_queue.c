@@ -75,8 +75,7 @@ int test_flush_waits_for_delivery(void) {
     CHECK(tu_count_lines(text) == 100); /* on disk before close */
     free(text);
     CHECK_STATUS(wm_client_flush(c, -1), WM_E_INVALID_ARGUMENT);
-    CHECK_OK(wm_client_close(c, 5));
-    tu_fixture_done(&fx);
+    CHECK_OK(tu_fixture_close(&fx, 5));
     return 0;
 }
 

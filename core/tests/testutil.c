@@ -132,6 +132,13 @@ void tu_fixture_done(tu_fixture *fx) {
     tu_rmtree(fx->base);
 }
 
+wm_status tu_fixture_close(tu_fixture *fx, double timeout_s) {
+    wm_status st = wm_client_close(fx->client, timeout_s);
+    fx->client = NULL;
+    tu_fixture_done(fx);
+    return st;
+}
+
 int tu_stderr_to(const char *path) {
     fflush(stderr);
     int saved = dup(2);

@@ -67,6 +67,8 @@ wm_status tu_fixture_open(tu_fixture *fx, const char *extra);
 size_t tu_fixture_lines(const tu_fixture *fx);
 /* Removes the temp dir (close the client first). */
 void tu_fixture_done(tu_fixture *fx);
+/* Closes the client within timeout_s, then removes the temp dir; the close's status. */
+wm_status tu_fixture_close(tu_fixture *fx, double timeout_s);
 /* Sends this process's stderr (the core's log) to path; returns what to give tu_stderr_restore. */
 int tu_stderr_to(const char *path);
 void tu_stderr_restore(int saved);
