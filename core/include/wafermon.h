@@ -165,6 +165,11 @@ typedef enum wm_stat {
 
 /* The counter's value; 0 for a NULL client or an unknown stat. */
 WM_API uint64_t wm_client_stat(wm_client *client, wm_stat stat);
+/* One backend's share of a counter: the target named name, i.e. "sidecar" in mode sidecar, or a
+ * direct backend's "name" (direct_backends[].name); 0 for a NULL client or an unknown name (an
+ * unnamed backend cannot be asked). EMITTED and QUEUE_DEPTH are the client's: every backend gets
+ * every event. The client's DELIVERED, SPOOLED, ... are the sums over its backends. */
+WM_API uint64_t wm_client_backend_stat(wm_client *client, const char *name, wm_stat stat);
 /* A static lower-case name for the stat, e.g. "delivered"; NULL when out of range. */
 WM_API const char *wm_stat_name(wm_stat stat);
 

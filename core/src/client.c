@@ -106,6 +106,7 @@ static wm_status arm(wm_client *c) {
             st = wm__spool_open(dir, c->cfg.spool_max_bytes / n, &t->spool);
         }
         t->abort_at = &c->abort_at_us;
+        t->name = c->cfg.mode == WM__MODE_SIDECAR ? "sidecar" : c->cfg.backends[i].name;
         t->max_bytes = c->cfg.batch_max_bytes;
         if (st == WM_OK && dead_letter && !(t->dead_letter_path = strdup(dead_letter)))
             st = wm__fail(WM_E_NOMEM, "out of memory");
@@ -391,12 +392,39 @@ uint64_t wm_client_stat(wm_client *c, wm_stat stat) {
             wm__spool_take_counts(sp, &counts);
             wm__stat_add(c, WM_STAT_CORRUPT, counts.corrupt);
             wm__stat_add(c, WM_STAT_DROPPED, counts.dropped);
+            atomic_fetch_add(&c->targets[t]->stats[WM_STAT_CORRUPT], counts.corrupt);
+            atomic_fetch_add(&c->targets[t]->stats[WM_STAT_DROPPED], counts.dropped);
         }
         pthread_mutex_unlock(&c->mu);
         atomic_store(&c->stats[WM_STAT_SPOOL_BYTES], bytes);
         atomic_store(&c->stats[WM_STAT_SPOOL_PENDING], pending);
     }
     return atomic_load_explicit(&c->stats[stat], memory_order_relaxed);
+}
+
+uint64_t wm_client_backend_stat(wm_client *c, const char *name, wm_stat stat) {
+    if (!c || !name || (unsigned)stat >= WM_STAT__COUNT || atomic_load(&c->closed))
+        return 0;
+    if (stat == WM_STAT_EMITTED || stat == WM_STAT_QUEUE_DEPTH)
+        return wm_client_stat(c, stat); /* every target gets every event */
+    if (stat == WM_STAT_SPOOL_BYTES || stat == WM_STAT_SPOOL_PENDING || stat == WM_STAT_CORRUPT ||
+        stat == WM_STAT_DROPPED)
+        wm_client_stat(c, stat); /* takes the spools' counts into the targets' */
+    uint64_t value = 0;
+    pthread_mutex_lock(&c->mu);
+    for (size_t t = 0; t < c->n_targets; t++) {
+        wm__target *target = c->targets[t];
+        if (!target->name || strcmp(target->name, name) != 0)
+            continue;
+        if (stat == WM_STAT_SPOOL_BYTES)
+            value = target->spool ? wm__spool_bytes(target->spool) : 0;
+        else if (stat == WM_STAT_SPOOL_PENDING)
+            value = target->spool ? wm__spool_pending(target->spool) : 0;
+        else
+            value = atomic_load_explicit(&target->stats[stat], memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return value;
 }
 
 const char *wm_stat_name(wm_stat stat) {

@@ -240,7 +240,8 @@ const wm__config_key wm__backend_keys[] = {
      BACKEND(name),
      .min = 1,
      .max = 128,
-     .help = "names the backend in logs and in the dead-letter file's `target`; unique"},
+     .help = "names the backend in logs, in the dead-letter file's `target` and for "
+             "`wm_client_backend_stat`; unique"},
     {.name = "path",
      .env = WM__FILESYSTEM_PATH_ENV,
      .type = WM__KEY_STRING,

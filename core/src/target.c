@@ -214,6 +214,23 @@ bool wm__target_replay_one(wm__target *t, wm__buf *scratch, wm__outcome_counts *
     return true;
 }
 
+void wm__target_count(wm__target *t, const wm__outcome_counts *o, wm__outcome_counts *sum) {
+    const uint64_t values[] = {o->delivered, o->spooled,  o->dropped,
+                               o->retries,   o->replayed, o->dead_lettered};
+    const wm_stat stats[] = {WM_STAT_DELIVERED, WM_STAT_SPOOLED,  WM_STAT_DROPPED,
+                             WM_STAT_RETRIES,   WM_STAT_REPLAYED, WM_STAT_DEAD_LETTERED};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+        atomic_fetch_add_explicit(&t->stats[stats[i]], values[i], memory_order_relaxed);
+    if (sum) {
+        sum->delivered += o->delivered;
+        sum->spooled += o->spooled;
+        sum->dropped += o->dropped;
+        sum->dead_lettered += o->dead_lettered;
+        sum->retries += o->retries;
+        sum->replayed += o->replayed;
+    }
+}
+
 void wm__target_destroy(wm__target *t) {
     if (!t)
         return;

@@ -4,6 +4,7 @@
 #ifndef WM_TARGET_H
 #define WM_TARGET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,12 +21,17 @@ typedef struct wm__target {
     char last_error[512];
     const wm__abort_clock *abort_at; /* the client's: no transfer continues past it */
     size_t max_bytes;                /* bytes per request (batch_max_bytes) */
+    const char *name; /* "sidecar", or the direct backend's configured name; NULL for none */
+    atomic_uint_fast64_t stats[WM_STAT__COUNT]; /* this target's share of the client's counters */
 } wm__target;
 
 /* Outcome counts of one delivery, for the client's stats. */
 typedef struct wm__outcome_counts {
     uint64_t delivered, spooled, dropped, dead_lettered, retries, replayed;
 } wm__outcome_counts;
+
+/* Adds o to the target's own counters, and to *sum when it is not NULL. */
+void wm__target_count(wm__target *t, const wm__outcome_counts *o, wm__outcome_counts *sum);
 
 typedef struct wm__delivery_policy {
     int retries;   /* attempts after the first, while up */

@@ -53,7 +53,8 @@ typedef struct wm__transport {
     void *state;
     /* Stable identity of the destination, used as its spool directory name. */
     char id[96];
-    /* For messages: "sidecar http://..." or "filesystem /dir". */
+    /* For messages and dead letters: "sidecar http://...", "filesystem /dir", or a named
+     * backend's "name (filesystem /dir)". */
     char description[512];
 } wm__transport;
 

@@ -37,10 +37,12 @@ static void hand_over(wm_client *c, const wm__buf *buf, const wm__delivery_polic
         uint32_t lines;
         size_t piece = wm__ndjson_prefix(p, left, c->cfg.batch_max_bytes, UINT32_MAX, &lines);
         for (size_t t = 0; t < c->n_targets; t++) {
+            wm__outcome_counts one = {0};
             if (policy)
-                wm__target_deliver(c->targets[t], p, piece, lines, policy, o);
+                wm__target_deliver(c->targets[t], p, piece, lines, policy, &one);
             else
-                wm__target_spool(c->targets[t], p, piece, lines, o);
+                wm__target_spool(c->targets[t], p, piece, lines, &one);
+            wm__target_count(c->targets[t], &one, o);
         }
         if (c->n_targets == 0)
             o->dropped += lines;
@@ -114,6 +116,7 @@ void *wm__worker_main(void *arg) {
             for (size_t t = 0; t < c->n_targets; t++) {
                 wm__outcome_counts replay = {0};
                 if (wm__target_replay_one(c->targets[t], &scratch, &replay)) {
+                    wm__target_count(c->targets[t], &replay, NULL);
                     add_counts(c, &replay);
                     wm__spool_consume(c->targets[t]->spool);
                 }

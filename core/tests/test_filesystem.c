@@ -47,20 +47,22 @@ int test_filesystem_rotation_by_size(void) {
 }
 
 /* direct_backends[].name: names the backend in the log (and so in the dead-letter file's
- * "target", which is the same description), is readable back, and is unique. */
-int test_filesystem_backend_name_is_in_the_log(void) {
+ * "target", which is the same description) and in its own stats, is readable back, and is
+ * unique. */
+int test_filesystem_backend_name_is_in_the_log_and_stats(void) {
     tu_fixture fx;
     CHECK_OK(tu_fixture_open(&fx, "")); /* makes the backend's directory */
     CHECK_OK(wm_client_close(fx.client, 5));
     char log[400];
     snprintf(log, sizeof log, "%s/stderr.log", fx.base);
     wm_client *c;
-    char cfg[1024];
+    char cfg[1400];
     snprintf(cfg, sizeof cfg,
              "{\"mode\": \"direct\", \"direct_backends\": [{\"type\": \"filesystem\", \"name\": "
-             "\"archive\", \"path\": \"%s\"}], \"spool\": {\"path\": \"%s\"}, \"sidecar\": "
+             "\"archive\", \"path\": \"%s\"}, {\"type\": \"filesystem\", \"name\": \"local\", "
+             "\"path\": \"%s/local\"}], \"spool\": {\"path\": \"%s\"}, \"sidecar\": "
              "{\"retries\": 0}, \"flush_interval\": 0.01}",
-             fx.dir, fx.spool);
+             fx.dir, fx.base, fx.spool);
     CHECK_OK(wm_client_open(cfg, &c));
     char name[64];
     CHECK_OK(wm_client_config_get(c, "direct_backends[0].name", name, sizeof name));
@@ -82,7 +84,17 @@ int test_filesystem_backend_name_is_in_the_log(void) {
         st = wm_client_flush(c, 10); /* done once the batch is spooled */
     tu_stderr_restore(saved);
     CHECK_OK(st);
-    CHECK(wm_client_stat(c, WM_STAT_SPOOLED) == 2);
+    /* Each backend's own counters: the broken one spooled both events, the other delivered
+     * them; the client's counters are their sums. */
+    CHECK(wm_client_backend_stat(c, "archive", WM_STAT_SPOOLED) == 2);
+    CHECK(wm_client_backend_stat(c, "archive", WM_STAT_DELIVERED) == 0);
+    CHECK(wm_client_backend_stat(c, "archive", WM_STAT_SPOOL_PENDING) == 2);
+    CHECK(wm_client_backend_stat(c, "local", WM_STAT_DELIVERED) == 2);
+    CHECK(wm_client_backend_stat(c, "local", WM_STAT_SPOOLED) == 0);
+    CHECK(wm_client_backend_stat(c, "local", WM_STAT_EMITTED) == 2);
+    CHECK(wm_client_backend_stat(c, "nope", WM_STAT_DELIVERED) == 0);
+    CHECK(wm_client_backend_stat(NULL, "local", WM_STAT_DELIVERED) == 0);
+    CHECK(wm_client_stat(c, WM_STAT_SPOOLED) == 2 && wm_client_stat(c, WM_STAT_DELIVERED) == 2);
     CHECK_OK(wm_client_close(c, 0));
     char *text = tu_read_file(log, NULL);
     CHECK(text && strstr(text, "archive (filesystem "));
