@@ -1,6 +1,6 @@
 /* Fuzzes the configuration parser: the caller's JSON text, and each WAFERMON_* variable.
  *
- * Input: a first byte of 1..N selects the variable kEnv[byte - 1], whose value is the rest;
+ * Input: a first byte of 1..N selects the variable env_names[byte - 1], whose value is the rest;
  * any other input is the caller's config JSON. Every input must load or be refused with a
  * message, never crash, leak or read out of bounds. */
 #include <stdint.h>
@@ -9,25 +9,22 @@
 
 #include "config.h"
 
-static const char *const kEnv[] = {
-    "WAFERMON_CONFIG",          "WAFERMON_MODE",
-    "WAFERMON_SIDECAR_URL",     "WAFERMON_SIDECAR_TIMEOUT",
-    "WAFERMON_SIDECAR_RETRIES", "WAFERMON_SIDECAR_TOKEN",
-    "WAFERMON_SIDECAR_GZIP",    "WAFERMON_APP_NAME",
-    "WAFERMON_APP_VERSION",     "WAFERMON_SITE_ID",
-    "WAFERMON_SPOOL_ENABLED",   "WAFERMON_SPOOL_DIR",
-    "WAFERMON_SPOOL_MAX_MB",    "WAFERMON_QUEUE_SIZE",
-    "WAFERMON_QUEUE_WHEN_FULL", "WAFERMON_BATCH_SIZE",
-    "WAFERMON_FLUSH_INTERVAL",  "WAFERMON_EXIT_FLUSH_TIMEOUT",
-    "WAFERMON_LOG_LEVEL",       "WAFERMON_FILESYSTEM_PATH",
-};
-#define N_ENV (sizeof kEnv / sizeof *kEnv)
+/* The variables, in order: WAFERMON_CONFIG, every variable of the key table (config_keys.c), and
+ * WAFERMON_FILESYSTEM_PATH. A key added to the table is fuzzed without a change here. */
+#define MAX_ENV 64
+static const char *env_names[MAX_ENV];
+static size_t n_env;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    for (size_t i = 0; i < N_ENV; i++)
-        unsetenv(kEnv[i]);
+    env_names[n_env++] = "WAFERMON_CONFIG";
+    for (size_t i = 0; i < wm__config_n_keys && n_env < MAX_ENV - 1; i++)
+        if (wm__config_keys[i].env)
+            env_names[n_env++] = wm__config_keys[i].env;
+    env_names[n_env++] = WM__FILESYSTEM_PATH_ENV;
+    for (size_t i = 0; i < n_env; i++)
+        unsetenv(env_names[i]);
     return 0;
 }
 
@@ -38,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!text)
         return 0;
     const char *var = NULL;
-    if (size > 0 && data[0] >= 1 && data[0] <= N_ENV) {
-        var = kEnv[data[0] - 1];
+    if (size > 0 && data[0] >= 1 && data[0] <= n_env) {
+        var = env_names[data[0] - 1];
         /* WAFERMON_CONFIG names a file unless it holds inline JSON: keep it inline. */
         size_t at = 0;
         if (data[0] == 1)
