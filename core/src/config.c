@@ -97,8 +97,7 @@ static wm_status bad_choice(const char *src, const char *key, const wm__config_k
     return wm__fail(WM_E_CONFIG, "%s: \"%s\" must be %s got \"%s\"", src, key, list, got);
 }
 
-/* ---- one value of one key: each error names "<source>: <key>" ---------------------------------
- */
+/* ---- one value of one key: each error names "<source>: <key>" -------------------------------- */
 
 static wm_status want_string(const char *src, const char *key, const wm__config_key *k, json_t *v,
                              const char **out) {
@@ -286,8 +285,7 @@ static wm_status unknown_key(const char *src, const char *section, const char *k
                     key);
 }
 
-/* ---- direct_backends[]: each entry is read with wm__backend_keys[] ------------------------------
- */
+/* ---- direct_backends[]: each entry is read with wm__backend_keys[] --------------------------- */
 
 static wm_status apply_backend(const char *src, size_t index, json_t *obj, wm__backend_config *b) {
     char key[192];
@@ -339,8 +337,7 @@ static wm_status apply_backends(const char *src, json_t *arr, wm__config *c) {
     return WM_OK;
 }
 
-/* ---- a whole JSON object: top-level keys, sections, direct_backends ----------------------------
- */
+/* ---- a whole JSON object: top-level keys, sections, direct_backends -------------------------- */
 
 static wm_status apply_object(const char *src, json_t *root, wm__config *c) {
     if (!json_is_object(root))
@@ -418,8 +415,7 @@ static wm_status apply_config_variable(wm__config *c) {
     return st;
 }
 
-/* ---- environment variables: the rows that name one ---------------------------------------------
- */
+/* ---- environment variables: the rows that name one ------------------------------------------- */
 
 static wm_status apply_environment(wm__config *c) {
     for (size_t i = 0; i < wm__config_n_keys; i++) {
@@ -464,8 +460,7 @@ wm_status wm__config_load(const char *config_json, wm__config *out) {
     return st;
 }
 
-/* ---- the effective value of one key -----------------------------------------------------------
- */
+/* ---- the effective value of one key ---------------------------------------------------------- */
 
 static json_t *value_json(const wm__config_key *k, const void *base) {
     const void *p = (const char *)base + k->offset;
