@@ -124,6 +124,7 @@ int main(int argc, char **argv) {
     if (!end) {
         fprintf(stderr, "%s: no <!-- config-table:begin ... --> / %.*s markers\n", argv[2],
                 (int)strlen(END_MARK) - 1, END_MARK);
+        wm__buf_free(&page);
         return 2;
     }
     end += strlen(END_MARK);
@@ -131,22 +132,25 @@ int main(int argc, char **argv) {
     wm__buf_init(&generated);
     table(&generated);
     size_t old_len = (size_t)(end - begin);
+    int rc = 0;
     if (!strcmp(argv[1], "--check")) {
-        if (old_len == generated.len && !memcmp(begin, generated.data, old_len))
-            return 0;
-        fprintf(stderr,
-                "%s: the configuration table is stale; run build/core/tests/wm_config_doc "
-                "--write %s\n",
-                argv[2], argv[2]);
-        return 1;
-    }
-    f = fopen(argv[2], "wb");
-    if (!f) {
+        if (old_len != generated.len || memcmp(begin, generated.data, old_len) != 0) {
+            fprintf(stderr,
+                    "%s: the configuration table is stale; run build/core/tests/wm_config_doc "
+                    "--write %s\n",
+                    argv[2], argv[2]);
+            rc = 1;
+        }
+    } else if ((f = fopen(argv[2], "wb")) != NULL) {
+        fwrite(page.data, 1, (size_t)(begin - page.data), f);
+        fwrite(generated.data, 1, generated.len, f);
+        fputs(end, f);
+        rc = fclose(f) == 0 ? 0 : 2;
+    } else {
         perror(argv[2]);
-        return 2;
+        rc = 2;
     }
-    fwrite(page.data, 1, (size_t)(begin - page.data), f);
-    fwrite(generated.data, 1, generated.len, f);
-    fputs(end, f);
-    return fclose(f) == 0 ? 0 : 2;
+    wm__buf_free(&page);
+    wm__buf_free(&generated);
+    return rc;
 }
