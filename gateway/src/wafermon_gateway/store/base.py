@@ -31,7 +31,6 @@ STATE_COLUMNS = (
     "keys", "change_id", "received_at",
 )  # fmt: skip
 TIME_COLUMNS = ("created_at", "updated_at", "started_at", "finished_at", "deadline_at", "received_at")
-JSON_COLUMNS = ("metadata", "error", "metrics", "keys")
 EVENT_COLUMNS = (
     "event_id", "at", "received_at", "job_id", "entity_type", "entity_id", "seq", "event_kind", "status",
     "site_id", "body",
