@@ -231,8 +231,32 @@ def entity_view(row: dict[str, Any], kind: str) -> dict[str, Any]:
     return view
 
 
-def where_clauses(f: Filters, param: Callable[[Any], str], time: Callable[[str], Any]) -> list[str]:
-    """SQL conditions for the filters; every value goes through `param` (a bound placeholder)."""
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the stores' query SQL: the bound-parameter marker for the n-th value
+    (1-based: "$1" or "?") and the value bound for a time column given its ISO text."""
+
+    marker: Callable[[int], str]
+    time: Callable[[str], Any]
+
+
+class _Bound:
+    """The values of one statement, in order; `add` returns the marker to write in their place."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return self.dialect.marker(len(self.values))
+
+    def time(self, iso_text: str) -> str:
+        return self.add(self.dialect.time(iso_text))
+
+
+def _where(f: Filters, bound: _Bound) -> list[str]:
+    """SQL conditions for the filters; every value is bound, never written into the SQL."""
     out: list[str] = []
     for column, value in (
         ("site_id", f.site_id),
@@ -243,26 +267,35 @@ def where_clauses(f: Filters, param: Callable[[Any], str], time: Callable[[str],
         ("parent_id", f.parent_id),
     ):
         if value is not None:
-            out.append(f"{column} = {param(value)}")
+            out.append(f"{column} = {bound.add(value)}")
     if f.statuses:
-        out.append(f"status IN ({', '.join(param(s) for s in f.statuses)})")
+        out.append(f"status IN ({', '.join(bound.add(s) for s in f.statuses)})")
     if f.since is not None:
-        out.append(f"updated_at >= {param(time(f.since))}")
+        out.append(f"updated_at >= {bound.time(f.since)}")
     if f.until is not None:
-        out.append(f"created_at < {param(time(f.until))}")
+        out.append(f"created_at < {bound.time(f.until)}")
     return out
 
 
-def keyset_clause(q: ListQuery, param: Callable[[Any], str], time: Callable[[str], Any]) -> str | None:
-    if q.after_value is None or q.after_id is None:
-        return None
-    op = "<" if q.descending else ">"
-    return f"({q.sort}, entity_id) {op} ({param(time(q.after_value))}, {param(q.after_id)})"
-
-
-def order_clause(q: ListQuery) -> str:
+def select_page(q: ListQuery, dialect: Dialect) -> tuple[str, list[Any]]:
+    """SQL and bound values for one list page: limit + 1 rows, so the caller sees whether more follow."""
+    bound = _Bound(dialect)
+    clauses = _where(q.filters, bound)
+    if q.after_value is not None and q.after_id is not None:
+        op = "<" if q.descending else ">"
+        clauses.append(f"({q.sort}, entity_id) {op} ({bound.time(q.after_value)}, {bound.add(q.after_id)})")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     direction = "DESC" if q.descending else "ASC"
-    return f"ORDER BY {q.sort} {direction}, entity_id {direction}"
+    order = f"ORDER BY {q.sort} {direction}, entity_id {direction}"
+    return f"SELECT * FROM {KINDS[q.filters.kind]} {where} {order} LIMIT {int(q.limit) + 1}", bound.values
+
+
+def select_changes(f: Filters, after: int, limit: int, dialect: Dialect) -> tuple[str, list[Any]]:
+    """SQL and bound values for the rows of f.kind whose change id is above `after`, in change order."""
+    bound = _Bound(dialect)
+    clauses = [f"change_id > {bound.add(after)}", *_where(f, bound)]
+    sql = f"SELECT * FROM {KINDS[f.kind]} WHERE {' AND '.join(clauses)} ORDER BY change_id LIMIT {int(limit)}"
+    return sql, bound.values
 
 
 def now_iso(now: datetime) -> str:
