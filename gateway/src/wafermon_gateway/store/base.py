@@ -130,6 +130,18 @@ def raw_horizon(settings: Settings, now: datetime) -> datetime:
     return now - timedelta(hours=settings.retention_hours)
 
 
+def app_rows(events: Iterable[Prepared], at: Callable[[Prepared], Any]) -> list[tuple[Any, ...]]:
+    """Rows of the apps table for a batch, one per (name, version), sorted: (name, version, app_id,
+    first_seen_at, last_seen_at); `at` gives an event's time in the store's own type."""
+    apps: dict[tuple[str, str], tuple[str | None, Any, Any]] = {}
+    for p in events:
+        f = p.facts
+        key = (f.app_name, f.app_version)
+        app_id, lo, hi = apps.get(key, (f.app_id, at(p), at(p)))
+        apps[key] = (app_id or f.app_id, min(lo, at(p)), max(hi, at(p)))
+    return [(*key, *span) for key, span in sorted(apps.items())]
+
+
 def fold_new(existing: dict[str, EntityState], events: Iterable[Prepared]) -> dict[str, EntityState]:
     """Fold new events into their entities' states; returns only the entities that changed."""
     grouped: dict[str, list[Facts]] = {}

@@ -301,19 +301,14 @@ class PostgresStore(Store):
         return [int(r[0]) for r in rows]
 
     async def _upsert_apps(self, conn: Conn, new: list[Prepared]) -> None:
-        apps: dict[tuple[str, str], tuple[str | None, datetime, datetime]] = {}
-        for p in new:
-            f = p.facts
-            k = (f.app_name, f.app_version)
-            app_id, lo, hi = apps.get(k, (f.app_id, p.at, p.at))
-            apps[k] = (app_id or f.app_id, min(lo, p.at), max(hi, p.at))
+        apps = base.app_rows(new, lambda p: p.at)
         if apps:
             await conn.executemany(
                 "INSERT INTO apps VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name, version) DO UPDATE SET "
                 "app_id = coalesce(apps.app_id, EXCLUDED.app_id), "
                 "first_seen_at = least(apps.first_seen_at, EXCLUDED.first_seen_at), "
                 "last_seen_at = greatest(apps.last_seen_at, EXCLUDED.last_seen_at)",
-                [(k[0], k[1], v[0], v[1], v[2]) for k, v in sorted(apps.items())],
+                apps,
             )
 
     # --- liveness and maintenance ------------------------------------------------------------

@@ -177,18 +177,12 @@ class SqliteStore(Store):
         return sorted(found)
 
     def _upsert_apps(self, new: list[Prepared]) -> None:
-        apps: dict[tuple[str, str], tuple[str | None, str, str]] = {}
-        for p in new:
-            f = p.facts
-            k = (f.app_name, f.app_version)
-            app_id, lo, hi = apps.get(k, (f.app_id, f.at, f.at))
-            apps[k] = (app_id or f.app_id, min(lo, f.at), max(hi, f.at))
         self.conn.executemany(
             "INSERT INTO apps VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, version) DO UPDATE SET "
             "app_id = coalesce(apps.app_id, excluded.app_id), "
             "first_seen_at = min(apps.first_seen_at, excluded.first_seen_at), "
             "last_seen_at = max(apps.last_seen_at, excluded.last_seen_at)",
-            [(k[0], k[1], v[0], v[1], v[2]) for k, v in sorted(apps.items())],
+            base.app_rows(new, lambda p: p.facts.at),
         )
 
     async def ingest(self, events: list[Prepared], now: datetime) -> IngestResult:
