@@ -252,22 +252,18 @@ class Dialect:
     time: Callable[[str], Any]
 
 
-class _Bound:
-    """The values of one statement, in order; `add` returns the marker to write in their place."""
+def _binder(dialect: Dialect) -> tuple[list[Any], Callable[[Any], str]]:
+    """The values of one statement, in order, and the function that adds one and returns its marker."""
+    values: list[Any] = []
 
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        self.values: list[Any] = []
+    def bind(value: Any) -> str:
+        values.append(value)
+        return dialect.marker(len(values))
 
-    def add(self, value: Any) -> str:
-        self.values.append(value)
-        return self.dialect.marker(len(self.values))
-
-    def time(self, iso_text: str) -> str:
-        return self.add(self.dialect.time(iso_text))
+    return values, bind
 
 
-def _where(f: Filters, bound: _Bound) -> list[str]:
+def _where(f: Filters, bind: Callable[[Any], str], time: Callable[[str], Any]) -> list[str]:
     """SQL conditions for the filters; every value is bound, never written into the SQL."""
     out: list[str] = []
     for column, value in (
@@ -279,35 +275,35 @@ def _where(f: Filters, bound: _Bound) -> list[str]:
         ("parent_id", f.parent_id),
     ):
         if value is not None:
-            out.append(f"{column} = {bound.add(value)}")
+            out.append(f"{column} = {bind(value)}")
     if f.statuses:
-        out.append(f"status IN ({', '.join(bound.add(s) for s in f.statuses)})")
+        out.append(f"status IN ({', '.join(bind(s) for s in f.statuses)})")
     if f.since is not None:
-        out.append(f"updated_at >= {bound.time(f.since)}")
+        out.append(f"updated_at >= {bind(time(f.since))}")
     if f.until is not None:
-        out.append(f"created_at < {bound.time(f.until)}")
+        out.append(f"created_at < {bind(time(f.until))}")
     return out
 
 
 def select_page(q: ListQuery, dialect: Dialect) -> tuple[str, list[Any]]:
     """SQL and bound values for one list page: limit + 1 rows, so the caller sees whether more follow."""
-    bound = _Bound(dialect)
-    clauses = _where(q.filters, bound)
+    values, bind = _binder(dialect)
+    clauses = _where(q.filters, bind, dialect.time)
     if q.after_value is not None and q.after_id is not None:
         op = "<" if q.descending else ">"
-        clauses.append(f"({q.sort}, entity_id) {op} ({bound.time(q.after_value)}, {bound.add(q.after_id)})")
+        clauses.append(f"({q.sort}, entity_id) {op} ({bind(dialect.time(q.after_value))}, {bind(q.after_id)})")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     direction = "DESC" if q.descending else "ASC"
     order = f"ORDER BY {q.sort} {direction}, entity_id {direction}"
-    return f"SELECT * FROM {KINDS[q.filters.kind]} {where} {order} LIMIT {int(q.limit) + 1}", bound.values
+    return f"SELECT * FROM {KINDS[q.filters.kind]} {where} {order} LIMIT {int(q.limit) + 1}", values
 
 
 def select_changes(f: Filters, after: int, limit: int, dialect: Dialect) -> tuple[str, list[Any]]:
     """SQL and bound values for the rows of f.kind whose change id is above `after`, in change order."""
-    bound = _Bound(dialect)
-    clauses = [f"change_id > {bound.add(after)}", *_where(f, bound)]
+    values, bind = _binder(dialect)
+    clauses = [f"change_id > {bind(after)}", *_where(f, bind, dialect.time)]
     sql = f"SELECT * FROM {KINDS[f.kind]} WHERE {' AND '.join(clauses)} ORDER BY change_id LIMIT {int(limit)}"
-    return sql, bound.values
+    return sql, values
 
 
 def now_iso(now: datetime) -> str:
