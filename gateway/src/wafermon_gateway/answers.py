@@ -7,15 +7,9 @@ from typing import Any, Literal, Self
 
 import msgspec
 
+from wafermon_schema import Rejected as Rejected  # the routes build it from here
+
 UNSET: Any = msgspec.UNSET
-
-
-class Rejected(msgspec.Struct, frozen=True):
-    """One refused event: its 0-based index in the batch, the field at fault and why."""
-
-    index: int
-    field: str
-    message: str
 
 
 class IngestResult(msgspec.Struct, frozen=True):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 from fastapi import FastAPI
 
@@ -16,19 +15,10 @@ from .errors import install_handlers
 from .metrics import GatewayMetrics, MetricsMiddleware
 from .openapi import build as build_openapi
 from .routes import admin, alerting, health, ingest, jobs, monitors, stats, stream, ui
+from .runtime import Runtime
 from .settings import Settings, check_bind_policy
 from .store import Store, make_store
 from .tasks import Background
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    store: Store
-    auth: Authenticator
-    metrics: GatewayMetrics
-    background: Background
-    alerting: Alerting
 
 
 def create_app(settings: Settings, store: Store | None = None, background_tasks: bool = True) -> FastAPI:

@@ -17,7 +17,6 @@ from .reducer import TERMINAL, EntityState
 # The latest deadline a row can hold: "never lost" for an allowance that reaches past the calendar.
 NEVER = "9999-12-31T23:59:59.999999Z"
 
-OVERLAYS = frozenset({"lost", "orphaned"})
 ALL_STATUSES = ("running", "succeeded", "failed", "cancelled", "lost", "orphaned")
 
 

@@ -12,7 +12,8 @@ import base64
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,8 +24,55 @@ from .liveness import ALL_STATUSES, iso
 from .settings import Settings
 
 SORTS = ("created_at", "updated_at")
-TEXT_FILTERS = {"site_id": 128, "app": 128, "business_key": 256, "sub_key": 256, "host": 255}
+KINDS = frozenset({"job", "subjob"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One query parameter: the endpoint's parser accepts it, the OpenAPI document describes it.
+
+    kinds: the entity kinds it applies to; max_chars: the length bound of a free-text filter."""
+
+    name: str
+    description: str
+    kinds: frozenset[str] = KINDS
+    max_chars: int | None = None
+
+
+# The filters of the list endpoints and the stream; parse_filters reads exactly these (text ones in
+# this order, so the first bad one named stays the same).
+FILTERS = (
+    Param("site_id", "exact site id, e.g. fab1", max_chars=128),
+    Param("app", "exact application name", max_chars=128),
+    Param("status", f"{', '.join(ALL_STATUSES)}; repeat or comma-separate"),
+    Param("business_key", "exact business key", max_chars=256),
+    Param("sub_key", "exact sub key (e.g. wafer id)", frozenset({"subjob"}), max_chars=256),
+    Param("host", "exact host name", max_chars=255),
+    Param("since", "RFC 3339; rows with an event at or after this time"),
+    Param("until", "RFC 3339; rows created before this time"),
+    Param("parent_id", "the parent job's id", frozenset({"subjob"})),
+)
+# Paging of the list endpoints (parse_list).
+PAGING = (
+    Param("sort", "created_at or updated_at, '-' prefix for descending (default -created_at)"),
+    Param("limit", "page size, 1..max_limit (default 50, max 1000)"),
+    Param("cursor", "next_cursor of the previous page"),
+)
+_TEXT_LIMITS = {p.name: p.max_chars for p in FILTERS if p.max_chars is not None}
+
+
+def openapi_parameters(kinds: Collection[str], params: Iterable[Param]) -> list[dict[str, Any]]:
+    """OpenAPI parameter objects (optional query strings) of an endpoint that serves `kinds`; a parameter
+    that applies to only some of them says which."""
+    out: list[dict[str, Any]] = []
+    for p in params:
+        if p.kinds.isdisjoint(kinds):
+            continue
+        note = "" if p.kinds.issuperset(kinds) else f" (kind={'/'.join(sorted(p.kinds))})"
+        out.append({"name": p.name, "in": "query", "required": False, "description": p.description + note,
+                    "schema": {"type": "string"}})  # fmt: skip
+    return out
 
 
 class QueryError(ValueError):
@@ -73,11 +121,10 @@ class ListQuery:
     limit: int = 50
     after_value: str | None = None
     after_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _text(name: str, value: str) -> str:
-    limit = TEXT_FILTERS[name]
+    limit = _TEXT_LIMITS[name]
     if not value or len(value) > limit:
         raise QueryError(name, f"{name} must be 1..{limit} characters")
     if _CONTROL.search(value):
@@ -123,18 +170,19 @@ def _single(params: QueryParams, name: str) -> str | None:
     return values[0] if values else None
 
 
-def parse_filters(params: QueryParams, kind: str, allowed: set[str]) -> Filters:
-    """Filters shared by lists and the stream; `allowed` are the extra parameters of the endpoint."""
-    names = {"site_id", "app", "status", "business_key", "host", "since", "until"}
-    if kind == "subjob":
-        names |= {"parent_id", "sub_key"}
+def parse_filters(params: QueryParams, kind: str, endpoint: Iterable[Param]) -> Filters:
+    """The FILTERS of `kind`; `endpoint` are the other parameters the endpoint takes (parsed by it).
+
+    Raises QueryError for a parameter that is unknown, repeated or malformed."""
+    names = {p.name for p in FILTERS if kind in p.kinds}
+    allowed = {p.name for p in endpoint}
     for name in params:
         if name not in names and name not in allowed:
             raise QueryError(
                 name[:64], f"unknown query parameter {name[:64]!r}; allowed: {', '.join(sorted(names | allowed))}"
             )
     f = Filters(kind=kind)
-    for name in ("site_id", "app", "business_key", "sub_key", "host"):
+    for name in _TEXT_LIMITS:
         value = _single(params, name) if name in names else None
         if value is not None:
             setattr(f, name, _text(name, value))
@@ -154,7 +202,8 @@ def _encode_cursor(payload: list[Any]) -> str:
 
 
 def parse_list(params: QueryParams, kind: str, settings: Settings) -> ListQuery:
-    f = parse_filters(params, kind, {"sort", "limit", "cursor"})
+    """FILTERS and PAGING of a list endpoint. Raises QueryError naming the parameter at fault."""
+    f = parse_filters(params, kind, PAGING)
     q = ListQuery(filters=f, limit=settings.default_limit)
     sort = _single(params, "sort")
     if sort is not None:

@@ -93,10 +93,6 @@ class Settings(BaseModel):
     def uses_postgres(self) -> bool:
         return bool(self.database_url)
 
-    @property
-    def lost_after_s(self) -> float:
-        return self.heartbeat_s * self.lost_after_missed
-
     def is_loopback(self) -> bool:
         return is_loopback_host(self.host)
 

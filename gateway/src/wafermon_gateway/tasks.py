@@ -7,12 +7,12 @@ liveness for the life of the process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from .metrics import GatewayMetrics
+from .periodic import every, stop_all
 from .settings import Settings
 from .store import Store
 
@@ -34,27 +34,19 @@ class Background:
     async def maintain_once(self) -> dict[str, object]:
         return await self.store.maintain(datetime.now(UTC))
 
-    async def _loop(self, name: str, interval: float, run: Callable[[], Awaitable[object]]) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await run()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # keep the loop alive; the next run retries
-                self.metrics.task_errors.labels(name).inc()
-                log.warning("background %s failed: %s", name, exc)
+    def _loop(self, name: str, interval: float, run: Callable[[], Awaitable[object]]) -> asyncio.Task[None]:
+        def failed(exc: Exception) -> None:
+            self.metrics.task_errors.labels(name).inc()
+            log.warning("background %s failed: %s", name, exc)
+
+        return asyncio.create_task(every(interval, run, failed))
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._loop("liveness", self.settings.liveness_interval_s, self.sweep_once)),
-            asyncio.create_task(self._loop("maintenance", self.settings.maintenance_interval_s, self.maintain_once)),
+            self._loop("liveness", self.settings.liveness_interval_s, self.sweep_once),
+            self._loop("maintenance", self.settings.maintenance_interval_s, self.maintain_once),
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_all(self._tasks)
         self._tasks = []

@@ -127,8 +127,3 @@ def raise_status(code: int, context: str = "") -> None:
     if context:
         detail = f"{context}: {detail}"
     raise error_class(code)(detail)
-
-
-def status_table() -> dict[str, type[WafermonError]]:
-    """Exception class by C status name, as read from the loaded library."""
-    return {cls.status: cls for cls in _BY_CODE.values()}

@@ -1,5 +1,6 @@
 """The wafermon event v1 contract for Python services."""
 
+from .answers import Rejected
 from .files import event_schema_components, schema_path, vectors_path
 from .model import Event, cross_field_problem
 from .rules import MAX_FUTURE_SKEW_S, MAX_HEARTBEAT_S
@@ -22,6 +23,7 @@ __all__ = [
     "BatchFormatError",
     "Event",
     "Problem",
+    "Rejected",
     "check_batch",
     "check_event",
     "cross_field_problem",

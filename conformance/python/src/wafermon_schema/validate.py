@@ -30,7 +30,6 @@ MAX_EVENT_BYTES = 98304
 
 _event_decoder = msgspec.json.Decoder(Event)
 _array_decoder = msgspec.json.Decoder(list[msgspec.Raw])
-_any_decoder = msgspec.json.Decoder()
 
 
 class BatchFormatError(ValueError):
@@ -207,8 +206,3 @@ def event_to_dict(event: Event) -> dict[str, object]:
     """A plain dict of a validated event, without the fields it did not carry."""
     result: dict[str, object] = msgspec.to_builtins(event)
     return result
-
-
-def decode_any(raw: bytes) -> object:
-    """Plain JSON decode (for callers that need the untyped value)."""
-    return _any_decoder.decode(raw)

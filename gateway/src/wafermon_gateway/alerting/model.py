@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -17,6 +18,14 @@ Kind = Literal[
     "job_failed", "failure_rate", "long_running", "memory", "lost", "orphaned", "silence", "store_unreachable"
 ]  # fmt: skip
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def require_time_zone(name: str) -> None:
+    """Raises ValueError naming `name` unless it is a time zone the IANA database knows (e.g. Europe/Berlin)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
 
 
 class _Params(BaseModel):
@@ -66,12 +75,7 @@ class SilenceParams(_Params):
     def _hours_in_range(self) -> SilenceParams:
         if self.hours is not None and any(not 0 <= h <= 23 for h in self.hours):
             raise ValueError("hours must be between 0 and 23")
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {self.tz!r}") from None
+        require_time_zone(self.tz)
         return self
 
 

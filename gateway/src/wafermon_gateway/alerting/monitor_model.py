@@ -9,12 +9,10 @@ metadata under "monitor").
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from croniter import croniter  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .model import NAME_PATTERN
+from .model import NAME_PATTERN, require_time_zone
 
 MONITOR_STATES = ("ok", "missed", "overdue", "failing", "too_often")
 
@@ -45,10 +43,7 @@ class Schedule(BaseModel):
             raise ValueError("schedule needs exactly one of cron or interval_s")
         if self.cron is not None and not croniter.is_valid(self.cron):
             raise ValueError(f"cron {self.cron!r} is not a valid crontab expression")
-        try:
-            ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {self.tz!r}") from None
+        require_time_zone(self.tz)
         return self
 
 

@@ -8,7 +8,6 @@ decided, and its errors are logged and counted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import Any
 
 from ..batch import Prepared
 from ..liveness import iso
+from ..periodic import every, stop_all
 from ..store import Store
 from .db import AlertDb
 from .dispatch import Dispatcher
@@ -100,27 +100,17 @@ class Alerting:
 
     # --- background -----------------------------------------------------------------------------
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self.dispatcher.loop()), asyncio.create_task(self._timer())]
+        def failed(exc: Exception) -> None:  # keep evaluating; the next tick retries
+            log.warning("alert evaluation failed: %s", exc)
+
+        timer = every(self.settings.evaluate_interval_s, self.evaluate_once, failed)
+        self._tasks = [asyncio.create_task(self.dispatcher.loop()), asyncio.create_task(timer)]
 
     async def stop(self) -> None:
         if self._pending:
             await asyncio.wait(self._pending, timeout=5)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_all(self._tasks)
         self._tasks = []
-
-    async def _timer(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.evaluate_interval_s)
-            try:
-                await self.evaluate_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # keep evaluating; the next tick retries
-                log.warning("alert evaluation failed: %s", exc)
 
     # --- ingest hook ----------------------------------------------------------------------------
     async def before_ingest(self, events: list[Prepared]) -> set[str] | None:

@@ -1,15 +1,14 @@
-"""Helpers the route modules share: the runtime, JSON responses, query errors as 400s."""
+"""Helpers the route modules share: the runtime of the app a request came to, JSON responses."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from fastapi import Request
 from starlette.responses import Response
 
-if TYPE_CHECKING:
-    from ..app import Runtime
+from ..runtime import Runtime
 
 
 def runtime(request: Request) -> Runtime:

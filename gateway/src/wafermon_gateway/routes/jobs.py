@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from ..answers import JobDetail, JobList, JobView, SubjobDetail, SubjobList, SubjobView, TimelineEntry
 from ..auth import require
 from ..errors import ApiError
-from ..query import Filters, ListQuery, QueryError, next_cursor, parse_list
+from ..query import FILTERS, PAGING, Filters, ListQuery, QueryError, next_cursor, openapi_parameters, parse_list
 from ..store.base import entity_view
 from .common import json_response, runtime
 
 router = APIRouter(tags=["queries"])
-
-# Declared for the OpenAPI document only: parsing is done by query.parse_list, strictly.
-_SITE = Query(None, description="exact site id, e.g. fab1")
-_APP = Query(None, description="exact application name")
-_STATUS = Query(None, description="running, succeeded, failed, cancelled, lost, orphaned; repeat or comma-separate")
-_BKEY = Query(None, description="exact business key")
-_HOST = Query(None, description="exact host name")
-_SINCE = Query(None, description="RFC 3339; rows with an event at or after this time")
-_UNTIL = Query(None, description="RFC 3339; rows created before this time")
-_SORT = Query(None, description="created_at or updated_at, '-' prefix for descending (default -created_at)")
-_LIMIT = Query(None, description="page size, 1..max_limit (default 50, max 1000)")
-_CURSOR = Query(None, description="next_cursor of the previous page")
+LIST = (*FILTERS, *PAGING)
 
 
 def _uuid_path(value: str, name: str) -> str:
@@ -52,41 +41,14 @@ async def _list(request: Request, kind: str) -> Response:
     return json_response(SubjobList([SubjobView.of(v) for v in views], cursor, q.limit))
 
 
-@router.get("/v1/jobs", summary="List jobs")
-async def list_jobs(
-    request: Request,
-    site_id: str | None = _SITE,
-    app: str | None = _APP,
-    status: str | None = _STATUS,
-    business_key: str | None = _BKEY,
-    host: str | None = _HOST,
-    since: str | None = _SINCE,
-    until: str | None = _UNTIL,
-    sort: str | None = _SORT,
-    limit: str | None = _LIMIT,
-    cursor: str | None = _CURSOR,
-    _key: str | None = Depends(require("read")),
-) -> Response:
+# The parameters are parsed by query.parse_list, strictly, and documented from the same declaration.
+@router.get("/v1/jobs", summary="List jobs", openapi_extra={"parameters": openapi_parameters({"job"}, LIST)})
+async def list_jobs(request: Request, _key: str | None = Depends(require("read"))) -> Response:
     return await _list(request, "job")
 
 
-@router.get("/v1/subjobs", summary="List sub-jobs")
-async def list_subjobs(
-    request: Request,
-    site_id: str | None = _SITE,
-    app: str | None = _APP,
-    status: str | None = _STATUS,
-    business_key: str | None = _BKEY,
-    host: str | None = _HOST,
-    since: str | None = _SINCE,
-    until: str | None = _UNTIL,
-    sort: str | None = _SORT,
-    limit: str | None = _LIMIT,
-    cursor: str | None = _CURSOR,
-    parent_id: str | None = Query(None, description="the parent job's id"),
-    sub_key: str | None = Query(None, description="exact sub key (e.g. wafer id)"),
-    _key: str | None = Depends(require("read")),
-) -> Response:
+@router.get("/v1/subjobs", summary="List sub-jobs", openapi_extra={"parameters": openapi_parameters({"subjob"}, LIST)})
+async def list_subjobs(request: Request, _key: str | None = Depends(require("read"))) -> Response:
     return await _list(request, "subjob")
 
 

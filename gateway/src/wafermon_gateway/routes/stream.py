@@ -12,17 +12,22 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response, StreamingResponse
 
 from ..auth import require
 from ..errors import ApiError
-from ..query import Filters, QueryError, parse_after, parse_filters
+from ..query import FILTERS, KINDS, Filters, Param, QueryError, openapi_parameters, parse_after, parse_filters
 from ..store.base import entity_view
 from .common import runtime
 
 router = APIRouter(tags=["stream"])
 PAGE = 500
+# Parsed here (kind) and by query.parse_after (after); the filters by query.parse_filters.
+STREAM_PARAMETERS = (
+    Param("kind", "job, subjob or all (default all)"),
+    Param("after", "resume after this event id (like Last-Event-ID)"),
+)
 
 
 async def _pending(request: Request, filters: list[Filters], after: int) -> list[tuple[int, str, dict[str, Any]]]:
@@ -39,22 +44,9 @@ async def _pending(request: Request, filters: list[Filters], after: int) -> list
     summary="Live job/sub-job changes (Server-Sent Events)",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "SSE: event job|subjob, id change id"}},
+    openapi_extra={"parameters": openapi_parameters(KINDS, (*STREAM_PARAMETERS, *FILTERS))},
 )
-async def stream(
-    request: Request,
-    kind: str | None = Query(None, description="job, subjob or all (default all)"),
-    after: str | None = Query(None, description="resume after this event id (like Last-Event-ID)"),
-    site_id: str | None = Query(None),
-    app: str | None = Query(None),
-    status: str | None = Query(None),
-    business_key: str | None = Query(None),
-    host: str | None = Query(None),
-    since: str | None = Query(None),
-    until: str | None = Query(None),
-    parent_id: str | None = Query(None, description="sub-jobs of this job (kind=subjob)"),
-    sub_key: str | None = Query(None, description="kind=subjob"),
-    _key: str | None = Depends(require("read")),
-) -> Response:
+async def stream(request: Request, _key: str | None = Depends(require("read"))) -> Response:
     rt = runtime(request)
     params = request.query_params
     try:
@@ -64,7 +56,7 @@ async def stream(
         selected = ["job", "subjob"] if kinds == "all" else [kinds]
         if kinds == "all" and ("parent_id" in params or "sub_key" in params):
             raise QueryError("parent_id", "parent_id and sub_key need kind=subjob")
-        filters = [parse_filters(params, k, {"kind", "after"}) for k in selected]
+        filters = [parse_filters(params, k, STREAM_PARAMETERS) for k in selected]
         header = request.headers.get("last-event-id")
         position = parse_after(header if header is not None else params.get("after"))
     except QueryError as exc:

@@ -31,7 +31,6 @@ STATE_COLUMNS = (
     "keys", "change_id", "received_at",
 )  # fmt: skip
 TIME_COLUMNS = ("created_at", "updated_at", "started_at", "finished_at", "deadline_at", "received_at")
-JSON_COLUMNS = ("metadata", "error", "metrics", "keys")
 EVENT_COLUMNS = (
     "event_id", "at", "received_at", "job_id", "entity_type", "entity_id", "seq", "event_kind", "status",
     "site_id", "body",
@@ -129,6 +128,18 @@ def event_record(p: Prepared, received: Any) -> tuple[Any, ...]:
 def raw_horizon(settings: Settings, now: datetime) -> datetime:
     """Events older than this are not kept as raw rows (retention would drop them at once)."""
     return now - timedelta(hours=settings.retention_hours)
+
+
+def app_rows(events: Iterable[Prepared], at: Callable[[Prepared], Any]) -> list[tuple[Any, ...]]:
+    """Rows of the apps table for a batch, one per (name, version), sorted: (name, version, app_id,
+    first_seen_at, last_seen_at); `at` gives an event's time in the store's own type."""
+    apps: dict[tuple[str, str], tuple[str | None, Any, Any]] = {}
+    for p in events:
+        f = p.facts
+        key = (f.app_name, f.app_version)
+        app_id, lo, hi = apps.get(key, (f.app_id, at(p), at(p)))
+        apps[key] = (app_id or f.app_id, min(lo, at(p)), max(hi, at(p)))
+    return [(*key, *span) for key, span in sorted(apps.items())]
 
 
 def fold_new(existing: dict[str, EntityState], events: Iterable[Prepared]) -> dict[str, EntityState]:
@@ -232,8 +243,28 @@ def entity_view(row: dict[str, Any], kind: str) -> dict[str, Any]:
     return view
 
 
-def where_clauses(f: Filters, param: Callable[[Any], str], time: Callable[[str], Any]) -> list[str]:
-    """SQL conditions for the filters; every value goes through `param` (a bound placeholder)."""
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the stores' query SQL: the bound-parameter marker for the n-th value
+    (1-based: "$1" or "?") and the value bound for a time column given its ISO text."""
+
+    marker: Callable[[int], str]
+    time: Callable[[str], Any]
+
+
+def _binder(dialect: Dialect) -> tuple[list[Any], Callable[[Any], str]]:
+    """The values of one statement, in order, and the function that adds one and returns its marker."""
+    values: list[Any] = []
+
+    def bind(value: Any) -> str:
+        values.append(value)
+        return dialect.marker(len(values))
+
+    return values, bind
+
+
+def _where(f: Filters, bind: Callable[[Any], str], time: Callable[[str], Any]) -> list[str]:
+    """SQL conditions for the filters; every value is bound, never written into the SQL."""
     out: list[str] = []
     for column, value in (
         ("site_id", f.site_id),
@@ -244,26 +275,35 @@ def where_clauses(f: Filters, param: Callable[[Any], str], time: Callable[[str],
         ("parent_id", f.parent_id),
     ):
         if value is not None:
-            out.append(f"{column} = {param(value)}")
+            out.append(f"{column} = {bind(value)}")
     if f.statuses:
-        out.append(f"status IN ({', '.join(param(s) for s in f.statuses)})")
+        out.append(f"status IN ({', '.join(bind(s) for s in f.statuses)})")
     if f.since is not None:
-        out.append(f"updated_at >= {param(time(f.since))}")
+        out.append(f"updated_at >= {bind(time(f.since))}")
     if f.until is not None:
-        out.append(f"created_at < {param(time(f.until))}")
+        out.append(f"created_at < {bind(time(f.until))}")
     return out
 
 
-def keyset_clause(q: ListQuery, param: Callable[[Any], str], time: Callable[[str], Any]) -> str | None:
-    if q.after_value is None or q.after_id is None:
-        return None
-    op = "<" if q.descending else ">"
-    return f"({q.sort}, entity_id) {op} ({param(time(q.after_value))}, {param(q.after_id)})"
-
-
-def order_clause(q: ListQuery) -> str:
+def select_page(q: ListQuery, dialect: Dialect) -> tuple[str, list[Any]]:
+    """SQL and bound values for one list page: limit + 1 rows, so the caller sees whether more follow."""
+    values, bind = _binder(dialect)
+    clauses = _where(q.filters, bind, dialect.time)
+    if q.after_value is not None and q.after_id is not None:
+        op = "<" if q.descending else ">"
+        clauses.append(f"({q.sort}, entity_id) {op} ({bind(dialect.time(q.after_value))}, {bind(q.after_id)})")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     direction = "DESC" if q.descending else "ASC"
-    return f"ORDER BY {q.sort} {direction}, entity_id {direction}"
+    order = f"ORDER BY {q.sort} {direction}, entity_id {direction}"
+    return f"SELECT * FROM {KINDS[q.filters.kind]} {where} {order} LIMIT {int(q.limit) + 1}", values
+
+
+def select_changes(f: Filters, after: int, limit: int, dialect: Dialect) -> tuple[str, list[Any]]:
+    """SQL and bound values for the rows of f.kind whose change id is above `after`, in change order."""
+    values, bind = _binder(dialect)
+    clauses = [f"change_id > {bind(after)}", *_where(f, bind, dialect.time)]
+    sql = f"SELECT * FROM {KINDS[f.kind]} WHERE {' AND '.join(clauses)} ORDER BY change_id LIMIT {int(limit)}"
+    return sql, values
 
 
 def now_iso(now: datetime) -> str:

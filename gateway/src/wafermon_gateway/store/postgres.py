@@ -11,7 +11,6 @@ of job state safe across several gateways sharing one database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,26 +20,8 @@ from ..batch import Prepared
 from ..liveness import iso
 from ..query import Filters, ListQuery
 from ..reducer import EntityState
-from . import partitions, timescale
-from .base import (
-    EVENT_COLUMNS,
-    KINDS,
-    STATE_COLUMNS,
-    TIME_COLUMNS,
-    IngestResult,
-    Store,
-    dedupe,
-    event_record,
-    fold_new,
-    keyset_clause,
-    loads,
-    now_iso,
-    order_clause,
-    raw_horizon,
-    state_from_row,
-    state_record,
-    where_clauses,
-)
+from . import base, partitions, timescale
+from .base import EVENT_COLUMNS, KINDS, STATE_COLUMNS, TIME_COLUMNS, IngestResult, Store, now_iso
 from .migrations import EVENT_COLUMNS_PG, POSTGRES, SCHEMA_MIGRATIONS_SQL
 
 if TYPE_CHECKING:
@@ -53,6 +34,7 @@ CHANNEL = "wafermon_changes"
 WRITE_LOCK = 0x7761666572  # "wafer": the writers' advisory lock key
 MIGRATE_LOCK = 0x77616D6967
 _TERMINAL_SQL = "('succeeded', 'failed', 'cancelled')"
+_DIALECT = base.Dialect(lambda n: f"${n}", datetime.fromisoformat)  # asyncpg binds datetimes
 # State rows are COPYed into a per-connection staging table, then upserted in one statement:
 # binary COPY encodes a row several times faster than executemany's bind-per-row.
 _UPSERT = {
@@ -193,8 +175,8 @@ class PostgresStore(Store):
 
     # --- ingest ----------------------------------------------------------------------------
     async def ingest(self, events: list[Prepared], now: datetime) -> IngestResult:
-        unique, duplicates = dedupe(events)
-        horizon = raw_horizon(self.settings, now)
+        unique, duplicates = base.dedupe(events)
+        horizon = base.raw_horizon(self.settings, now)
         raw = [p for p in unique if p.at >= horizon]
         old = [p for p in unique if p.at < horizon]
         async with self.pool.acquire() as conn:
@@ -220,7 +202,7 @@ class PostgresStore(Store):
         COPYs into a temporary table and lets INSERT ... ON CONFLICT DO NOTHING decide.
         """
         async with conn.transaction():
-            records = [event_record(p, now) for p in raw]
+            records = [base.event_record(p, now) for p in raw]
             if staged and raw:
                 await conn.copy_records_to_table("events_stage", columns=EVENT_COLUMNS, records=records)
             await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
@@ -271,16 +253,16 @@ class PostgresStore(Store):
             ids["subjob"],
         ):
             row = _normalise(found)
-            existing[row["kind"]][row["entity_id"]] = (state_from_row(row, row["kind"]), row["status"])
+            existing[row["kind"]][row["entity_id"]] = (base.state_from_row(row, row["kind"]), row["status"])
         records: dict[str, list[dict[str, Any]]] = {}
         for kind, mine in by_kind.items():
-            folded = fold_new({k: v[0] for k, v in existing[kind].items()}, mine)
+            folded = base.fold_new({k: v[0] for k, v in existing[kind].items()}, mine)
             records[kind] = []
             for eid, state in folded.items():
                 prior = existing[kind].get(eid)
                 if prior is not None and prior[0].comparable() == state.comparable():
                     continue  # nothing observable changed (e.g. an event older than retention replayed)
-                records[kind].append(state_record(state, prior[1] if prior else None, self.settings, now_s))
+                records[kind].append(base.state_record(state, prior[1] if prior else None, self.settings, now_s))
         change_ids = iter(await self._allocate(conn, sum(len(r) for r in records.values())))
         latest: int | None = None
         for kind, table in KINDS.items():
@@ -319,19 +301,14 @@ class PostgresStore(Store):
         return [int(r[0]) for r in rows]
 
     async def _upsert_apps(self, conn: Conn, new: list[Prepared]) -> None:
-        apps: dict[tuple[str, str], tuple[str | None, datetime, datetime]] = {}
-        for p in new:
-            f = p.facts
-            k = (f.app_name, f.app_version)
-            app_id, lo, hi = apps.get(k, (f.app_id, p.at, p.at))
-            apps[k] = (app_id or f.app_id, min(lo, p.at), max(hi, p.at))
+        apps = base.app_rows(new, lambda p: p.at)
         if apps:
             await conn.executemany(
                 "INSERT INTO apps VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name, version) DO UPDATE SET "
                 "app_id = coalesce(apps.app_id, EXCLUDED.app_id), "
                 "first_seen_at = least(apps.first_seen_at, EXCLUDED.first_seen_at), "
                 "last_seen_at = greatest(apps.last_seen_at, EXCLUDED.last_seen_at)",
-                [(k[0], k[1], v[0], v[1], v[2]) for k, v in sorted(apps.items())],
+                apps,
             )
 
     # --- liveness and maintenance ------------------------------------------------------------
@@ -355,7 +332,7 @@ class PostgresStore(Store):
     async def maintain(self, now: datetime) -> dict[str, Any]:
         s = self.settings
         report: dict[str, Any] = {"mode": self.mode}
-        horizon = raw_horizon(s, now)
+        horizon = base.raw_horizon(s, now)
         async with self.pool.acquire() as conn:
             if self.mode == "partitioned":
                 wanted = partitions.starts_between(
@@ -381,28 +358,11 @@ class PostgresStore(Store):
         return report
 
     # --- queries ---------------------------------------------------------------------------
-    @staticmethod
-    def _builder() -> tuple[list[Any], Callable[[Any], str]]:
-        params: list[Any] = []
-
-        def param(value: Any) -> str:
-            params.append(value)
-            return f"${len(params)}"
-
-        return params, param
-
     async def _select(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         return [_normalise(r) for r in await self.pool.fetch(sql, *params)]
 
     async def list_entities(self, q: ListQuery) -> list[dict[str, Any]]:
-        params, param = self._builder()
-        clauses = where_clauses(q.filters, param, datetime.fromisoformat)
-        keyset = keyset_clause(q, param, datetime.fromisoformat)
-        if keyset:
-            clauses.append(keyset)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM {KINDS[q.filters.kind]} {where} {order_clause(q)} LIMIT {int(q.limit) + 1}"
-        return await self._select(sql, params)
+        return await self._select(*base.select_page(q, _DIALECT))
 
     async def get_entity(self, kind: str, entity_id: str) -> dict[str, Any] | None:
         rows = await self._select(f"SELECT * FROM {KINDS[kind]} WHERE entity_id = $1", [entity_id])
@@ -415,13 +375,10 @@ class PostgresStore(Store):
             job_id,
             limit,
         )
-        return [{"event": loads(r["body"]), "received_at": iso(r["received_at"])} for r in rows]
+        return [{"event": base.loads(r["body"]), "received_at": iso(r["received_at"])} for r in rows]
 
     async def changes(self, f: Filters, after: int, limit: int) -> list[dict[str, Any]]:
-        params, param = self._builder()
-        clauses = [f"change_id > {param(after)}", *where_clauses(f, param, datetime.fromisoformat)]
-        sql = f"SELECT * FROM {KINDS[f.kind]} WHERE {' AND '.join(clauses)} ORDER BY change_id LIMIT {int(limit)}"
-        return await self._select(sql, params)
+        return await self._select(*base.select_changes(f, after, limit, _DIALECT))
 
     async def _latest(self, conn: Conn) -> int:
         return int(

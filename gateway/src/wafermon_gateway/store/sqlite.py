@@ -17,24 +17,8 @@ from typing import Any, TypeVar
 from ..batch import Prepared
 from ..query import Filters, ListQuery
 from ..reducer import EntityState
-from .base import (
-    EVENT_COLUMNS,
-    KINDS,
-    STATE_COLUMNS,
-    IngestResult,
-    Store,
-    dedupe,
-    event_record,
-    fold_new,
-    keyset_clause,
-    loads,
-    now_iso,
-    order_clause,
-    raw_horizon,
-    state_from_row,
-    state_record,
-    where_clauses,
-)
+from . import base
+from .base import EVENT_COLUMNS, KINDS, STATE_COLUMNS, IngestResult, Store, now_iso
 from .migrations import SCHEMA_MIGRATIONS_SQL, SQLITE
 
 T = TypeVar("T")
@@ -46,6 +30,7 @@ _UPSERT = {
     for table in ("jobs", "subjobs")
 }
 _TERMINAL_SQL = "('succeeded', 'failed', 'cancelled')"
+_DIALECT = base.Dialect(lambda _n: "?", str)  # times are stored as ISO text
 
 
 class SqliteStore(Store):
@@ -118,7 +103,7 @@ class SqliteStore(Store):
             sql = f"SELECT * FROM {table} WHERE entity_id IN ({','.join('?' * len(chunk))})"
             for row in self.conn.execute(sql, chunk):
                 d = dict(row)
-                out[d["entity_id"]] = (state_from_row(d, kind), d["status"])
+                out[d["entity_id"]] = (base.state_from_row(d, kind), d["status"])
         return out
 
     def _orphan_sql(self, where: str) -> str:
@@ -138,8 +123,8 @@ class SqliteStore(Store):
     def _ingest_sync(self, events: list[Prepared], now: datetime) -> IngestResult:
         conn = self.conn
         now_s = now_iso(now)
-        unique, duplicates = dedupe(events)
-        horizon = raw_horizon(self.settings, now)
+        unique, duplicates = base.dedupe(events)
+        horizon = base.raw_horizon(self.settings, now)
         conn.execute("BEGIN IMMEDIATE")
         try:
             known: set[str] = set()
@@ -152,7 +137,7 @@ class SqliteStore(Store):
             duplicates += len(unique) - len(new)
             conn.executemany(
                 f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})",
-                [event_record(p, now_s) for p in new if p.at >= horizon],
+                [base.event_record(p, now_s) for p in new if p.at >= horizon],
             )
             self._upsert_apps(new)
             touched_jobs: list[str] = []
@@ -162,13 +147,13 @@ class SqliteStore(Store):
                 if not mine:
                     continue
                 existing = self._load_states(table, kind, sorted({p.facts.entity_id for p in mine}))
-                folded = fold_new({k: v[0] for k, v in existing.items()}, mine)
+                folded = base.fold_new({k: v[0] for k, v in existing.items()}, mine)
                 records = []
                 for eid, state in folded.items():
                     prior = existing.get(eid)
                     if prior is not None and prior[0].comparable() == state.comparable():
                         continue  # nothing observable changed (e.g. an event older than retention replayed)
-                    records.append(state_record(state, prior[1] if prior else None, self.settings, now_s))
+                    records.append(base.state_record(state, prior[1] if prior else None, self.settings, now_s))
                 for record, cid in zip(records, self._allocate(len(records)), strict=True):
                     record["change_id"] = cid
                 conn.executemany(_UPSERT[table], [tuple(r[c] for c in STATE_COLUMNS) for r in records])
@@ -192,18 +177,12 @@ class SqliteStore(Store):
         return sorted(found)
 
     def _upsert_apps(self, new: list[Prepared]) -> None:
-        apps: dict[tuple[str, str], tuple[str | None, str, str]] = {}
-        for p in new:
-            f = p.facts
-            k = (f.app_name, f.app_version)
-            app_id, lo, hi = apps.get(k, (f.app_id, f.at, f.at))
-            apps[k] = (app_id or f.app_id, min(lo, f.at), max(hi, f.at))
         self.conn.executemany(
             "INSERT INTO apps VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, version) DO UPDATE SET "
             "app_id = coalesce(apps.app_id, excluded.app_id), "
             "first_seen_at = min(apps.first_seen_at, excluded.first_seen_at), "
             "last_seen_at = max(apps.last_seen_at, excluded.last_seen_at)",
-            [(k[0], k[1], v[0], v[1], v[2]) for k, v in sorted(apps.items())],
+            base.app_rows(new, lambda p: p.facts.at),
         )
 
     async def ingest(self, events: list[Prepared], now: datetime) -> IngestResult:
@@ -240,7 +219,7 @@ class SqliteStore(Store):
         return changed
 
     def _maintain_sync(self, now: datetime) -> dict[str, Any]:
-        raw = now_iso(raw_horizon(self.settings, now))
+        raw = now_iso(base.raw_horizon(self.settings, now))
         state = now_iso(now - timedelta(hours=self.settings.state_retention_hours))
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
@@ -260,25 +239,8 @@ class SqliteStore(Store):
     def _select(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         return [dict(row) for row in self.conn.execute(sql, params)]
 
-    @staticmethod
-    def _builder() -> tuple[list[Any], Callable[[Any], str]]:
-        params: list[Any] = []
-
-        def param(value: Any) -> str:
-            params.append(value)
-            return "?"
-
-        return params, param
-
     async def list_entities(self, q: ListQuery) -> list[dict[str, Any]]:
-        params, param = self._builder()
-        clauses = where_clauses(q.filters, param, str)
-        keyset = keyset_clause(q, param, str)
-        if keyset:
-            clauses.append(keyset)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM {KINDS[q.filters.kind]} {where} {order_clause(q)} LIMIT {int(q.limit) + 1}"
-        return await self._run(self._select, sql, params)
+        return await self._run(self._select, *base.select_page(q, _DIALECT))
 
     async def get_entity(self, kind: str, entity_id: str) -> dict[str, Any] | None:
         rows = await self._run(self._select, f"SELECT * FROM {KINDS[kind]} WHERE entity_id = ?", [entity_id])
@@ -290,13 +252,10 @@ class SqliteStore(Store):
             "SELECT body, received_at FROM events WHERE job_id = ? ORDER BY at, entity_type, seq, event_id LIMIT ?",
             [job_id, limit],
         )
-        return [{"event": loads(r["body"]), "received_at": r["received_at"]} for r in rows]
+        return [{"event": base.loads(r["body"]), "received_at": r["received_at"]} for r in rows]
 
     async def changes(self, f: Filters, after: int, limit: int) -> list[dict[str, Any]]:
-        params, param = self._builder()
-        clauses = [f"change_id > {param(after)}", *where_clauses(f, param, str)]
-        sql = f"SELECT * FROM {KINDS[f.kind]} WHERE {' AND '.join(clauses)} ORDER BY change_id LIMIT {int(limit)}"
-        return await self._run(self._select, sql, params)
+        return await self._run(self._select, *base.select_changes(f, after, limit, _DIALECT))
 
     async def latest_change(self) -> int:
         rows = await self._run(self._select, "SELECT value FROM counters WHERE name = 'change'", [])
