@@ -233,7 +233,8 @@ typedef struct {
     const char *key_utf8, *site_utf8; /* the strs' own UTF-8 (kept by them), or NULL */
     bool ready;                       /* filled by scope_fill */
 } ScopeObject;
-_Static_assert(offsetof(ScopeObject, key_utf8) == offsetof(ScopeObject, refs) + sizeof(PyObject *[6]),
+_Static_assert(offsetof(ScopeObject, key_utf8) ==
+                   offsetof(ScopeObject, refs) + sizeof(PyObject *[6]),
                "every owned reference of ScopeObject is in refs[]");
 
 /* A str or None argument as the str's own UTF-8 (no copy: CPython caches it in the str), NULL for
@@ -525,8 +526,7 @@ static PyObject *job_fn(PyObject *module, PyObject *const *args, Py_ssize_t narg
                                 name);
         values[k] = args[nargs + i];
     }
-    if (business_key == Py_None || PyUnicode_Check(business_key) ||
-        !PyCallable_Check(business_key))
+    if (business_key == Py_None || PyUnicode_Check(business_key) || !PyCallable_Check(business_key))
         return new_scope(business_key, values[0], values[1], values[2]);
     PyObject *qualname = PyObject_GetAttr(business_key, hot.qualname_name);
     if (!qualname)
@@ -557,9 +557,9 @@ static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
     (void)module;
     PyObject *functions, *job_class, *scope_class, *default_client, *text, *encode, *raise,
         *finish_for, *closed, *to_cdata;
-    static char *names[] = {"functions",    "job_class",  "scope_class",  "default_client",
-                            "text",         "encode",     "raise_status", "finish_for",
-                            "closed_error", "to_cdata",   NULL};
+    static char *names[] = {
+        "functions",    "job_class",  "scope_class",  "default_client", "text", "encode",
+        "raise_status", "finish_for", "closed_error", "to_cdata",       NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOO", names, &functions, &job_class,
                                      &scope_class, &default_client, &text, &encode, &raise,
                                      &finish_for, &closed, &to_cdata))
