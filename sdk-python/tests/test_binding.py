@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -61,13 +62,13 @@ def test_star_import_leaves_the_builtins_alone() -> None:
 
 
 @pytest.mark.parametrize("module", [wafermon, errors])
-def test_old_names_are_deprecated_aliases(module: object) -> None:
+def test_old_names_are_deprecated_aliases(module: types.ModuleType) -> None:
     for old, new in PREFIXED.items():
         with pytest.warns(DeprecationWarning, match=f"{old} is deprecated: use .*{new}"):
             cls = getattr(module, old)
         assert cls is getattr(wafermon, new)
     with pytest.raises(AttributeError):
-        getattr(module, "NoSuchError")
+        _ = module.NoSuchError
 
 
 def test_versions() -> None:
