@@ -427,7 +427,7 @@ deadline = time.monotonic() + float(sys.argv[3])
 while True:
     try:
         client.flush(5)
-    except wafermon.TimeoutError:
+    except wafermon.WafermonTimeoutError:
         pass
     stats = client.stats()
     if (stats["spool_pending"] == 0 and stats["queue_depth"] == 0) or time.monotonic() > deadline:

@@ -138,7 +138,7 @@ def main() -> int:
             try:
                 wafermon.flush(60)
                 end["flush"] = "ok"
-            except wafermon.TimeoutError:
+            except wafermon.WafermonTimeoutError:
                 end["flush"] = "timeout"
         end["stats"] = wafermon.stats()
         out.write("#end " + json.dumps(end) + "\n")

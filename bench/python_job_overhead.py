@@ -227,7 +227,7 @@ def main() -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(8)
     provider.shutdown()
     direct.close(10)
-    with contextlib.suppress(wafermon.TimeoutError):  # nothing listens: the rest is spooled
+    with contextlib.suppress(wafermon.WafermonTimeoutError):  # nothing listens: the rest is spooled
         sidecar.close(1)
 
 

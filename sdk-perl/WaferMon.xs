@@ -1,5 +1,5 @@
 /* XS glue between Perl and libwafermon: handles as blessed scalar refs, statuses as
- * WaferMon::Error objects, Perl data as JSON. No core logic lives here. */
+ * WaferMon::Error objects; Perl data becomes JSON in lib/WaferMon/JSON.pm. No core logic lives here. */
 #define PERL_NO_GET_CONTEXT
 #include "EXTERN.h"
 #include "perl.h"
@@ -128,51 +128,34 @@ static SV *new_job(pTHX_ wm_job *job, SV *client) {
     return wrap(aTHX_ j, "WaferMon::Job");
 }
 
-/* ---- Perl data -> JSON ---------------------------------------------------------------------- */
+/* ---- Perl data -> JSON: WaferMon::JSON::encode (JSON::PP, lib/WaferMon/JSON.pm) ---------- */
 
-#define MAX_DEPTH 64
-
-typedef struct {
-    SV *out;
-    int failed;
-    char err[512];
-} jctx;
-
-static int jfail(jctx *c, const char *path, const char *what) {
-    c->failed = 1;
-    if (path[0])
-        snprintf(c->err, sizeof c->err, "value at \"%s\" %s", path, what);
-    else
-        snprintf(c->err, sizeof c->err, "the value %s", what);
-    return -1;
+/* what: "metadata" (undef -> NULL; must be a hash ref) or "config" (ConfigError) or "value".
+ * Returns the JSON text (a mortal character string) or NULL; a refusal is thrown from Perl. */
+static SV *to_json(pTHX_ SV *x, const char *what) {
+    SvGETMAGIC(x);
+    if (!SvOK(x) && strcmp(what, "value"))
+        return NULL; /* no metadata: no call into Perl on the hot path */
+    dSP;
+    ENTER;
+    SAVETMPS;
+    PUSHMARK(SP);
+    XPUSHs(x);
+    XPUSHs(sv_2mortal(newSVpv(what, 0)));
+    PUTBACK;
+    int n = call_pv("WaferMon::JSON::encode", G_SCALAR);
+    SPAGAIN;
+    SV *out = n == 1 ? POPs : &PL_sv_undef;
+    out = SvOK(out) ? newSVsv(out) : NULL;
+    PUTBACK;
+    FREETMPS;
+    LEAVE;
+    return out ? sv_2mortal(out) : NULL;
 }
 
-static void put_string(pTHX_ jctx *c, const char *s, STRLEN len) {
-    sv_catpvs(c->out, "\"");
-    const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
-    for (; p < end; p++) {
-        const char *esc = NULL;
-        char buf[8];
-        switch (*p) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        default:
-            if (*p < 0x20) {
-                snprintf(buf, sizeof buf, "\\u%04x", *p);
-                esc = buf;
-            }
-        }
-        if (esc) {
-            sv_catpvn(c->out, (const char *)run, p - run);
-            sv_catpv(c->out, esc);
-            run = p + 1;
-        }
-    }
-    sv_catpvn(c->out, (const char *)run, end - run);
-    sv_catpvs(c->out, "\"");
+static const char *meta_arg(pTHX_ SV *m) {
+    SV *j = to_json(aTHX_ m, "metadata");
+    return j ? SvPVutf8_nolen(j) : NULL;
 }
 
 /* A string SV as UTF-8 bytes: character strings are encoded, byte strings taken as Latin-1. */
@@ -182,155 +165,6 @@ static const char *utf8_bytes(pTHX_ SV *sv, STRLEN *len) {
     SV *tmp = sv_2mortal(newSVsv(sv));
     sv_utf8_upgrade(tmp);
     return SvPV(tmp, *len);
-}
-
-static void child_path(char *out, size_t n, const char *path, const char *key, I32 keylen,
-                       SSize_t index) {
-    if (key)
-        snprintf(out, n, "%s%s%.*s", path, path[0] ? "." : "", (int)keylen, key);
-    else
-        snprintf(out, n, "%s[%ld]", path, (long)index);
-}
-
-static int put_value(pTHX_ jctx *c, SV *sv, const char *path, int depth) {
-    char sub[512];
-    if (depth > MAX_DEPTH)
-        return jfail(c, path, "is nested more than 64 levels deep");
-    SvGETMAGIC(sv);
-    if (!SvOK(sv)) {
-        sv_catpvs(c->out, "null");
-        return 0;
-    }
-    if (SvROK(sv)) {
-        SV *t = SvRV(sv);
-        if (sv_isobject(sv)) {
-            if (sv_derived_from(sv, "JSON::PP::Boolean")) {
-                sv_catpv(c->out, SvTRUE(t) ? "true" : "false");
-                return 0;
-            }
-            char what[200];
-            snprintf(what, sizeof what,
-                     "is a %s object, which cannot be serialised to JSON: pass plain data",
-                     sv_reftype(t, 1));
-            return jfail(c, path, what);
-        }
-        if (SvTYPE(t) == SVt_PVHV) {
-            HV *hv = (HV *)t;
-            /* Sorted keys: the same data gives the same JSON. */
-            AV *keys = (AV *)sv_2mortal((SV *)newAV());
-            hv_iterinit(hv);
-            HE *he;
-            while ((he = hv_iternext(hv)))
-                av_push(keys, SvREFCNT_inc(hv_iterkeysv(he)));
-            sortsv(AvARRAY(keys), av_len(keys) + 1, Perl_sv_cmp);
-            sv_catpvs(c->out, "{");
-            for (SSize_t i = 0; i <= av_len(keys); i++) {
-                SV *k = AvARRAY(keys)[i];
-                STRLEN klen;
-                const char *kb = utf8_bytes(aTHX_ k, &klen);
-                if (i)
-                    sv_catpvs(c->out, ",");
-                put_string(aTHX_ c, kb, klen);
-                sv_catpvs(c->out, ":");
-                HE *e = hv_fetch_ent(hv, k, 0, 0);
-                child_path(sub, sizeof sub, path, kb, (I32)klen, 0);
-                if (put_value(aTHX_ c, e ? HeVAL(e) : &PL_sv_undef, sub, depth + 1))
-                    return -1;
-            }
-            sv_catpvs(c->out, "}");
-            return 0;
-        }
-        if (SvTYPE(t) == SVt_PVAV) {
-            AV *av = (AV *)t;
-            sv_catpvs(c->out, "[");
-            for (SSize_t i = 0; i <= av_len(av); i++) {
-                SV **e = av_fetch(av, i, 0);
-                if (i)
-                    sv_catpvs(c->out, ",");
-                child_path(sub, sizeof sub, path, NULL, 0, i);
-                if (put_value(aTHX_ c, e ? *e : &PL_sv_undef, sub, depth + 1))
-                    return -1;
-            }
-            sv_catpvs(c->out, "]");
-            return 0;
-        }
-        if (SvTYPE(t) < SVt_PVAV && !SvROK(t) && SvOK(t)) { /* \1 and \0 are booleans */
-            STRLEN l;
-            const char *s = SvPV(t, l);
-            if (l == 1 && (s[0] == '1' || s[0] == '0')) {
-                sv_catpv(c->out, s[0] == '1' ? "true" : "false");
-                return 0;
-            }
-        }
-        char what[200];
-        snprintf(what, sizeof what,
-                 "is a %s reference, which cannot be serialised to JSON (only hash and array "
-                 "references, \\1 and \\0)",
-                 sv_reftype(t, 0));
-        return jfail(c, path, what);
-    }
-    if (isGV_with_GP(sv))
-        return jfail(c, path, "is a glob, which cannot be serialised to JSON");
-    if (SvPOKp(sv)) {
-        STRLEN len;
-        const char *s = utf8_bytes(aTHX_ sv, &len);
-        put_string(aTHX_ c, s, len);
-        return 0;
-    }
-    if (SvIOKp(sv) && !SvNOKp(sv)) {
-        if (SvIsUV(sv))
-            sv_catpvf(c->out, "%" UVuf, SvUV(sv));
-        else
-            sv_catpvf(c->out, "%" IVdf, SvIV(sv));
-        return 0;
-    }
-    if (SvNOKp(sv) || SvIOKp(sv)) {
-        NV v = SvNV(sv);
-        if (!isfinite(v))
-            return jfail(c, path, "is NaN or infinite, which JSON cannot hold");
-        char num[40];
-        snprintf(num, sizeof num, "%.15g", (double)v);
-        if (strtod(num, NULL) != (double)v)
-            snprintf(num, sizeof num, "%.17g", (double)v);
-        sv_catpv(c->out, num);
-        return 0;
-    }
-    return jfail(c, path, "cannot be serialised to JSON");
-}
-
-/* what: "metadata" (undef -> NULL; must be a hash ref) or "config" (ConfigError) or "value". */
-static SV *to_json(pTHX_ SV *x, const char *what) {
-    int is_value = !strcmp(what, "value");
-    int code = !strcmp(what, "config") ? WM_E_CONFIG : WM_E_METADATA;
-    if (!is_value) {
-        SvGETMAGIC(x);
-        if (!SvOK(x))
-            return NULL;
-        if (!(SvROK(x) && !sv_isobject(x) && SvTYPE(SvRV(x)) == SVt_PVHV)) {
-            char m[256];
-            snprintf(m, sizeof m,
-                     "%s must be a JSON object: a hash reference such as { step => 'etch' }, got "
-                     "%s",
-                     what,
-                     SvROK(x) ? (sv_isobject(x) ? "an object" : sv_reftype(SvRV(x), 0))
-                              : "a plain scalar");
-            wmp_throw(aTHX_ code, m);
-        }
-    }
-    jctx c = {0};
-    c.out = sv_2mortal(newSVpvs(""));
-    put_value(aTHX_ & c, x, "", 0);
-    if (c.failed) {
-        char m[640];
-        snprintf(m, sizeof m, "%s: %s", what, c.err);
-        wmp_throw(aTHX_ code, m);
-    }
-    return c.out;
-}
-
-static const char *meta_arg(pTHX_ SV *m) {
-    SV *j = to_json(aTHX_ m, "metadata");
-    return j ? SvPV_nolen(j) : NULL;
 }
 
 /* undef -> NULL; else the string as UTF-8. */
@@ -440,15 +274,6 @@ _status_descs()
         mXPUSHs(newRV_noinc((SV *)row));
     }
 
-SV *
-to_json(SV *x, const char *what = "value")
-  CODE:
-    SV *j = to_json(aTHX_ x, what);
-    RETVAL = j ? newSVsv(j) : &PL_sv_undef;
-    if (j) SvUTF8_on(RETVAL);
-  OUTPUT:
-    RETVAL
-
 void
 _throw(int code, const char *message)
   CODE:
@@ -479,7 +304,7 @@ _open(SV *config)
   CODE:
     SV *j = to_json(aTHX_ config, "config");
     wm_client *c = NULL;
-    check(aTHX_ wm_client_open(j ? SvPV_nolen(j) : NULL, &c));
+    check(aTHX_ wm_client_open(j ? SvPVutf8_nolen(j) : NULL, &c));
     wmp_client *w;
     Newxz(w, 1, wmp_client);
     w->client = c;

@@ -8,9 +8,12 @@
  * failures and cancellation — stays in Python: this file calls back into the functions bind()
  * received for anything but the common case.
  *
- * The GIL stays held across the core calls made here: they only copy into the bounded queue
- * (except with queue.when_full = "spool" and a full queue, when the caller writes the spool), and
- * holding it is what makes reading Client._addr and starting a job atomic against Client.close().
+ * Every job of the SDK starts here (`with`, the decorator, Client.start, Client.start_for_app):
+ * one path, one guard against a concurrent Client.close(). The GIL stays held across the core
+ * calls made here: they only copy into the bounded queue (except with queue.when_full = "spool"
+ * and a full queue, when the caller writes the spool), and holding it is what makes reading
+ * Client._addr and starting a job atomic against Client.close(), which sets _addr to None before
+ * it closes the core's client.
  */
 #define PY_SSIZE_T_CLEAN
 #ifndef Py_LIMITED_API
@@ -35,13 +38,13 @@
 /* ---- what bind() hands over -------------------------------------------------------------- */
 
 static struct {
-    __typeof__(&wm_job_start) job_start;
+    __typeof__(&wm_job_start_app) job_start_app;
     __typeof__(&wm_job_succeed) job_succeed;
     __typeof__(&wm_job_destroy) job_destroy;
     PyObject *job_class;      /* wafermon.Job: what __enter__ makes */
     PyObject *scope_class;    /* wafermon.JobScope: what job() makes */
-    PyObject *job_fallback;   /* job() for a business_key that is not str or None */
-    PyObject *kw_names[4];    /* interned: (unused), "site_id", "metadata", "client" */
+    PyObject *kw_names[3];    /* interned keyword names of job(): site_id, metadata, client */
+    PyObject *qualname_name;  /* interned "__qualname__" */
     PyObject *default_client; /* wafermon._default.default_client() */
     PyObject *text;           /* wafermon._metadata.text(what, value): checks, raises */
     PyObject *encode;         /* wafermon._metadata.encode(metadata) */
@@ -55,10 +58,36 @@ static struct {
 } hot;
 
 static bool bound(void) {
-    if (hot.job_start)
+    if (hot.job_start_app)
         return true;
     PyErr_SetString(PyExc_RuntimeError, "wafermon._speedups: bind() was not called");
     return false;
+}
+
+/* ---- what both types share: the references they own ---------------------------------------- */
+
+/* Each type keeps the objects it owns in a union of named fields and refs[], so one traverse and
+ * one clear serve both (GC support) and a new field cannot be forgotten in either. */
+#define N_REFS(object) (sizeof((object)->refs) / sizeof(PyObject *))
+
+static int visit_refs(PyObject *self, PyObject **refs, size_t n, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    for (size_t i = 0; i < n; i++)
+        Py_VISIT(refs[i]);
+    return 0;
+}
+
+static void clear_refs(PyObject **refs, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        Py_CLEAR(refs[i]);
+}
+
+/* The end of a dealloc: the references are cleared; frees the object and drops its heap type. */
+static void free_object(PyObject *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    freefunc release = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    release(self);
+    Py_DECREF(type);
 }
 
 /* ---- JobCore: the handle over wm_job ------------------------------------------------------ */
@@ -67,8 +96,16 @@ typedef struct {
     PyObject ob_base; /* PyObject_HEAD, spelled out for clang-format */
     wm_job *ptr;
     long pid;
-    PyObject *client, *business_key, *sub_key, *parent, *id, *cdata, *weakrefs;
+    union {
+        struct {
+            PyObject *client, *business_key, *sub_key, *parent, *id, *cdata;
+        };
+        PyObject *refs[6];
+    };
+    PyObject *weakrefs; /* not owned: managed by PyObject_ClearWeakRefs */
 } JobObject;
+_Static_assert(offsetof(JobObject, weakrefs) == offsetof(JobObject, refs) + sizeof(PyObject *[6]),
+               "every owned reference of JobObject is in refs[]");
 
 static JobObject *job_alloc(PyTypeObject *type, wm_job *ptr, PyObject *client,
                             PyObject *business_key, PyObject *sub_key, PyObject *parent) {
@@ -102,28 +139,15 @@ static PyObject *job_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
 }
 
 static int job_traverse(JobObject *self, visitproc visit, void *arg) {
-    Py_VISIT(Py_TYPE((PyObject *)self));
-    Py_VISIT(self->client);
-    Py_VISIT(self->business_key);
-    Py_VISIT(self->sub_key);
-    Py_VISIT(self->parent);
-    Py_VISIT(self->id);
-    Py_VISIT(self->cdata);
-    return 0;
+    return visit_refs((PyObject *)self, self->refs, N_REFS(self), visit, arg);
 }
 
 static int job_clear(JobObject *self) {
-    Py_CLEAR(self->client);
-    Py_CLEAR(self->business_key);
-    Py_CLEAR(self->sub_key);
-    Py_CLEAR(self->parent);
-    Py_CLEAR(self->id);
-    Py_CLEAR(self->cdata);
+    clear_refs(self->refs, N_REFS(self));
     return 0;
 }
 
 static void job_dealloc(JobObject *self) {
-    PyTypeObject *type = Py_TYPE((PyObject *)self);
     PyObject_GC_UnTrack(self);
     if (self->weakrefs)
         PyObject_ClearWeakRefs((PyObject *)self);
@@ -132,9 +156,7 @@ static void job_dealloc(JobObject *self) {
         hot.job_destroy(self->ptr);
     self->ptr = NULL;
     job_clear(self);
-    freefunc release = (freefunc)PyType_GetSlot(type, Py_tp_free);
-    release(self);
-    Py_DECREF(type);
+    free_object((PyObject *)self);
 }
 
 /* _ptr: the handle as a cffi "wm_job *" for the Python methods, made on first use. */
@@ -198,14 +220,22 @@ static PyType_Spec job_spec = {
 /* ---- ScopeCore: `with wafermon.job(...)` --------------------------------------------------- */
 
 typedef struct {
-    PyObject ob_base;                     /* PyObject_HEAD, spelled out for clang-format */
-    PyObject *business_key, *site, *meta; /* str or None; str or None; JSON bytes or None */
-    PyObject *client;                     /* None means the default client */
-    const char *key_utf8, *site_utf8;     /* the strs' own UTF-8 (kept by them), or NULL */
-    PyObject *job;                        /* the innermost entered job, NULL when none */
-    PyObject *outer;                      /* jobs of enclosing entries (a list), or NULL */
-    bool ready;                           /* filled by scope_fill */
+    PyObject ob_base; /* PyObject_HEAD, spelled out for clang-format */
+    union {
+        struct {
+            PyObject *business_key, *site, *meta; /* str or None; str or None; JSON bytes or None */
+            PyObject *client;                     /* None means the default client */
+            PyObject *job;                        /* the innermost entered job, NULL when none */
+            PyObject *outer;                      /* jobs of enclosing entries (a list), or NULL */
+        };
+        PyObject *refs[6];
+    };
+    const char *key_utf8, *site_utf8; /* the strs' own UTF-8 (kept by them), or NULL */
+    bool ready;                       /* filled by scope_fill */
 } ScopeObject;
+_Static_assert(offsetof(ScopeObject, key_utf8) ==
+                   offsetof(ScopeObject, refs) + sizeof(PyObject *[6]),
+               "every owned reference of ScopeObject is in refs[]");
 
 /* A str or None argument as the str's own UTF-8 (no copy: CPython caches it in the str), NULL for
  * None. Anything else — another type, a lone surrogate, a NUL — goes to the Python check, which
@@ -269,34 +299,19 @@ static int scope_init(ScopeObject *self, PyObject *args, PyObject *kwargs) {
 }
 
 static int scope_traverse(ScopeObject *self, visitproc visit, void *arg) {
-    Py_VISIT(Py_TYPE((PyObject *)self));
-    Py_VISIT(self->business_key);
-    Py_VISIT(self->site);
-    Py_VISIT(self->meta);
-    Py_VISIT(self->client);
-    Py_VISIT(self->job);
-    Py_VISIT(self->outer);
-    return 0;
+    return visit_refs((PyObject *)self, self->refs, N_REFS(self), visit, arg);
 }
 
 static int scope_clear(ScopeObject *self) {
     self->ready = false;
-    Py_CLEAR(self->business_key);
-    Py_CLEAR(self->site);
-    Py_CLEAR(self->meta);
-    Py_CLEAR(self->client);
-    Py_CLEAR(self->job);
-    Py_CLEAR(self->outer);
+    clear_refs(self->refs, N_REFS(self));
     return 0;
 }
 
 static void scope_dealloc(ScopeObject *self) {
-    PyTypeObject *type = Py_TYPE((PyObject *)self);
     PyObject_GC_UnTrack(self);
     scope_clear(self);
-    freefunc release = (freefunc)PyType_GetSlot(type, Py_tp_free);
-    release(self);
-    Py_DECREF(type);
+    free_object((PyObject *)self);
 }
 
 static const char *bytes_or_null(PyObject *value) {
@@ -311,8 +326,9 @@ static PyObject *raise_status(wm_status status, const char *what) {
     return NULL;
 }
 
-static PyObject *scope_enter(ScopeObject *self, PyObject *unused) {
-    (void)unused;
+/* Starts the scope's job (app_*: NULL for the client's configured app); a new reference. */
+static JobObject *start_job(ScopeObject *self, const char *app_name, const char *app_version,
+                            const char *app_id) {
     if (!bound())
         return NULL;
     if (!self->ready) {
@@ -326,6 +342,7 @@ static PyObject *scope_enter(ScopeObject *self, PyObject *unused) {
         Py_INCREF(client);
     if (!client)
         return NULL;
+    /* From here to the core's copy no Python code runs, so the GIL keeps Client.close() out. */
     PyObject *address = PyObject_GetAttr(client, hot.addr_name);
     if (!address) {
         Py_DECREF(client);
@@ -341,22 +358,43 @@ static PyObject *scope_enter(ScopeObject *self, PyObject *unused) {
     Py_DECREF(address);
     if (!ptr) {
         Py_DECREF(client);
-        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_SystemError, "client._addr is 0");
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_SystemError, "client._addr is 0");
+        return NULL;
     }
     wm_job *job_ptr = NULL;
-    wm_status status =
-        hot.job_start(ptr, self->key_utf8, self->site_utf8, bytes_or_null(self->meta), &job_ptr);
+    wm_status status = hot.job_start_app(ptr, app_name, app_version, app_id, self->key_utf8,
+                                         self->site_utf8, bytes_or_null(self->meta), &job_ptr);
     if (status != WM_OK) {
         Py_DECREF(client);
-        return raise_status(status, "job");
+        return (JobObject *)raise_status(status, "job");
     }
     JobObject *job = job_alloc((PyTypeObject *)hot.job_class, job_ptr, client, self->business_key,
                                Py_None, Py_None);
     Py_DECREF(client);
-    if (!job) {
+    if (!job)
         hot.job_destroy(job_ptr); /* cancels it: it was started */
+    return job;
+}
+
+/* start(*, app_name=None, app_version=None, app_id=None): the job, started now, not entered. */
+static PyObject *scope_start(ScopeObject *self, PyObject *args, PyObject *kwargs) {
+    PyObject *app[3] = {Py_None, Py_None, Py_None};
+    static char *names[] = {"app_name", "app_version", "app_id", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOO", names, &app[0], &app[1], &app[2]))
         return NULL;
-    }
+    const char *utf8[3];
+    if (!bound() || text_arg("app name", app[0], &utf8[0]) != 0 ||
+        text_arg("app version", app[1], &utf8[1]) != 0 || text_arg("app id", app[2], &utf8[2]) != 0)
+        return NULL;
+    return (PyObject *)start_job(self, utf8[0], utf8[1], utf8[2]);
+}
+
+static PyObject *scope_enter(ScopeObject *self, PyObject *unused) {
+    (void)unused;
+    JobObject *job = start_job(self, NULL, NULL, NULL);
+    if (!job)
+        return NULL;
     if (self->job) {
         if (!self->outer && !(self->outer = PyList_New(0))) {
             Py_DECREF(job);
@@ -417,6 +455,11 @@ static PyMemberDef scope_members[] = {
 };
 
 static PyMethodDef scope_methods[] = {
+    {"start", (PyCFunction)(void (*)(void))scope_start, METH_VARARGS | METH_KEYWORDS,
+     "start($self, /, *, app_name=None, app_version=None, app_id=None)\n--\n\n"
+     "Starts the job now and returns it, without entering the scope; finish it yourself. "
+     "app_*: the app its events carry, None for the client's configured one (see "
+     "Client.start_for_app)."},
     {"__enter__", (PyCFunction)scope_enter, METH_NOARGS, "Starts the job; returns it."},
     {"__exit__", (PyCFunction)(void (*)(void))scope_exit, METH_FASTCALL,
      "Finishes the job with the block's outcome."},
@@ -444,9 +487,23 @@ static PyType_Spec scope_spec = {
 
 /* ---- wafermon.job(...) ---------------------------------------------------------------------- */
 
-/* job(business_key=None, /, *, site_id=None, metadata=None, client=None): a JobScope, made here
- * without a Python frame or an argument dict. A business_key that is neither str nor None (the
- * bare-decorator form @wafermon.job, or a wrong type) goes to the Python job_fallback. */
+/* A JobScope made here without a Python frame or an argument dict. */
+static PyObject *new_scope(PyObject *business_key, PyObject *site, PyObject *metadata,
+                           PyObject *client) {
+    PyTypeObject *type = (PyTypeObject *)hot.scope_class;
+    ScopeObject *scope = (ScopeObject *)((allocfunc)PyType_GetSlot(type, Py_tp_alloc))(type, 0);
+    if (!scope)
+        return NULL;
+    if (scope_fill(scope, business_key, site, metadata, client) != 0) {
+        Py_DECREF(scope);
+        return NULL;
+    }
+    return (PyObject *)scope;
+}
+
+/* job(business_key=None, /, *, site_id=None, metadata=None, client=None): a JobScope. A function
+ * in place of the business_key is the bare decorator @wafermon.job: the function, decorated with
+ * its qualified name as the business key. */
 static PyObject *job_fn(PyObject *module, PyObject *const *args, Py_ssize_t nargsf,
                         PyObject *kwnames) {
     (void)module;
@@ -456,31 +513,31 @@ static PyObject *job_fn(PyObject *module, PyObject *const *args, Py_ssize_t narg
     if (nargs > 1)
         return PyErr_Format(PyExc_TypeError,
                             "job() takes at most 1 positional argument (%zd given)", nargs);
-    PyObject *values[4] = {nargs ? args[0] : Py_None, Py_None, Py_None, Py_None};
+    PyObject *business_key = nargs ? args[0] : Py_None;
+    PyObject *values[3] = {Py_None, Py_None, Py_None}; /* in the order of hot.kw_names */
     Py_ssize_t nkw = kwnames ? PyTuple_Size(kwnames) : 0;
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *name = PyTuple_GetItem(kwnames, i);
-        int slot = 0;
-        for (int k = 1; k < 4 && !slot; k++)
-            if (name == hot.kw_names[k] || PyUnicode_Compare(name, hot.kw_names[k]) == 0)
-                slot = k;
-        if (!slot)
+        int k = 0;
+        while (k < 3 && name != hot.kw_names[k] && PyUnicode_Compare(name, hot.kw_names[k]) != 0)
+            k++;
+        if (k == 3)
             return PyErr_Format(PyExc_TypeError, "job() got an unexpected keyword argument '%U'",
                                 name);
-        values[slot] = args[nargs + i];
+        values[k] = args[nargs + i];
     }
-    if (values[0] != Py_None && !PyUnicode_Check(values[0]))
-        return PyObject_CallFunctionObjArgs(hot.job_fallback, values[0], values[1], values[2],
-                                            values[3], NULL);
-    PyTypeObject *type = (PyTypeObject *)hot.scope_class;
-    ScopeObject *scope = (ScopeObject *)((allocfunc)PyType_GetSlot(type, Py_tp_alloc))(type, 0);
+    if (business_key == Py_None || PyUnicode_Check(business_key) || !PyCallable_Check(business_key))
+        return new_scope(business_key, values[0], values[1], values[2]);
+    PyObject *qualname = PyObject_GetAttr(business_key, hot.qualname_name);
+    if (!qualname)
+        return NULL;
+    PyObject *scope = new_scope(qualname, values[0], values[1], values[2]);
+    Py_DECREF(qualname);
     if (!scope)
         return NULL;
-    if (scope_fill(scope, values[0], values[1], values[2], values[3]) != 0) {
-        Py_DECREF(scope);
-        return NULL;
-    }
-    return (PyObject *)scope;
+    PyObject *decorated = PyObject_CallFunctionObjArgs(scope, business_key, NULL);
+    Py_DECREF(scope);
+    return decorated;
 }
 
 /* ---- module functions ----------------------------------------------------------------------- */
@@ -498,16 +555,16 @@ static void *address_of(PyObject *functions, const char *name) {
 
 static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
     (void)module;
-    PyObject *functions, *job_class, *scope_class, *job_fallback, *default_client, *text, *encode,
-        *raise, *finish_for, *closed, *to_cdata;
-    static char *names[] = {"functions",      "job_class",    "scope_class", "job_fallback",
-                            "default_client", "text",         "encode",      "raise_status",
-                            "finish_for",     "closed_error", "to_cdata",    NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOO", names, &functions, &job_class,
-                                     &scope_class, &job_fallback, &default_client, &text, &encode,
-                                     &raise, &finish_for, &closed, &to_cdata))
+    PyObject *functions, *job_class, *scope_class, *default_client, *text, *encode, *raise,
+        *finish_for, *closed, *to_cdata;
+    static char *names[] = {
+        "functions",    "job_class",  "scope_class",  "default_client", "text", "encode",
+        "raise_status", "finish_for", "closed_error", "to_cdata",       NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOO", names, &functions, &job_class,
+                                     &scope_class, &default_client, &text, &encode, &raise,
+                                     &finish_for, &closed, &to_cdata))
         return NULL;
-    void *start = address_of(functions, "wm_job_start");
+    void *start = address_of(functions, "wm_job_start_app");
     void *succeed = start ? address_of(functions, "wm_job_succeed") : NULL;
     void *destroy = succeed ? address_of(functions, "wm_job_destroy") : NULL;
     if (!destroy)
@@ -516,12 +573,11 @@ static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
         PyErr_SetString(PyExc_TypeError, "bind: job_class and scope_class must be types");
         return NULL;
     }
-    hot.job_start = (__typeof__(hot.job_start))start;
+    hot.job_start_app = (__typeof__(hot.job_start_app))start;
     hot.job_succeed = (__typeof__(hot.job_succeed))succeed;
     hot.job_destroy = (__typeof__(hot.job_destroy))destroy;
     REPLACE_REF(hot.job_class, Py_NewRef(job_class));
     REPLACE_REF(hot.scope_class, Py_NewRef(scope_class));
-    REPLACE_REF(hot.job_fallback, Py_NewRef(job_fallback));
     REPLACE_REF(hot.default_client, Py_NewRef(default_client));
     REPLACE_REF(hot.text, Py_NewRef(text));
     REPLACE_REF(hot.encode, Py_NewRef(encode));
@@ -552,7 +608,7 @@ static PyObject *set_child(PyObject *module, PyObject *flag) {
 
 static PyMethodDef module_methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_VARARGS | METH_KEYWORDS,
-     "bind(*, functions, job_class, scope_class, job_fallback, default_client, text, encode, "
+     "bind(*, functions, job_class, scope_class, default_client, text, encode, "
      "raise_status, finish_for, closed_error, to_cdata): hands over the core's functions (name -> "
      "address) and the Python types and callables this module makes or defers to."},
     {"job", (PyCFunction)(void (*)(void))job_fn, METH_FASTCALL | METH_KEYWORDS,
@@ -573,10 +629,12 @@ static PyMethodDef module_methods[] = {
 
 static int module_exec(PyObject *module) {
     hot.addr_name = PyUnicode_InternFromString("_addr");
-    hot.kw_names[1] = PyUnicode_InternFromString("site_id");
-    hot.kw_names[2] = PyUnicode_InternFromString("metadata");
-    hot.kw_names[3] = PyUnicode_InternFromString("client");
-    if (!hot.addr_name || !hot.kw_names[1] || !hot.kw_names[2] || !hot.kw_names[3])
+    hot.qualname_name = PyUnicode_InternFromString("__qualname__");
+    hot.kw_names[0] = PyUnicode_InternFromString("site_id");
+    hot.kw_names[1] = PyUnicode_InternFromString("metadata");
+    hot.kw_names[2] = PyUnicode_InternFromString("client");
+    if (!hot.addr_name || !hot.qualname_name || !hot.kw_names[0] || !hot.kw_names[1] ||
+        !hot.kw_names[2])
         return -1;
     PyObject *job_type = PyType_FromSpec(&job_spec);
     if (!job_type || PyModule_AddObject(module, "JobCore", job_type) != 0) {

@@ -9,6 +9,7 @@ require XSLoader;
 XSLoader::load('WaferMon', $VERSION);
 
 use Scalar::Util qw(blessed refaddr);
+use WaferMon::JSON ();
 
 our $CLIENT;    # the client every job uses; opened on first use or by configure()
 
@@ -77,6 +78,9 @@ sub client {
 
 sub flush { my (undef, $timeout) = @_; WaferMon->client->flush($timeout // 10); return 1 }
 sub stats { WaferMon->client->stats }
+
+# WaferMon::to_json($data, $what = 'value'): the metadata serialiser (see WaferMon::JSON).
+sub to_json { my ($x, $what) = @_; return WaferMon::JSON::encode($x, $what // 'value') }
 
 sub close {
     my (undef, $timeout) = @_;

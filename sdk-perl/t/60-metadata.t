@@ -41,4 +41,12 @@ is_deeply($got->{empty}, {}, 'empty hash');
 is_deeply($got->{list}, [], 'empty array');
 is(WaferMon::to_json({ b => 1, a => [1, 'x'] }), '{"a":[1,"x"],"b":1}', 'to_json: sorted keys');
 is(WaferMon::to_json(undef, 'metadata'), undef, 'undef metadata is none');
+
+# What JSON::PP alone would do differently, kept as before: a float keeps the digits that give it
+# back, and a number last used as a string is a string.
+my $n = 42;
+my $interpolated = "$n";
+is(WaferMon::to_json({ p => 0.1 + 0.2, third => 1 / 3, n => $n }), '{"n":"42","p":0.30000000000000004,"third":0.33333333333333331}',
+   'to_json: 17 digits where 15 lose the value; a stringified number is a string');
+is(WaferMon::to_json({ num => 0.1, big => 1e300, int => -7 }), '{"big":1e+300,"int":-7,"num":0.1}', 'to_json: short forms stay short');
 done_testing;

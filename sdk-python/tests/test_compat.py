@@ -4,6 +4,7 @@ examples, with only the import changed."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from uuid import uuid4
 
@@ -85,6 +86,16 @@ def threads_now() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def run_on_one_client(one_job: Callable[[int], None], spool: Path, jobs: int = 40) -> None:
+    """Runs ``one_job(0)`` .. ``one_job(jobs - 1)`` and checks that after the first no thread and no
+    spool slot was added: one client served them all."""
+    one_job(0)
+    threads, slots = threads_now(), len(list(spool.glob("slot-*")))
+    for i in range(1, jobs):
+        one_job(i)
+    assert (threads_now(), len(list(spool.glob("slot-*")))) == (threads, slots)
+
+
 def test_apprefs_share_one_client_and_flush_delivers(
     receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,11 +110,7 @@ def test_apprefs_share_one_client_and_flush_delivers(
             with Monitored(site_id="fab1", app=app, entity_type="job", business_key=f"batch-{i}"):
                 pass
 
-        one_job(0)
-        threads, slots = threads_now(), len(list(spool.glob("slot-*")))
-        for i in range(1, 40):
-            one_job(i)
-        assert (threads_now(), len(list(spool.glob("slot-*")))) == (threads, slots)
+        run_on_one_client(one_job, spool)
         wafermon.flush(10)
         # flush_interval 30 s: only the flush can have sent them by now.
         events = receiver.events()
@@ -131,11 +138,7 @@ def test_distinct_apps_share_one_client_each_job_carries_its_app(
                 with sub:
                     pass
 
-        one_job(0)
-        threads, slots = threads_now(), len(list(spool.glob("slot-*")))
-        for i in range(1, 40):
-            one_job(i)
-        assert (threads_now(), len(list(spool.glob("slot-*")))) == (threads, slots)
+        run_on_one_client(one_job, spool)
         assert len(wafermon.compat._clients) == 0  # all on the default client
         wafermon.flush(10)
         events = receiver.events()

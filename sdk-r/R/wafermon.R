@@ -17,7 +17,7 @@ wafermon_configure <- function(config = list(), ...) {
   }
   config <- utils::modifyList(config, list(...))
   config$sdk <- list(lang = "r", version = .sdk_version())
-  json <- .Call(C_to_json, config, "config")
+  json <- .to_json(config, "config")
   client <- .Call(C_client_open, json)
   old <- .wm$client
   .wm$client <- client
@@ -52,7 +52,7 @@ wafermon_status_table <- function() as.data.frame(.Call(C_status_table), strings
 
 #' Serialises an R value as wafermon does for metadata (`what = "metadata"`) or any value.
 to_json <- function(x, what = c("value", "metadata", "config")) {
-  .Call(C_to_json, x, match.arg(what))
+  .to_json(x, match.arg(what))
 }
 
 # Signals a wafermon condition of the given status code from R code.
@@ -67,7 +67,7 @@ stop_wafermon <- function(code, message) {
   stop(cond)
 }
 
-.meta <- function(metadata) if (is.null(metadata)) NULL else .Call(C_to_json, metadata, "metadata")
+.meta <- function(metadata) if (is.null(metadata)) NULL else .to_json(metadata, "metadata")
 
 # A job handle is an external pointer of class "wafermon_job" made by the C glue, which checks
 # class and liveness on every call ("handle is closed").
@@ -76,7 +76,7 @@ stop_wafermon <- function(code, message) {
 job_start <- function(business_key = NULL, site_id = NULL, metadata = NULL) {
   client <- .wm$client
   if (is.null(client)) client <- .client()
-  if (!is.null(metadata)) metadata <- .Call(C_to_json, metadata, "metadata")
+  if (!is.null(metadata)) metadata <- .to_json(metadata, "metadata")
   .Call(C_job_start, client, business_key, site_id, metadata)
 }
 
@@ -107,7 +107,7 @@ job_set_metric <- function(job, name, value) {
 #' message) or a string (the message; type `error_type`, default "error").
 job_finish <- function(job, status = "succeeded", error = NULL, error_type = NULL, metadata = NULL) {
   ptr <- job
-  meta <- if (is.null(metadata)) NULL else .Call(C_to_json, metadata, "metadata")
+  meta <- if (is.null(metadata)) NULL else .to_json(metadata, "metadata")
   if (!is.character(status) || length(status) != 1L) status <- ""
   switch(status,
     succeeded = .Call(C_job_succeed, ptr, meta),

@@ -26,7 +26,6 @@ static const R_CallMethodDef callMethods[] = {
     ENTRY(job_is_finished, 1),
     ENTRY(job_close, 1),
     ENTRY(job_alive, 1),
-    ENTRY(to_json, 2),
     {NULL, NULL, 0}};
 
 void R_init_wafermon(DllInfo *dll) {

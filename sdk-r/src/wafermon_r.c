@@ -1,5 +1,5 @@
 /* .Call glue between R and libwafermon: handles as external pointers, statuses as classed
- * conditions, R lists as JSON. No core logic lives here. */
+ * conditions; R values become JSON in R/json.R (jsonlite). No core logic lives here. */
 #define R_NO_REMAP
 #include <R.h>
 #include <Rinternals.h>

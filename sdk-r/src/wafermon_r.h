@@ -23,5 +23,4 @@ SEXP wmr_job_id(SEXP job);
 SEXP wmr_job_is_finished(SEXP job);
 SEXP wmr_job_close(SEXP job);
 SEXP wmr_job_alive(SEXP job);
-SEXP wmr_to_json(SEXP x, SEXP what);
 #endif

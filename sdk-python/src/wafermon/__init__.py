@@ -17,9 +17,6 @@ compatibility layer (:mod:`wafermon.compat`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
-
 from ._client import Client
 from ._config import SDK_VERSION as __version__
 from ._default import configure, default_client, flush, shutdown, stats
@@ -28,6 +25,7 @@ from ._job import Job
 from ._native import cstr
 from ._native import lib as _lib
 from ._scope import JobScope
+from ._speedups import job  # a C function: no Python frame per job (types in _speedups.pyi)
 from .compat import AppRef, Monitored, SidecarEmitter
 from .errors import (
     ClosedError,
@@ -36,64 +34,24 @@ from .errors import (
     ForkedError,
     InternalError,
     InvalidArgumentError,
-    IOError,
     MetadataError,
     OutOfMemoryError,
     QueueFullError,
     SpoolLockedError,
     StateError,
-    TimeoutError,
     TooLargeError,
     WafermonError,
+    WafermonIOError,
+    WafermonTimeoutError,
 )
+from .errors import deprecated_alias as _deprecated_alias
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-@overload
-def job(business_key: F, /) -> F: ...
-@overload
-def job(
-    business_key: str | None = None,
-    /,
-    *,
-    site_id: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    client: Client | None = None,
-) -> JobScope: ...
-def job(
-    business_key: str | Callable[..., Any] | None = None,
-    /,
-    *,
-    site_id: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    client: Client | None = None,
-) -> JobScope | Callable[..., Any]:
-    """A job: ``with wafermon.job("batch-1", site_id="fab1", metadata={...}) as job:``, also
-    ``async with`` and ``@wafermon.job("batch-1")`` on plain and async functions (``@wafermon.job``
-    without arguments uses the function's qualified name as the business key).
-
-    The job starts when the block is entered (or the function called) and finishes when it is
-    left: succeeded, failed with the exception's type and message (which propagates), or
-    cancelled on ``KeyboardInterrupt`` / ``asyncio.CancelledError``. Without ``client`` it runs
-    on the default client (see :func:`configure`). ``site_id`` None: the configured site.
-    """
-    if callable(business_key):
-        fn = business_key
-        return JobScope(fn.__qualname__, site_id=site_id, metadata=metadata, client=client)(fn)
-    return JobScope(business_key, site_id=site_id, metadata=metadata, client=client)
+_bind_hot_path()
 
 
-def _job_fallback(business_key: Any, site_id: Any, metadata: Any, client: Any) -> Any:
-    return _python_job(business_key, site_id=site_id, metadata=metadata, client=client)
-
-
-# At run time wafermon.job is the same function in C (wafermon._speedups.job: no Python frame per
-# job); it hands a business_key that is not str or None (the bare decorator) to the one above.
-_python_job = job
-_bind_hot_path(job_fallback=_job_fallback)
-if not TYPE_CHECKING:
-    from ._speedups import job
+def __getattr__(name: str) -> type[WafermonError]:
+    # wafermon.IOError / wafermon.TimeoutError: the old names, deprecated (they hid the built-ins).
+    return _deprecated_alias(__name__, name)
 
 
 def core_version() -> str:
@@ -108,7 +66,6 @@ __all__ = [
     "ConfigError",
     "EncodingError",
     "ForkedError",
-    "IOError",
     "InternalError",
     "InvalidArgumentError",
     "Job",
@@ -120,9 +77,10 @@ __all__ = [
     "SidecarEmitter",
     "SpoolLockedError",
     "StateError",
-    "TimeoutError",
     "TooLargeError",
     "WafermonError",
+    "WafermonIOError",
+    "WafermonTimeoutError",
     "__version__",
     "configure",
     "core_version",

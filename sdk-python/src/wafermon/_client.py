@@ -45,10 +45,11 @@ class Client:
         if status:
             raise_status(status)
         self._ptr: Any = out[0]
-        # The same handle as a number, for the C job scope (wafermon._speedups); None once closed.
+        # The same handle as a number, for wafermon._speedups, which starts every job; None once
+        # closed. close() sets it to None before it closes the handle, and the C start reads it
+        # and starts the job with the GIL held throughout, so no job starts on a closed handle.
         self._addr: int | None = address(self._ptr)
-        self._lock = threading.Lock()
-        self._out = ffi.new("wm_job **")  # shared by _start, used under _lock
+        self._lock = threading.Lock()  # flush, stats and close: their reads of _ptr
         self.exit_flush_timeout = float(self.config_value("exit_flush_timeout"))
         self._settings = {k: v for k, v in settings.items() if k != "sdk"}
         _live.add(self)
@@ -87,26 +88,7 @@ class Client:
     ) -> Job:
         """Starts a job now (emits "started") and returns it; finish it yourself or use it as a
         context manager. :func:`wafermon.job` is the usual way in."""
-        key = _metadata.text("business_key", business_key)
-        site = _metadata.text("site_id", site_id)
-        meta = _metadata.encode(metadata)
-        return self._start(key, site, meta, business_key)
-
-    def _start(
-        self, key: Any, site: Any, meta: Any, business_key: str | None, app: tuple[Any, Any, Any] | None = None
-    ) -> Job:
-        with self._lock:
-            ptr = self._ptr
-            if ptr is None:
-                raise ClosedError("the client is closed")
-            if app is None:
-                status = lib.wm_job_start(ptr, key, site, meta, self._out)
-            else:
-                status = lib.wm_job_start_app(ptr, app[0], app[1], app[2], key, site, meta, self._out)
-            job_ptr = self._out[0]
-        if status:
-            raise_status(status, "job")
-        return Job(address(job_ptr), self, business_key, None, None)
+        return JobScope(business_key, site_id=site_id, metadata=metadata, client=self).start()
 
     def start_for_app(
         self,
@@ -123,15 +105,9 @@ class Client:
         configured app. ``app_version`` None: the configured one; ``app_id`` None: no ``id``.
         Each is at most 128 bytes; name and id non-empty. Raises
         :class:`wafermon.InvalidArgumentError` / ``TooLargeError`` / ``EncodingError`` otherwise."""
-        app = (
-            _metadata.text("app name", app_name, optional=False),
-            _metadata.text("app version", app_version),
-            _metadata.text("app id", app_id),
-        )
-        key = _metadata.text("business_key", business_key)
-        site = _metadata.text("site_id", site_id)
-        meta = _metadata.encode(metadata)
-        return self._start(key, site, meta, business_key, app)
+        _metadata.text("app name", app_name, optional=False)  # None is the configured app: not here
+        scope = JobScope(business_key, site_id=site_id, metadata=metadata, client=self)
+        return scope.start(app_name=app_name, app_version=app_version, app_id=app_id)
 
     def job(
         self, business_key: str | None = None, *, site_id: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -143,7 +119,7 @@ class Client:
     def flush(self, timeout: float = 10.0) -> None:
         """Waits until every event emitted before the call is delivered or durably spooled.
 
-        Raises :class:`wafermon.TimeoutError` when that took longer than ``timeout`` seconds.
+        Raises :class:`wafermon.WafermonTimeoutError` when that took longer than ``timeout`` seconds.
         """
         if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout >= 0:
             raise InvalidArgumentError(f"flush: timeout must be a number >= 0, got {timeout!r}")
@@ -171,7 +147,7 @@ class Client:
         at the deadline is abandoned and its events spooled with the rest.
 
         Jobs still running stay as they are; their later emits raise :class:`ClosedError`.
-        Raises :class:`wafermon.TimeoutError` when the flush did not complete (nothing is lost:
+        Raises :class:`wafermon.WafermonTimeoutError` when the flush did not complete (nothing is lost:
         the rest is on the spool for the next start).
         """
         with self._lock:
@@ -229,7 +205,6 @@ def _after_fork_in_child() -> None:
     # A lock held by another thread at fork() stays held forever in the child: start fresh.
     for client in list(_live):
         client._lock = threading.Lock()
-        client._out = ffi.new("wm_job **")
     # A multiprocessing worker ends with os._exit(), which skips atexit, but runs the finalizers
     # registered in it after its after-fork hooks (which first clear the parent's): add ours there.
     util = sys.modules.get("multiprocessing.util")

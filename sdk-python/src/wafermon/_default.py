@@ -9,7 +9,7 @@ from typing import Any
 
 from ._client import Client
 from ._config import ConfigSource
-from .errors import TimeoutError
+from .errors import WafermonTimeoutError
 
 _default: Client | None = None
 _lock = threading.Lock()
@@ -65,17 +65,17 @@ def flush(timeout: float = 10.0) -> None:
     """Flushes the default client and every client the module opened for :mod:`wafermon.compat`
     (see :meth:`Client.flush`), all within ``timeout`` seconds in total.
 
-    Raises :class:`wafermon.TimeoutError` when one of them did not finish in time (the others
+    Raises :class:`wafermon.WafermonTimeoutError` when one of them did not finish in time (the others
     are flushed all the same).
     """
     deadline = time.monotonic() + timeout
-    late: TimeoutError | None = None
+    late: WafermonTimeoutError | None = None
     with _lock:
         others = [c for c in _others if not c.closed]
     for client in [default_client(), *others]:
         try:
             client.flush(max(0.0, deadline - time.monotonic()))
-        except TimeoutError as exc:
+        except WafermonTimeoutError as exc:
             late = exc
     if late is not None:
         raise late

@@ -1,13 +1,13 @@
 """Connects the C hot path (``wafermon._speedups``) to the core and to the Python it defers to.
 
-The C module does not link libwafermon: it calls the cffi module's copy through the addresses
-handed over here, so the process keeps one core (one fork generation, one exit flush).
+The C module starts every job of the SDK. It does not link libwafermon: it calls the cffi module's
+copy through the addresses handed over here, so the process keeps one core (one fork generation,
+one exit flush).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from . import _metadata, _speedups
@@ -18,17 +18,15 @@ from ._scope import JobScope
 from .errors import ClosedError, raise_status
 
 _lib: Any = lib  # types-cffi types addressof() for cdata, not for a lib
-_CORE_FUNCTIONS = ("wm_job_start", "wm_job_succeed", "wm_job_destroy")
+_CORE_FUNCTIONS = ("wm_job_start_app", "wm_job_succeed", "wm_job_destroy")
 
 
-def bind(job_fallback: Callable[[Any, Any, Any, Any], Any]) -> None:
-    """``job_fallback(business_key, site_id, metadata, client)``: wafermon.job for a business_key
-    that is neither str nor None (the bare ``@wafermon.job`` decorator, or a wrong type)."""
+def bind() -> None:
+    """Hands the core's functions and the SDK's Python types and callables to the C module."""
     _speedups.bind(
         functions={name: address(ffi.addressof(_lib, name)) for name in _CORE_FUNCTIONS},
         job_class=Job,
         scope_class=JobScope,
-        job_fallback=job_fallback,
         default_client=default_client,
         text=_metadata.text,
         encode=_metadata.encode,

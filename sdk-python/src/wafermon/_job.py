@@ -113,7 +113,7 @@ class Job(_speedups.JobCore):
             )
         if fields:
             metadata = {**metadata, **fields} if metadata else fields
-        meta = _metadata.encode(metadata) if metadata else _metadata.NULL
+        meta = _encoded(metadata)
         status = lib.wm_job_progress(self._ptr, value, meta)
         if status:
             raise_status(status, "progress")
@@ -147,11 +147,7 @@ class Job(_speedups.JobCore):
 
     def succeed(self, metadata: Mapping[str, Any] | None = None) -> None:
         """Finishes the job as succeeded."""
-        status = lib.wm_job_succeed(self._ptr, _metadata.encode(metadata) if metadata else _metadata.NULL)
-        if status:
-            raise_status(status, "succeed")
-        if _children.is_child():
-            _share_finished(self)
+        self._finished(lib.wm_job_succeed(self._ptr, _encoded(metadata)), "succeed")
 
     def fail(
         self, error: BaseException | str, message: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -168,18 +164,16 @@ class Job(_speedups.JobCore):
         if not etype:
             raise InvalidArgumentError("fail: error_type must not be empty")
         msg = _metadata.text("error_message", message)
-        meta = _metadata.encode(metadata) if metadata else _metadata.NULL
-        status = lib.wm_job_fail(self._ptr, etype, msg, meta)
-        if status:
-            raise_status(status, "fail")
-        if _children.is_child():
-            _share_finished(self)
+        self._finished(lib.wm_job_fail(self._ptr, etype, msg, _encoded(metadata)), "fail")
 
     def cancel(self, metadata: Mapping[str, Any] | None = None) -> None:
         """Finishes the job as cancelled."""
-        status = lib.wm_job_cancel(self._ptr, _metadata.encode(metadata) if metadata else _metadata.NULL)
+        self._finished(lib.wm_job_cancel(self._ptr, _encoded(metadata)), "cancel")
+
+    def _finished(self, status: int, what: str) -> None:
+        """After a finishing call: raises its failure; in a child process, hands on the share."""
         if status:
-            raise_status(status, "cancel")
+            raise_status(status, what)
         if _children.is_child():
             _share_finished(self)
 
@@ -198,6 +192,10 @@ class Job(_speedups.JobCore):
         self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         finish_for(self, exc)
+
+
+def _encoded(metadata: Mapping[str, Any] | None) -> Any:
+    return _metadata.encode(metadata) if metadata else _metadata.NULL
 
 
 def _share_finished(job: Job) -> None:

@@ -8,17 +8,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast
 
-from . import _metadata, _speedups
+from . import _speedups
 from ._job import Job, finish_for
-from ._native import ffi
 
-_NULL = ffi.NULL
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _c(value: bytes | None) -> Any:
-    return _NULL if value is None else value
 
 
 class JobScope(_speedups.ScopeCore):
@@ -32,24 +26,14 @@ class JobScope(_speedups.ScopeCore):
     entered again (nested or repeated) but not from several threads at once; decorated functions
     have no such limit.
 
-    ``__init__``, ``__enter__`` and ``__exit__`` are the C base type's (bindings/python/speedups.c):
-    the per-job hot path, measured by bench/python_job_overhead.py. They defer to
-    :func:`wafermon._metadata.text` / :func:`~wafermon._metadata.encode` for anything but a str or
-    None, and to :func:`wafermon._job.finish_for` when the block raised.
+    ``__init__``, ``start``, ``__enter__`` and ``__exit__`` are the C base type's
+    (bindings/python/speedups.c): the per-job hot path, measured by bench/python_job_overhead.py,
+    and the one place where the SDK starts a job. They defer to :func:`wafermon._metadata.text` /
+    :func:`~wafermon._metadata.encode` for anything but a str or None, and to
+    :func:`wafermon._job.finish_for` when the block raised.
     """
 
     __slots__ = ()
-
-    def start(self) -> Job:
-        """Starts the job now and returns it (what entering the scope does)."""
-        client = self._client
-        if client is None:
-            from ._default import default_client
-
-            client = default_client()
-        key = _metadata.text("business_key", self._business_key)
-        site = _metadata.text("site_id", self._site_id)
-        return client._start(key, site, _c(self._meta), self._business_key)
 
     async def __aenter__(self) -> Job:
         job: Job = self.__enter__()

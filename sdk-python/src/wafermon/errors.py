@@ -5,11 +5,17 @@ table is read from the C library and every status is bound to the class of the s
 added to a newer core without a class here gets one made on the fly, so no status is ever raised
 as a bare ``WafermonError``). Each class also derives from the built-in exception a Python user
 would catch for that kind of problem (``ValueError``, ``TypeError``, ``OSError``, ...).
+
+Two table names are built-in names in Python: their classes are ``WafermonIOError`` and
+``WafermonTimeoutError``, so ``from wafermon import *`` never replaces ``IOError`` or
+``TimeoutError``. The old names still work as deprecated attributes (a ``DeprecationWarning`` on
+use), never exported by ``*``.
 """
 
 from __future__ import annotations
 
 import builtins
+import warnings
 
 from ._native import cstr, ffi, lib
 
@@ -63,15 +69,17 @@ class StateError(WafermonError, RuntimeError):
     """The job is already finished."""
 
 
-class TimeoutError(WafermonError, builtins.TimeoutError):
-    """``flush()`` or ``close()`` did not complete within the timeout.
+class WafermonTimeoutError(WafermonError, builtins.TimeoutError):
+    """``flush()`` or ``close()`` did not complete within the timeout (``TimeoutError`` in the
+    status table).
 
     Also a built-in ``TimeoutError``, so ``except TimeoutError`` catches it either way.
     """
 
 
-class IOError(WafermonError, OSError):
-    """A file or directory (spool, file backend) could not be created, written or read."""
+class WafermonIOError(WafermonError, OSError):
+    """A file or directory (spool, file backend) could not be created, written or read
+    (``IOError`` in the status table)."""
 
 
 class SpoolLockedError(WafermonError, OSError):
@@ -90,11 +98,33 @@ class InternalError(WafermonError, RuntimeError):
     """A bug in wafermon: please report it with the message."""
 
 
+# Status-table names whose Python class carries a prefix (the plain name is a built-in's).
+RENAMED: dict[str, type[WafermonError]] = {"IOError": WafermonIOError, "TimeoutError": WafermonTimeoutError}
+
+
+def deprecated_alias(module: str, name: str) -> type[WafermonError]:
+    """The class behind a deprecated old name (``module.IOError``), with a DeprecationWarning;
+    AttributeError for any other name. For the modules' ``__getattr__``."""
+    cls = RENAMED.get(name)
+    if cls is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{module}.{name} is deprecated: use {module}.{cls.__name__} (the old name hides the built-in {name})",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return cls
+
+
+def __getattr__(name: str) -> type[WafermonError]:
+    return deprecated_alias(__name__, name)
+
+
 def _load_table() -> dict[int, type[WafermonError]]:
     descs = ffi.new("wm_status_desc **")
     count = ffi.new("size_t *")
     lib.wm_status_descs(descs, count)
-    known = {cls.__name__: cls for cls in WafermonError.__subclasses__()}
+    known = {cls.__name__: cls for cls in WafermonError.__subclasses__()} | RENAMED
     table: dict[int, type[WafermonError]] = {}
     for i in range(count[0]):
         desc = descs[0][i]

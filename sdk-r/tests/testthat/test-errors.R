@@ -53,6 +53,10 @@ test_that("metadata serialises unicode, nesting, vectors, NA and large values ex
                "{\"empty\":[],\"named_empty\":{}}")
   expect_equal(to_json(list(), "metadata"), "{}")
   expect_null(to_json(NULL, "metadata"))
+  # Digits: 15 where they give the value back (jsonlite's own form), else 17.
+  expect_equal(to_json(list(p = 0.1 + 0.2, third = 1 / 3, num = 0.1, big = 1e300, v = c(0.5, NA, 0.1 + 0.2))),
+               "{\"p\":0.30000000000000004,\"third\":0.33333333333333331,\"num\":0.1,\"big\":1e+300,\"v\":[0.5,null,0.30000000000000004]}")
+  expect_error(to_json(list(v = c(1, NaN)), "metadata"), "\"v\\[2\\]\" is NaN or infinite", class = "wafermon_MetadataError")
 })
 
 test_that("metadata above the core's 64 KiB limit is a TooLargeError", {

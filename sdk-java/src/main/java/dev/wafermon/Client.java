@@ -98,7 +98,7 @@ public final class Client implements AutoCloseable {
 
     /**
      * Waits until every event emitted before the call is delivered or durably spooled, at most
-     * {@code timeout}. Throws {@link TimeoutException} if not done in time (nothing is lost: the
+     * {@code timeout}. Throws {@link WafermonTimeoutException} if not done in time (nothing is lost: the
      * events stay queued).
      */
     public void flush(Duration timeout) {

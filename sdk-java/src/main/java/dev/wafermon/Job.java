@@ -229,10 +229,19 @@ public final class Job implements AutoCloseable {
         finishSucceed(Text.utf8("metadata", metadataJson));
     }
 
-    private synchronized void finishSucceed(byte[] metadata) {
+    private void finishSucceed(byte[] metadata) {
+        finish((p, m) -> succeed(p, m), metadata);
+    }
+
+    /** One of the native finishes (succeed, fail, cancel) on the open handle {@code p}. */
+    private interface NativeFinish {
+        int call(long p, byte[] metadata);
+    }
+
+    private synchronized void finish(NativeFinish nativeFinish, byte[] metadata) {
         long p = ensureOpen();
         try {
-            checked(succeed(p, metadata));
+            checked(nativeFinish.call(p, metadata));
         } finally {
             release();
         }
@@ -269,15 +278,10 @@ public final class Job implements AutoCloseable {
         finishFail(errorType, errorMessage, Text.utf8("metadata", metadataJson));
     }
 
-    private synchronized void finishFail(String errorType, String errorMessage, byte[] metadata) {
+    private void finishFail(String errorType, String errorMessage, byte[] metadata) {
         byte[] type = Text.utf8("error_type", errorType);
         byte[] message = Text.utf8("error_message", errorMessage);
-        long p = ensureOpen();
-        try {
-            checked(fail(p, type, message, metadata));
-        } finally {
-            release();
-        }
+        finish((p, m) -> fail(p, type, message, m), metadata);
     }
 
     /** Finishes the job as cancelled. */
@@ -295,13 +299,8 @@ public final class Job implements AutoCloseable {
         finishCancel(Text.utf8("metadata", metadataJson));
     }
 
-    private synchronized void finishCancel(byte[] metadata) {
-        long p = ensureOpen();
-        try {
-            checked(cancel(p, metadata));
-        } finally {
-            release();
-        }
+    private void finishCancel(byte[] metadata) {
+        finish((p, m) -> cancel(p, m), metadata);
     }
 
     /** True once the job is finished (any outcome); throws {@link ClosedException} after close(). */

@@ -23,8 +23,8 @@ final class Status {
             case 6: return new QueueFullException(detail);
             case 7: return new ClosedException(detail);
             case 8: return new StateException(detail);
-            case 9: return new TimeoutException(detail);
-            case 10: return new IOException(detail);
+            case 9: return new WafermonTimeoutException(detail);
+            case 10: return new WafermonIOException(detail);
             case 11: return new SpoolLockedException(detail);
             case 12: return new OutOfMemoryException(detail);
             case 13: return new ForkedException(detail);

@@ -3,8 +3,10 @@ package dev.wafermon;
 /**
  * The base of every error the SDK throws. Each C status of {@code wm_status_descs} has one subclass,
  * named after the status table's exception name with "Error" turned into "Exception"
- * ({@code ConfigError} becomes {@link ConfigException}); {@link #errorName()} gives the table's
- * name, which is the same in every language. Unchecked, so try-with-resources needs no catch.
+ * ({@code ConfigError} becomes {@link ConfigException}), with a "Wafermon" prefix where that name
+ * is a JDK class's ({@link WafermonIOException}, {@link WafermonTimeoutException}); {@link
+ * #errorName()} gives the table's name, which is the same in every language. Unchecked, so
+ * try-with-resources needs no catch.
  */
 public class WafermonException extends RuntimeException {
     private static final long serialVersionUID = 1L;

@@ -12,26 +12,10 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Bad input: each error class, with a message naming what is at fault. */
-class ErrorsTest {
-    @TempDir Path dir;
-    Client client;
-
-    @BeforeEach
-    void open() {
-        client = Fixtures.direct(dir);
-    }
-
-    @AfterEach
-    void close() {
-        client.close();
-    }
-
+class ErrorsTest extends DirectClientTest {
     private static void contains(Throwable e, String part) {
         assertTrue(e.getMessage().contains(part), "message '" + e.getMessage() + "' names " + part);
     }
@@ -150,7 +134,7 @@ class ErrorsTest {
         cfg.put("sidecar", Map.of("url", "http://127.0.0.1:9", "retries", 0, "timeout", 0.5));
         cfg.put("spool", Map.of("path", dir.resolve("spool2").toString()));
         try (Client c = Client.open(cfg)) {
-            TimeoutException seen = null;
+            WafermonTimeoutException seen = null;
             for (int attempt = 0; attempt < 20 && seen == null; attempt++) {
                 for (int i = 0; i < 200; i++) {
                     try (Job job = c.job("t").start()) {
@@ -159,7 +143,7 @@ class ErrorsTest {
                 }
                 try {
                     c.flush(0);
-                } catch (TimeoutException e) {
+                } catch (WafermonTimeoutException e) {
                     seen = e;
                 }
             }
@@ -176,8 +160,31 @@ class ErrorsTest {
         cfg.put("direct_backends", List.of(Map.of("type", "filesystem",
                 "path", file.resolve("below-a-file").toString())));
         cfg.put("spool", Map.of("path", file.resolve("spool").toString()));
-        WafermonException e = expect(IOException.class, () -> Client.open(cfg).close());
+        WafermonException e = expect(WafermonIOException.class, () -> Client.open(cfg).close());
         assertEquals("IOError", e.errorName());
         contains(e, "a-file");
+    }
+
+    @Test
+    @SuppressWarnings("deprecation")
+    void theOldNamesStillCatchWhatIsThrown() {
+        // dev.wafermon.IOException / TimeoutException shared their names with JDK classes; code
+        // written against them keeps working: the prefixed classes thrown now are subclasses.
+        WafermonException io = Status.exception(10, "io detail");
+        WafermonException timeout = Status.exception(9, "timeout detail");
+        assertEquals(WafermonIOException.class, io.getClass());
+        assertEquals(WafermonTimeoutException.class, timeout.getClass());
+        try {
+            throw io;
+        } catch (IOException e) {
+            assertEquals("io detail", e.getMessage());
+        }
+        try {
+            throw timeout;
+        } catch (TimeoutException e) {
+            assertEquals("TimeoutError", e.errorName());
+        }
+        assertTrue(IOException.class.isAnnotationPresent(Deprecated.class));
+        assertTrue(TimeoutException.class.isAnnotationPresent(Deprecated.class));
     }
 }

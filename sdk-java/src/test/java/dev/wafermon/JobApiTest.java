@@ -11,31 +11,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Every API path, end to end through the direct filesystem backend, read back from JSONL. */
-class JobApiTest {
-    @TempDir Path dir;
-    Client client;
-
-    @BeforeEach
-    void open() {
-        client = Fixtures.direct(dir);
-    }
-
-    @AfterEach
-    void close() {
-        client.close();
-    }
-
+class JobApiTest extends DirectClientTest {
     private List<JsonNode> delivered() throws Exception {
         client.flush(Duration.ofSeconds(10));
         return events(dir);

@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The Java conformance testee (conformance/PROTOCOL.md): performs a scenario's steps through the
@@ -107,6 +108,15 @@ public final class Testee {
         return JSON.convertValue(md, Map.class);
     }
 
+    /** Finishes through the JSON-text form when the step's metadata is text, else the map form. */
+    private static void finish(Object md, Consumer<String> asJson, Consumer<Map<String, ?>> asMapForm) {
+        if (md instanceof String) {
+            asJson.accept((String) md);
+        } else {
+            asMapForm.accept(asMap(md));
+        }
+    }
+
     @SuppressWarnings("unchecked")
     private static Map<String, ?> asMap(Object md) {
         return (Map<String, ?>) md;
@@ -151,20 +161,16 @@ public final class Testee {
             case "heartbeat":
                 job(step, "job").heartbeat();
                 return null;
-            case "succeed":
-                if (md instanceof String) {
-                    job(step, "job").succeedJson((String) md);
-                } else {
-                    job(step, "job").succeed(asMap(md));
-                }
+            case "succeed": {
+                Job job = job(step, "job");
+                finish(md, job::succeedJson, job::succeed);
                 return null;
-            case "cancel":
-                if (md instanceof String) {
-                    job(step, "job").cancelJson((String) md);
-                } else {
-                    job(step, "job").cancel(asMap(md));
-                }
+            }
+            case "cancel": {
+                Job job = job(step, "job");
+                finish(md, job::cancelJson, job::cancel);
                 return null;
+            }
             case "fail": {
                 String type = text(step, "error_type");
                 String message = text(step, "error_message");
