@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -256,6 +257,29 @@ def test_bodies_over_a_mebibyte() -> None:
     assert native_array(array) == (-1, None)
     assert validation.judge(array).accepted == 3000
     assert native(b"\n".join(lines)) == 3000
+
+
+def test_arrays_over_a_mebibyte_are_judged_natively_item_by_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond the array path's bound, the items (split as the authority splits them) go through the
+    NDJSON path: the authority is not asked when all are valid, and the verdict is the authority's."""
+    lines = [line(VALID[i % len(VALID)]) for i in range(3000)]
+    spaced = b"[\n" + b" ,\n\t".join(lines) + b"\n]"  # whitespace between items is not theirs
+    bad = b"[" + b",".join([*lines[:2000], line(with_field("seq", -1)), *lines[2000:]]) + b"]"
+    now = datetime.now(UTC)
+    expected = {body: batch._authority(body, now) for body in (spaced, bad)}
+    assert expected[spaced].payload == b"\n".join(lines) and expected[bad].problems
+    asked: list[bytes] = []
+    real_authority = batch._authority
+
+    def authority(body: bytes, now: Any) -> validation.Verdict:
+        asked.append(body)
+        return real_authority(body, now)
+
+    monkeypatch.setattr(batch, "_authority", authority)
+    for body, verdict in expected.items():
+        assert len(body) > 1 << 20 and native_array(body) == (-1, None)
+        assert validation.judge(body, now) == verdict
+    assert asked == [bad]
 
 
 def test_pretty_arrays_are_left_to_python() -> None:

@@ -25,6 +25,7 @@ from .native import NativeCheck, build
 
 log = logging.getLogger(__name__)
 
+_raw_decoder = msgspec.json.Decoder(list[msgspec.Raw])  # as wafermon_schema.split_body decodes arrays
 _compact_encoder = msgspec.json.Encoder()
 _any_decoder = msgspec.json.Decoder()
 
@@ -82,11 +83,28 @@ def judge(body: bytes, now: datetime | None = None) -> Verdict:
             count, ndjson = native.count_valid_array(stripped, latest)
             if ndjson is not None:
                 return Verdict(ndjson, count, [], count)  # the items' own texts
+            items = _items_as_lines(stripped)  # (the array path takes arrays up to 1 MiB)
+            if items is not None and native.count_valid(items[0], latest) == items[1]:
+                return Verdict(items[0], items[1], [], items[1])
         else:
             count = native.count_valid(stripped, latest)
             if count >= 0:
                 return Verdict(stripped, count, [], count)  # the body is the spool's NDJSON as it is
     return _authority(body, now)
+
+
+def _items_as_lines(array: bytes) -> tuple[bytes, int] | None:
+    """A JSON array's items, split as the authority splits them, as NDJSON (their own texts, one per
+    line) and their count; None when that is not possible (not an array msgspec decodes, or an item
+    with a line break inside)."""
+    try:
+        items = _raw_decoder.decode(array)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return None
+    ndjson = b"\n".join(items)
+    if not items or ndjson.count(b"\n") != len(items) - 1:
+        return None
+    return ndjson, len(items)
 
 
 def _authority(body: bytes, now: datetime) -> Verdict:
