@@ -9,7 +9,7 @@ fuzz_build() {
   CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWAFERMON_FUZZ=ON \
     -DWAFERMON_BUILD_TESTS=OFF >/dev/null
   cmake --build build-fuzz
-  # The event check with an embedded interpreter: the venv's python describes the model (nativecheck.py).
+  # The event check with an embedded interpreter: the venv's python describes the model (validation/native.py).
   local include libdir ldversion
   include=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
   libdir=$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')

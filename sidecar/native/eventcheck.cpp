@@ -2,12 +2,13 @@
 // Python object per event.
 //
 // simdjson (Debian's libsimdjson) parses each line; a compiled description of the schema's model,
-// derived in Python from wafermon_schema.model (nativecheck.py), is then walked over the document.
-// The answer is one of two: the number of events, when every line is one event the authority
-// (msgspec + cross_field_problem) accepts, or -1, "not sure". On -1 the body goes to the slower
-// Python paths, which name each bad event. So anything this code does not cover exactly (duplicate
-// keys, surrogate escapes, control bytes, a float where an int belongs, deep metadata, ...) answers
-// -1 rather than guessing: it may only ever accept less than the authority, never more.
+// derived in Python from wafermon_schema.model (wafermon_sidecar/validation/native.py), is then
+// walked over the document. The answer is one of two: the number of events, when every line is one
+// event the authority (wafermon_schema.check_batch) accepts, or -1, "not sure". On -1 the body goes
+// to the authority, which names each bad event. So anything this code does not cover exactly
+// (duplicate keys, surrogate escapes, control bytes, a float where an int belongs, deep metadata,
+// ...) answers -1 rather than guessing: it may only ever accept less than the authority, never
+// more.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -543,7 +544,7 @@ long count_valid_array(const Checker &checker, const char *body, size_t n, std::
     return static_cast<long>(i);
 }
 
-// ---- building a Checker from the Python description (nativecheck.py) -------------------------
+// ---- building a Checker from the Python description (validation/native.py) -------------------
 
 [[noreturn]] void fail(const std::string &what) {
     throw std::invalid_argument(what);
@@ -730,7 +731,7 @@ void free_checker(PyObject *capsule) {
 }
 
 // rules: (at_field, min_year, metadata_field, heartbeat_flat, heartbeat_outer, heartbeat_inner,
-// max_heartbeat), as nativecheck.py describes rules.py; None (or absent) checks no such rule.
+// max_heartbeat), as validation/native.py describes rules.py; None (or absent) checks no such rule.
 void build_rules(Checker &checker, PyObject *rules) {
     const Node &root = *checker.nodes[0];
     Rules &r = checker.rules;
@@ -840,7 +841,7 @@ PyObject *count_valid_array(PyObject *, PyObject *args) {
 PyMethodDef methods[] = {
     {"compile", compile, METH_VARARGS,
      "compile(spec, facts, allowed_codes, max_event_bytes, rules=None) -> checker: the model, the "
-     "cross-field table and the rules beyond the schema, as nativecheck.py describes them."},
+     "cross-field table and the rules beyond the schema, as validation/native.py describes them."},
     {"count_valid_array", count_valid_array, METH_VARARGS,
      "count_valid_array(checker, json_array, latest_at=None) -> (count, ndjson) when every item is "
      "one valid event (latest_at: the latest `at` accepted now, or None for no clock rule) "

@@ -3,7 +3,7 @@
 Items come from wafermon_schema.samples: valid events and one of every kind of refused event (schema,
 rules beyond it, encoding, malformed JSON, not an object, too big, too deep). The bulk of the examples
 run in-process through validation.judge (what the ingest route calls), with the native check and
-without it (the Python fast path); one check runs over real HTTP against a real sidecar process."""
+without it (the authority alone); one check runs over real HTTP against a real sidecar process."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from wafermon_schema.samples import bad_items, good_item
 from wafermon_sidecar import validation
+from wafermon_sidecar.validation import batch
 
 BAD = bad_items()
 NOW = datetime.now(UTC)
@@ -40,16 +41,16 @@ def verdict(body: bytes) -> tuple[int, list[dict[str, object]], bytes]:
     return judged.accepted, [p.as_dict() for p in judged.problems], judged.payload
 
 
-@pytest.fixture(params=["native", "python"])
+@pytest.fixture(params=["native", "authority"])
 def fast_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The native check in front (as built), or the Python fast path alone."""
-    saved = validation._fast.native
-    if request.param == "python":
-        validation._fast.native = None
+    """The native check in front (as built), or the authority alone."""
+    saved = batch._native
+    if request.param == "authority":
+        batch._native = None
     try:
         yield str(request.param)
     finally:
-        validation._fast.native = saved
+        batch._native = saved
 
 
 def test_every_kind_alone_beside_good_items(fast_path: str) -> None:
@@ -63,9 +64,9 @@ def test_every_kind_alone_beside_good_items(fast_path: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(kinds=st.lists(KINDS, min_size=1, max_size=8))
 def test_property_same_verdict_per_item_in_process(kinds: list[str]) -> None:
-    for native in (validation._fast.native, None):
-        saved = validation._fast.native
-        validation._fast.native = native
+    for native in (batch._native, None):
+        saved = batch._native
+        batch._native = native
         try:
             array, ndjson = both_forms(items_of(kinds))
             got = verdict(array)
@@ -73,7 +74,7 @@ def test_property_same_verdict_per_item_in_process(kinds: list[str]) -> None:
             assert got[0] == kinds.count("good")
             assert [p["index"] for p in got[1]] == [i for i, k in enumerate(kinds) if k != "good"]
         finally:
-            validation._fast.native = saved
+            batch._native = saved
 
 
 def fs_backend(out: Path) -> list[dict[str, Any]]:

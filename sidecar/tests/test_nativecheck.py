@@ -1,4 +1,4 @@
-"""The native all-valid check (native/eventcheck.cpp via nativecheck.py) against the authority.
+"""The native all-valid check (native/eventcheck.cpp via validation/native.py) against the authority.
 
 Its one duty: never count a body as valid when wafermon_schema would refuse any of its events. It may
 say "not sure" (-1) for valid bodies, but not for what the SDKs send, or it would be no faster.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -18,10 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wafermon_schema import Problem, check_event
-from wafermon_sidecar import _eventcheck, nativecheck, validation
+from wafermon_sidecar import _eventcheck, validation
+from wafermon_sidecar.validation import batch
+from wafermon_sidecar.validation import native as nativecheck
 
 VALID = [v["event"] for v in VECTORS if v["valid"]]
-NATIVE = validation._fast.native
+NATIVE = batch._native
 
 
 def line(event: Any, ascii_only: bool = False) -> bytes:
@@ -48,7 +51,7 @@ def assert_sound(raw: bytes) -> int:
 def test_it_is_built_and_passes_the_start_up_check() -> None:
     assert NATIVE is not None
     assert validation.self_check() is True
-    assert validation._fast.native is not None
+    assert batch._native is not None
 
 
 @pytest.mark.parametrize("ascii_only", [False, True], ids=["utf8", "escaped"])
@@ -256,6 +259,29 @@ def test_bodies_over_a_mebibyte() -> None:
     assert native(b"\n".join(lines)) == 3000
 
 
+def test_arrays_over_a_mebibyte_are_judged_natively_item_by_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond the array path's bound, the items (split as the authority splits them) go through the
+    NDJSON path: the authority is not asked when all are valid, and the verdict is the authority's."""
+    lines = [line(VALID[i % len(VALID)]) for i in range(3000)]
+    spaced = b"[\n" + b" ,\n\t".join(lines) + b"\n]"  # whitespace between items is not theirs
+    bad = b"[" + b",".join([*lines[:2000], line(with_field("seq", -1)), *lines[2000:]]) + b"]"
+    now = datetime.now(UTC)
+    expected = {body: batch._authority(body, now) for body in (spaced, bad)}
+    assert expected[spaced].payload == b"\n".join(lines) and expected[bad].problems
+    asked: list[bytes] = []
+    real_authority = batch._authority
+
+    def authority(body: bytes, now: Any) -> validation.Verdict:
+        asked.append(body)
+        return real_authority(body, now)
+
+    monkeypatch.setattr(batch, "_authority", authority)
+    for body, verdict in expected.items():
+        assert len(body) > 1 << 20 and native_array(body) == (-1, None)
+        assert validation.judge(body, now) == verdict
+    assert asked == [bad]
+
+
 def test_pretty_arrays_are_left_to_python() -> None:
     assert native_array(json.dumps(VALID[:2], indent=2).encode()) == (-1, None)
     assert validation.judge(json.dumps(VALID[:2], indent=2).encode()).accepted == 2
@@ -408,9 +434,9 @@ def test_a_small_model_end_to_end() -> None:
 
 
 def test_large_bodies_are_judged_on_the_validation_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the native check built and no worker processes, big bodies are judged on one thread beside
+    """With the native check built, big bodies are judged on one thread beside
     the event loop (the check releases the GIL); small ones on the loop; without it, all on the loop."""
-    from wafermon_sidecar.validator import OFFLOAD_MIN_BYTES, Validator
+    from wafermon_sidecar.validation import OFFLOAD_MIN_BYTES, Validator
 
     big = b"\n".join(line(VALID[i % len(VALID)]) for i in range(400))
     small = line(VALID[0])
@@ -422,10 +448,10 @@ def test_large_bodies_are_judged_on_the_validation_thread(monkeypatch: pytest.Mo
         threads.append(threading.current_thread().name)
         return real_judge(body)
 
-    monkeypatch.setattr("wafermon_sidecar.validator.judge", recording_judge)
+    monkeypatch.setattr("wafermon_sidecar.validation.runner.judge", recording_judge)
 
     async def run() -> list[int]:
-        validator = Validator(0)
+        validator = Validator()
         await validator.start()
         try:
             verdicts = await asyncio.gather(*(validator.judge(b) for b in (big, small, big, big + b"\n{")))
@@ -436,6 +462,6 @@ def test_large_bodies_are_judged_on_the_validation_thread(monkeypatch: pytest.Mo
     assert asyncio.run(run()) == [400, 1, 400, 400]
     assert [t.startswith("validation") for t in threads] == [True, False, True, True]
     threads.clear()
-    monkeypatch.setattr(validation._fast, "native", None)
+    monkeypatch.setattr(batch, "_native", None)
     assert asyncio.run(run()) == [400, 1, 400, 400]
     assert threads == [threading.current_thread().name] * 4

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
+import msgspec.inspect
 import pytest
 from conftest import VECTORS, SidecarProc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wafermon_schema import BatchFormatError, check_batch
+from wafermon_schema.model import Event
 from wafermon_sidecar.validation import judge, self_check
 
 ENCODINGS = ["array", "ndjson", "array+gzip", "ndjson+gzip", "pretty-array"]
@@ -156,12 +160,29 @@ def _agreement(check: Any) -> Callable[[], None]:
     return agree  # type: ignore[no-any-return]
 
 
-def test_templates_agree_with_the_regex_they_replace() -> None:
-    from wafermon_sidecar.fastmodel import compile_template, derive
+def _model_patterns() -> set[str]:
+    """Every `pattern` constraint of wafermon_schema's Event, at any depth."""
+    found: set[str] = set()
 
-    derived = derive()
-    assert derived is not None
-    checks = derived.checks
+    def walk(kind: Any) -> None:
+        if isinstance(kind, msgspec.inspect.StrType) and kind.pattern is not None:
+            found.add(kind.pattern)
+        elif isinstance(kind, msgspec.inspect.UnionType):
+            for member in kind.types:
+                walk(member)
+        elif isinstance(kind, msgspec.inspect.StructType):
+            for field in kind.fields:
+                walk(field.type)
+
+    walk(msgspec.inspect.type_info(Event))
+    return found
+
+
+def test_templates_agree_with_the_regex_they_replace() -> None:
+    from wafermon_sidecar.validation.native import compile_template
+
+    checks = [SimpleNamespace(single=re.compile(p), template=compile_template(p[1:-1])) for p in _model_patterns()]
+    assert checks
     assert all(c.template is not None for c in checks)  # every pattern of event v1 is fixed-width
     for check in checks:
         _agreement(check)()
@@ -188,7 +209,8 @@ def test_ndjson_lines_must_each_be_one_event() -> None:
 
 
 def test_metadata_that_only_a_full_decode_refuses() -> None:
-    """metadata is skipped by the twin's scanner; what only decoding it would refuse must still be refused."""
+    """metadata the native check cannot vouch for (numbers out of range, deep nesting) is refused as the
+    authority refuses it."""
     numbers = [b"1e400", b"-2E308", b"9" * 400, b"9" * 5000, b"1e5", b"0.5", b'"\\u65e5 5e400"', b"[1,2.5e3]"]
     for value in numbers:
         events = [dict(e) for e in valid_events[:3]]
@@ -200,20 +222,19 @@ def test_metadata_that_only_a_full_decode_refuses() -> None:
 
 def test_cross_field_table_matches_the_rules_and_refuses_what_it_cannot_stand_for() -> None:
     from wafermon_schema import cross_field_problem
-    from wafermon_sidecar.crossfield import derive_table
-    from wafermon_sidecar.fastmodel import derive
+    from wafermon_sidecar.validation.crossfield import derive_table, event_table
 
-    derived = derive()
-    assert derived is not None and derived.cross_field is not None
-    twin = derived.twin
-    assert set(derived.cross_field.fields) >= {"event_kind", "status", "entity_type", "parent_id", "metrics", "error"}
-    decoder = msgspec.json.Decoder(list[twin])  # type: ignore[valid-type]
+    cross_field = event_table()
+    assert cross_field is not None
+    model = Event
+    assert set(cross_field.fields) >= {"event_kind", "status", "entity_type", "parent_id", "metrics", "error"}
+    decoder = msgspec.json.Decoder(list[model])
     for vector in VECTORS:
         try:
             events = decoder.decode(json.dumps([vector["event"]]).encode())
         except msgspec.MsgspecError:
             continue
-        assert derived.cross_field.ok(events) == (cross_field_problem(events[0]) is None), vector["description"]
+        assert cross_field.ok(events) == (cross_field_problem(events[0]) is None), vector["description"]
 
     def reads_trace(event: Any) -> tuple[str, str] | None:
         return None if event.trace is msgspec.UNSET or event.event_kind == "started" else ("trace", "no")
@@ -227,10 +248,10 @@ def test_cross_field_table_matches_the_rules_and_refuses_what_it_cannot_stand_fo
     def looks_inside(event: Any) -> tuple[str, str] | None:
         return ("metrics", "no") if event.metrics is not msgspec.UNSET and event.metrics.duration_s else None
 
-    table = derive_table(twin, reads_trace)
+    table = derive_table(model, reads_trace)
     assert table is not None and "trace" in table.fields  # a presence fact: tabulated
     events = decoder.decode(json.dumps([e for e in valid_events if "trace" in e]).encode())
     assert events and table.ok(events) == all(reads_trace(e) is None for e in events)
-    assert derive_table(twin, reads_a_number) is None  # a float field cannot be enumerated
-    assert derive_table(twin, compares_a_value) is None
-    assert derive_table(twin, looks_inside) is None
+    assert derive_table(model, reads_a_number) is None  # a float field cannot be enumerated
+    assert derive_table(model, compares_a_value) is None
+    assert derive_table(model, looks_inside) is None

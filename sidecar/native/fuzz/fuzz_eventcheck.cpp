@@ -1,8 +1,8 @@
 // libFuzzer target for the sidecar's native event check (../eventcheck.cpp), compiled into this
 // program whole, so the checker is the real one: count_valid_ndjson and count_valid_array run on
 // arbitrary bytes. The checker is compiled from the same Python description the sidecar uses
-// (nativecheck.py), through an embedded interpreter; the venv's python is named at build time
-// (WM_FUZZ_PYTHON) or by $WAFERMON_FUZZ_PYTHON.
+// (wafermon_sidecar/validation/native.py), through an embedded interpreter; the venv's python is
+// named at build time (WM_FUZZ_PYTHON) or by $WAFERMON_FUZZ_PYTHON.
 //
 // The oracle is the check's own promise: it may accept less than the authority, never more. So
 // whenever it answers a count, wafermon_schema.check_batch (the authority) must accept exactly that
@@ -19,10 +19,10 @@ PyObject *g_authority = nullptr; // authority(body: bytes) -> accepted count, or
 
 constexpr const char *kSetup = R"PY(
 from wafermon_schema import check_batch
-from wafermon_sidecar.fastmodel import derive
-from wafermon_sidecar.nativecheck import compile_args as describe
+from wafermon_sidecar.validation.crossfield import event_table
+from wafermon_sidecar.validation.native import compile_args as describe
 
-compile_args = describe(derive().cross_field)
+compile_args = describe(event_table())
 
 
 def authority(body):

@@ -17,7 +17,7 @@ from .responses import json_response
 from .routes import ingest, status
 from .spool import Spool
 from .state import SIDECAR, Sidecar
-from .validator import Validator
+from .validation import Validator
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,11 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
 
 def build_sidecar(settings: Settings) -> Sidecar:
     """Everything that can fail on bad configuration, before a port is bound or a file opened."""
+    if settings.ingest.validation_workers is not None:
+        log.warning(
+            "ingest.validation_workers (WAFERMON_SIDECAR_VALIDATION_WORKERS) is deprecated and ignored: "
+            "validation worker processes were removed (the native check made them slower); remove the key"
+        )
     validation.self_check()
     metrics = Metrics()
     spool = Spool(
@@ -51,7 +56,7 @@ def build_sidecar(settings: Settings) -> Sidecar:
         Path(settings.spool.path) / "deadletter",
     )
     fanout = FanOut(settings, spool, metrics)
-    return Sidecar(settings, spool, fanout, metrics, Validator(settings.ingest.validation_workers))
+    return Sidecar(settings, spool, fanout, metrics, Validator())
 
 
 def create_app(settings: Settings, sidecar: Sidecar | None = None) -> web.Application:

@@ -51,7 +51,7 @@ class Ingest(msgspec.Struct, forbid_unknown_fields=True):
     max_batch_size: int = 500
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
     flush_interval: float = 0.2
-    validation_workers: int = 0
+    validation_workers: int | None = None  # deprecated and ignored (build_sidecar warns); None: not set
 
 
 class SpoolSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -105,10 +105,6 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     delivery: Delivery = msgspec.field(default_factory=Delivery)
     backends: list[BackendSettings] = []
     log_level: str = "INFO"
-
-    @property
-    def enabled_backends(self) -> list[BackendSettings]:
-        return [b for b in self.backends if b.enabled]
 
 
 def substitute_env(value: Any, environ: dict[str, str]) -> Any:
@@ -182,8 +178,6 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"ingest.port must be 1..65535, got {ingest.port}")
     if ingest.max_body_bytes < 1024:
         raise ConfigError("ingest.max_body_bytes must be at least 1024")
-    if not 0 <= ingest.validation_workers <= 64:
-        raise ConfigError("ingest.validation_workers must be 0..64")
     if ingest.max_batch_size < 1 or ingest.max_events_per_request < 1:
         raise ConfigError("ingest.max_batch_size and ingest.max_events_per_request must be at least 1")
     if ingest.max_batch_bytes < MIN_BATCH_BYTES:

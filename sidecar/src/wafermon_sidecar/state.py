@@ -11,7 +11,7 @@ from .config import Settings
 from .fanout import FanOut
 from .metrics import Metrics
 from .spool import Spool
-from .validator import Validator
+from .validation import Validator
 
 
 @dataclass(slots=True)

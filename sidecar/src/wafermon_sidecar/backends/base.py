@@ -166,8 +166,6 @@ def config_struct(struct: type[T], config: Mapping[str, Any], backend_name: str)
 class Backend(ABC):
     """Subclass this and register it under the `wafermon.backends` entry-point group."""
 
-    #: the `type` it is registered as (informational; the entry-point name is what selects it)
-    type_name: str = ""
     #: the receiver's documented limits on one request (events; bytes of the events joined by one
     #: separator each), None where it documents none; max_batch_size / max_batch_bytes may not exceed them
     max_request_events: int | None = None

@@ -73,8 +73,6 @@ def csv_row(event: Mapping[str, Any]) -> list[str]:
 
 
 class FilesystemBackend(Backend):
-    type_name = "filesystem"
-
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         super().__init__(name, config)
         self.settings = config_struct(FilesystemConfig, config, name)

@@ -45,7 +45,6 @@ def endpoint(url: str) -> str:
 
 
 class ManagedApiBackend(Backend):
-    type_name = "managed_api"
     max_request_events = GATEWAY_MAX_EVENTS
     max_request_bytes = GATEWAY_MAX_BODY_BYTES - ENVELOPE_ROOM_BYTES
 

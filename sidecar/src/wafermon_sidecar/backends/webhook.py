@@ -42,8 +42,6 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class WebhookBackend(Backend):
-    type_name = "webhook"
-
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         super().__init__(name, config)
         self.settings = config_struct(WebhookConfig, config, name)

@@ -1,37 +1,37 @@
-"""The schema's cross-field rules for a whole batch at once, derived from wafermon_schema.cross_field_problem.
+"""The schema's cross-field rules as a table, derived from wafermon_schema.cross_field_problem.
 
-cross_field_problem is a Python function called once per event, which costs more than the rest of the
-checks together. Its verdict depends only on a few facts of an event: the values of its enum fields
-(event_kind, status, entity_type) and whether some other fields are absent, null or present. So it is
-asked once, at start-up, for every combination of those facts, and the combinations it accepts form a
-set; a batch passes when the set holds the facts of every event, which one generated list comprehension and
-one set operation compute without a Python call per event.
+The native check (native.py) cannot call a Python function per event. cross_field_problem's verdict
+depends only on a few facts of an event: the values of its enum fields (event_kind, status,
+entity_type) and whether some other fields are absent, null or present. So it is asked once, at
+start-up, for every combination of those facts; the combinations it accepts form the table, which the
+native check receives as a set of codes.
 
 The facts are not assumed blindly. While the table is built, cross_field_problem sees a stand-in
 event that records which fields it reads, and stand-in values that raise on anything but an identity
 test (`is None`, `is UNSET`). If it reads another field, or looks into a value (compares it, reads a
-sub-field, tests its type), deriving fails and the sidecar calls cross_field_problem per event, as
-before. The integer fields it normalises (seq, pid: an integral float becomes an int) are stand-ins
-that allow nothing but an isinstance test; a batch where such a field holds a float is not accepted
-by the table and goes to the authority.
+sub-field, tests its type), deriving fails and no native check is built: the authority judges every
+body. The integer fields it normalises (seq, pid: an integral float becomes an int) are stand-ins
+that allow nothing but an isinstance test; the table speaks only for events where they are ints.
 """
 
 from __future__ import annotations
 
 import itertools
-import keyword
 import logging
 import types
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Literal, Union, get_args, get_origin
 
 import msgspec
 
+from wafermon_schema.model import Event, cross_field_problem
+
 log = logging.getLogger(__name__)
 
-# Fields whose Python type must be exactly int for the table to speak for them (else: per event).
+# Fields whose Python type must be exactly int for the table to speak for them.
 INT_FIELDS = ("seq", "pid")
 
 
@@ -129,41 +129,31 @@ def _domain(kind: Any) -> list[Any] | None:
 class CrossFieldTable:
     fields: tuple[str, ...]  # every field the rules read, as the key holds them
     allowed: frozenset[tuple[Any, ...]]  # the keys of the combinations cross_field_problem accepts
-    keys: Callable[[Sequence[Any]], list[tuple[Any, ...]]]  # the key of each event of a batch
     # A key is: the value of each enum field (from its domain), then per presence field `is UNSET`
     # (when it can be absent) and `is None` (when it can be null), then `type is int` per INT_FIELDS.
     enum_domains: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     presence: tuple[tuple[str, bool, bool], ...] = ()  # (field, can_be_unset, can_be_none)
 
+    def key(self, event: Any) -> tuple[Any, ...]:
+        """The facts of one decoded event, in the order the table's keys hold them."""
+        key: list[Any] = [getattr(event, name) for name, _ in self.enum_domains]
+        for name, can_be_unset, can_be_none in self.presence:
+            value = getattr(event, name)
+            if can_be_unset:
+                key.append(value is msgspec.UNSET)
+            if can_be_none:
+                key.append(value is None)
+        key += [type(getattr(event, name)) is int for name in INT_FIELDS]
+        return tuple(key)
+
     def ok(self, events: Sequence[Any]) -> bool:
-        """True only when cross_field_problem accepts every event (False sends the batch to the authority)."""
-        return self.allowed.issuperset(self.keys(events))
+        """True only when cross_field_problem accepts every event (the table's meaning, as the tests hold it)."""
+        return all(self.key(event) in self.allowed for event in events)
 
 
-def _key_source(enum_fields: Sequence[str], presence: Sequence[tuple[str, bool, bool]]) -> str:
-    """One list comprehension building a tuple of facts per event: attribute loads in a comprehension are
-    several times cheaper than attrgetter or cross_field_problem calls on msgspec structs."""
-    parts = [f"e.{name}" for name in enum_fields]
-    for n, (name, can_be_unset, can_be_none) in enumerate(presence):
-        value = f"(v{n} := e.{name})"
-        if can_be_unset:
-            parts.append(f"{value} is UNSET")
-            value = f"v{n}"
-        if can_be_none:
-            parts.append(f"{value} is None")
-    parts += [f"type(e.{name}) is int" for name in INT_FIELDS]
-    return f"def keys(events):\n    return [({', '.join(parts)},) for e in events]\n"
-
-
-def compile_function(name: str, source: str, fields: Sequence[str]) -> Callable[..., Any]:
-    """Compile generated source; every field name spliced into it must be a plain identifier."""
-    for field_name in fields:
-        if not field_name.isidentifier() or keyword.iskeyword(field_name):
-            raise ValueError(f"field name {field_name!r} cannot be used in generated code")
-    namespace: dict[str, Any] = {"UNSET": msgspec.UNSET, "Raw": msgspec.Raw}
-    exec(compile(source, f"<wafermon_sidecar generated {name}>", "exec"), namespace)
-    function: Callable[..., Any] = namespace[name]
-    return function
+def event_table() -> CrossFieldTable | None:
+    """The table of wafermon_schema's cross-field rules over its Event model (None: see derive_table)."""
+    return derive_table(Event, cross_field_problem)
 
 
 def derive_table(event_type: type[msgspec.Struct], rule: Callable[[Any], object]) -> CrossFieldTable | None:
@@ -172,7 +162,7 @@ def derive_table(event_type: type[msgspec.Struct], rule: Callable[[Any], object]
     try:
         return _derive(hints, rule)
     except (_Touched, TypeError, ValueError) as exc:
-        log.warning("cross-field rules checked per event: cannot tabulate them (%s)", exc)
+        log.warning("cross-field rules cannot be tabulated (%s): no native check", exc)
         return None
 
 
@@ -216,19 +206,8 @@ def _build(hints: dict[str, Any], fields: list[str], table: list[tuple[tuple[Any
         for f in fields
         if f not in enum_fields
     ]
-    allowed: set[tuple[Any, ...]] = set()
-    for combo, verdict in table:
-        if not verdict:
-            continue
-        values = dict(zip(fields, combo, strict=True))
-        key: list[Any] = [values[f] for f in enum_fields]
-        for name, can_be_unset, can_be_none in presence:
-            if can_be_unset:
-                key.append(values[name] is msgspec.UNSET)
-            if can_be_none:
-                key.append(values[name] is None)
-        key += [True] * len(INT_FIELDS)  # a float seq or pid is never in the table: per event, by the authority
-        allowed.add(tuple(key))
-    keys = compile_function("keys", _key_source(enum_fields, presence), [*fields, *INT_FIELDS])
     domains = tuple((f, tuple(_field_domain(hints, f))) for f in enum_fields)
-    return CrossFieldTable(tuple(fields), frozenset(allowed), keys, domains, tuple(presence))
+    keys = CrossFieldTable(tuple(fields), frozenset(), domains, tuple(presence)).key
+    ints = dict.fromkeys(INT_FIELDS, 0)  # a float seq or pid is never in the table: the authority judges it
+    allowed = {keys(SimpleNamespace(**dict(zip(fields, combo, strict=True)), **ints)) for combo, ok in table if ok}
+    return CrossFieldTable(tuple(fields), frozenset(allowed), domains, tuple(presence))

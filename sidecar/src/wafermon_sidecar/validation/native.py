@@ -1,27 +1,28 @@
-"""The native all-valid check (native/eventcheck.cpp), described from wafermon_schema's model.
+"""The native all-valid check (sidecar/native/eventcheck.cpp, built as wafermon_sidecar._eventcheck),
+described from wafermon_schema's model.
 
 Building a Python object per event is most of what validation costs in Python, even with msgspec.
 The native module parses each NDJSON line with simdjson and walks it against a description of the
 model that this module derives from `wafermon_schema.model.Event` at start-up: per field its type,
 whether it is required or nullable, string lengths in code points, Literal values, number bounds,
-fixed-width patterns as byte templates (fastmodel.compile_template), and `dict[str, Any]` as "any
-object". The cross-field rules come as the mixed-radix codes of the combinations of facts that
-crossfield.py's table accepts.
+fixed-width patterns as byte templates (compile_template), and `dict[str, Any]` as "any object".
+The cross-field rules come as the mixed-radix codes of the combinations of facts that crossfield.py's
+table accepts.
 
 The rules beyond the schema (wafermon_schema/rules.py) come as the fields they read and their
 bounds: a real `at` from MIN_YEAR and not after the latest `at` accepted now (passed per call), no
 \u0000, a bounded heartbeat in metadata; numbers that may need too many fraction digits are "not sure".
 
-Like the twin of fastmodel.py it can only say "every event of this body is valid", and answers
-"not sure" (-1) for whatever it does not cover exactly; the authority then judges the body. When
-the model holds something this description cannot express, nothing is built and the Python fast
-path is used alone.
+It can only say "every event of this body is valid", and answers "not sure" (-1) for whatever it
+does not cover exactly; the authority then judges the body. When the model holds something this
+description cannot express, nothing is built and the authority judges every body.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -34,15 +35,73 @@ from wafermon_schema.model import Event
 from wafermon_schema.rules import HEARTBEAT_KEY, MIN_YEAR
 
 from .crossfield import INT_FIELDS, CrossFieldTable
-from .fastmodel import _META_KEYS, compile_template
 
 log = logging.getLogger(__name__)
 
 _INT64 = (-(2**63), 2**63 - 1)
-# Meta attributes that constrain a value; any other than these per type makes the model unsupported.
-_CONSTRAINTS = (*_META_KEYS, "pattern")
+# msgspec.Meta's constraints; any other than these per type makes the model unsupported.
+_CONSTRAINTS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "tz", "pattern")
 _BOUNDS = {"gt", "ge", "lt", "le"}
 _ALLOWED = {str: {"min_length", "max_length", "pattern"}, int: _BOUNDS, float: _BOUNDS}
+
+
+_CLASS_OR_CHAR = re.compile(r"\[([^\]\\]+)\]|\\([.\-:TZ+])|([A-Za-z0-9:_ -])")
+_REPEAT = re.compile(r"\{(\d+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A fixed-width pattern (e.g. a UUID) as a byte translation: each allowed byte becomes the symbol
+    of its character class, anything else 0, and a batch of values (newline-joined) is valid exactly
+    when its translation equals `unit * n` (`matches`). The native check translates each value alone
+    and compares it with `unit` less its final newline symbol."""
+
+    table: bytes
+    unit: bytes
+
+    def matches(self, joined: str, count: int) -> bool:
+        if not joined.isascii():
+            return False
+        return joined.encode().translate(self.table) == self.unit * count
+
+
+def compile_template(core: str) -> Template | None:
+    """A Template for a pattern of character classes, escaped or plain literals and {n} repeats only
+    (like the UUID and timestamp patterns), whose classes do not overlap; otherwise None."""
+    positions: list[frozenset[int]] = []
+    i = 0
+    while i < len(core):
+        m = _CLASS_OR_CHAR.match(core, i)
+        if m is None:
+            return None
+        if m.group(1) is not None:
+            body = m.group(1)
+            if body.startswith("^"):
+                return None
+            allowed: set[int] = set()
+            for lo, hi in re.findall(r"(.)(?:-(.))?", body):
+                allowed.update(range(ord(lo), ord(hi or lo) + 1))
+            charset = frozenset(allowed)
+        else:
+            charset = frozenset({ord(m.group(2) or m.group(3))})
+        i = m.end()
+        repeat = _REPEAT.match(core, i)
+        times = 1
+        if repeat is not None:
+            times = int(repeat.group(1))
+            i = repeat.end()
+        positions.extend([charset] * times)
+    classes = list(dict.fromkeys(positions))
+    if len(classes) > 250 or any(a & b for n, a in enumerate(classes) for b in classes[n + 1 :]):
+        return None
+    if any(10 in c or max(c) > 127 for c in classes):
+        return None
+    table = bytearray(256)
+    for symbol, charset in enumerate(classes, start=1):
+        for byte in charset:
+            table[byte] = symbol
+    table[10] = 255
+    return Template(bytes(table), bytes(classes.index(p) + 1 for p in positions) + b"\xff")
 
 
 class Unsupported(Exception):
@@ -221,13 +280,13 @@ def build(table: CrossFieldTable | None) -> NativeCheck | None:
     if table is None:
         return None
     try:
-        from . import _eventcheck  # type: ignore[attr-defined]
+        from .. import _eventcheck  # type: ignore[attr-defined]
     except ImportError as exc:  # pragma: no cover - the package builds it; a source checkout may not
-        log.warning("native event check unavailable (%s); validating in Python", exc)
+        log.warning("native event check unavailable (%s); the authority judges every body", exc)
         return None
     try:
         handle = _eventcheck.compile(*compile_args(table))
     except (Unsupported, ValueError, StopIteration) as exc:
-        log.warning("native event check disabled: %s", exc)
+        log.warning("native event check disabled (%s); the authority judges every body", exc)
         return None
     return NativeCheck(handle, _eventcheck)
