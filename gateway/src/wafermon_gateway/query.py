@@ -23,7 +23,9 @@ from .liveness import ALL_STATUSES, iso
 from .settings import Settings
 
 SORTS = ("created_at", "updated_at")
-TEXT_FILTERS = {"site_id": 128, "app": 128, "business_key": 256, "sub_key": 256, "host": 255}
+TEXT_FILTERS = {"site_id": 128, "app": 128, "business_key": 256, "sub_key": 256, "host": 255, "business_key_contains": 256}
+# A substring search needs 3 characters: PostgreSQL's trigram index cannot narrow a shorter one.
+CONTAINS_MIN = 3
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -44,6 +46,7 @@ class Filters:
     sub_key: str | None = None
     host: str | None = None
     parent_id: str | None = None
+    business_key_contains: str | None = None  # case-insensitive substring; % and _ are literal
     since: str | None = None  # ISO; rows updated at or after
     until: str | None = None  # ISO; rows created before
 
@@ -60,6 +63,7 @@ class Filters:
                 self.parent_id,
                 self.since,
                 self.until,
+                self.business_key_contains,
             ]
         )
         return hashlib.sha256(data).hexdigest()[:16]
@@ -125,7 +129,7 @@ def _single(params: QueryParams, name: str) -> str | None:
 
 def parse_filters(params: QueryParams, kind: str, allowed: set[str]) -> Filters:
     """Filters shared by lists and the stream; `allowed` are the extra parameters of the endpoint."""
-    names = {"site_id", "app", "status", "business_key", "host", "since", "until"}
+    names = {"site_id", "app", "status", "business_key", "business_key_contains", "host", "since", "until"}
     if kind == "subjob":
         names |= {"parent_id", "sub_key"}
     for name in params:
@@ -134,10 +138,12 @@ def parse_filters(params: QueryParams, kind: str, allowed: set[str]) -> Filters:
                 name[:64], f"unknown query parameter {name[:64]!r}; allowed: {', '.join(sorted(names | allowed))}"
             )
     f = Filters(kind=kind)
-    for name in ("site_id", "app", "business_key", "sub_key", "host"):
+    for name in ("site_id", "app", "business_key", "sub_key", "host", "business_key_contains"):
         value = _single(params, name) if name in names else None
         if value is not None:
             setattr(f, name, _text(name, value))
+    if f.business_key_contains is not None and len(f.business_key_contains) < CONTAINS_MIN:
+        raise QueryError("business_key_contains", f"business_key_contains must be at least {CONTAINS_MIN} characters")
     if params.getlist("status"):
         f.statuses = _statuses(params.getlist("status"))
     for name in ("since", "until"):

@@ -21,6 +21,7 @@ _SITE = Query(None, description="exact site id, e.g. fab1")
 _APP = Query(None, description="exact application name")
 _STATUS = Query(None, description="running, succeeded, failed, cancelled, lost, orphaned; repeat or comma-separate")
 _BKEY = Query(None, description="exact business key")
+_BKEY_CONTAINS = Query(None, description="business keys containing this text, any case (3..256 characters)")
 _HOST = Query(None, description="exact host name")
 _SINCE = Query(None, description="RFC 3339; rows with an event at or after this time")
 _UNTIL = Query(None, description="RFC 3339; rows created before this time")
@@ -59,6 +60,7 @@ async def list_jobs(
     app: str | None = _APP,
     status: str | None = _STATUS,
     business_key: str | None = _BKEY,
+    business_key_contains: str | None = _BKEY_CONTAINS,
     host: str | None = _HOST,
     since: str | None = _SINCE,
     until: str | None = _UNTIL,
@@ -77,6 +79,7 @@ async def list_subjobs(
     app: str | None = _APP,
     status: str | None = _STATUS,
     business_key: str | None = _BKEY,
+    business_key_contains: str | None = _BKEY_CONTAINS,
     host: str | None = _HOST,
     since: str | None = _SINCE,
     until: str | None = _UNTIL,

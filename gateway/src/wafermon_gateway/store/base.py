@@ -232,8 +232,16 @@ def entity_view(row: dict[str, Any], kind: str) -> dict[str, Any]:
     return view
 
 
-def where_clauses(f: Filters, param: Callable[[Any], str], time: Callable[[str], Any]) -> list[str]:
-    """SQL conditions for the filters; every value goes through `param` (a bound placeholder)."""
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own %, _ and backslash taken literally (ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def where_clauses(
+    f: Filters, param: Callable[[Any], str], time: Callable[[str], Any], like: str = "LIKE"
+) -> list[str]:
+    """SQL conditions for the filters; every value goes through `param` (a bound placeholder).
+    `like` is the case-insensitive LIKE of the dialect (ILIKE on PostgreSQL; SQLite's LIKE is one)."""
     out: list[str] = []
     for column, value in (
         ("site_id", f.site_id),
@@ -245,6 +253,8 @@ def where_clauses(f: Filters, param: Callable[[Any], str], time: Callable[[str],
     ):
         if value is not None:
             out.append(f"{column} = {param(value)}")
+    if f.business_key_contains is not None:
+        out.append(f"business_key {like} {param(like_pattern(f.business_key_contains))} ESCAPE '\\'")
     if f.statuses:
         out.append(f"status IN ({', '.join(param(s) for s in f.statuses)})")
     if f.since is not None:

@@ -10,7 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import timescale
+from . import hourly, timescale
+
+# The same indexes on jobs and subjobs, on both backends.
+_STATE_INDEXES = """
+CREATE INDEX {table}_created ON {table} (created_at, entity_id);
+CREATE INDEX {table}_updated ON {table} (updated_at, entity_id);
+CREATE INDEX {table}_site ON {table} (site_id, created_at, entity_id);
+CREATE INDEX {table}_status ON {table} (status, created_at, entity_id);
+CREATE INDEX {table}_bkey ON {table} (business_key);
+CREATE INDEX {table}_app ON {table} (app_name, created_at);
+CREATE INDEX {table}_change ON {table} (change_id);
+CREATE INDEX {table}_deadline ON {table} (deadline_at) WHERE status = 'running';
+"""
 
 _STATE_SQLITE = """
 CREATE TABLE {table} (
@@ -22,15 +34,7 @@ CREATE TABLE {table} (
   progress REAL, deadline_at TEXT NOT NULL, keys TEXT NOT NULL, change_id INTEGER NOT NULL,
   received_at TEXT NOT NULL
 );
-CREATE INDEX {table}_created ON {table} (created_at, entity_id);
-CREATE INDEX {table}_updated ON {table} (updated_at, entity_id);
-CREATE INDEX {table}_site ON {table} (site_id, created_at, entity_id);
-CREATE INDEX {table}_status ON {table} (status, created_at, entity_id);
-CREATE INDEX {table}_bkey ON {table} (business_key);
-CREATE INDEX {table}_app ON {table} (app_name, created_at);
-CREATE INDEX {table}_change ON {table} (change_id);
-CREATE INDEX {table}_deadline ON {table} (deadline_at) WHERE status = 'running';
-"""
+""" + _STATE_INDEXES
 
 # Alerting tables, identical on both backends: times are ISO-8601 text (sortable), bodies JSON text.
 ALERTING_TABLES = (
@@ -91,6 +95,8 @@ INSERT INTO counters VALUES ('change', 0);
         "dashboard window index",
         "CREATE INDEX jobs_window ON jobs (created_at, site_id, app_name, status, duration_s);",
     ),
+    # The hourly pre-aggregate (hourly.py), back-filled from the jobs already stored.
+    (5, "hourly job pre-aggregate", "".join(s + ";\n" for s in [*hourly.ddl(False), *hourly.backfill(False)])),
 ]
 
 _STATE_PG = """
@@ -104,15 +110,7 @@ CREATE TABLE {table} (
   deadline_at timestamptz NOT NULL, keys jsonb NOT NULL, change_id bigint NOT NULL,
   received_at timestamptz NOT NULL
 );
-CREATE INDEX {table}_created ON {table} (created_at, entity_id);
-CREATE INDEX {table}_updated ON {table} (updated_at, entity_id);
-CREATE INDEX {table}_site ON {table} (site_id, created_at, entity_id);
-CREATE INDEX {table}_status ON {table} (status, created_at, entity_id);
-CREATE INDEX {table}_bkey ON {table} (business_key);
-CREATE INDEX {table}_app ON {table} (app_name, created_at);
-CREATE INDEX {table}_change ON {table} (change_id);
-CREATE INDEX {table}_deadline ON {table} (deadline_at) WHERE status = 'running';
-"""
+""" + _STATE_INDEXES
 
 EVENT_COLUMNS_PG = """
   event_id uuid NOT NULL, at timestamptz NOT NULL, received_at timestamptz NOT NULL, job_id uuid NOT NULL,
@@ -145,6 +143,21 @@ class PgMigration:
         return [create + " PARTITION BY RANGE (at)", index]
 
 
+# business_key_contains is an ILIKE '%...%': a trigram index (pg_trgm, in PostgreSQL's contrib) serves
+# it. Where the extension cannot be had (no contrib, no privilege) the search scans jobs instead.
+_BKEY_SEARCH_INDEX = """
+DO $$
+BEGIN
+  BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+  EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'pg_trgm unavailable (%): business key search scans jobs', SQLERRM;
+  END;
+  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+    EXECUTE 'CREATE INDEX jobs_bkey_trgm ON jobs USING gin (business_key gin_trgm_ops)';
+  END IF;
+END $$"""
+
 POSTGRES: list[PgMigration] = [
     PgMigration(
         1,
@@ -167,6 +180,11 @@ POSTGRES: list[PgMigration] = [
         5,
         "dashboard window index",
         ("CREATE INDEX jobs_window ON jobs (created_at) INCLUDE (site_id, app_name, status, duration_s)",),
+    ),
+    PgMigration(
+        6,
+        "hourly job pre-aggregate; business key search index",
+        (*hourly.ddl(True), *hourly.backfill(True), _BKEY_SEARCH_INDEX),
     ),
 ]
 

@@ -21,7 +21,7 @@ from ..batch import Prepared
 from ..liveness import iso
 from ..query import Filters, ListQuery
 from ..reducer import EntityState
-from . import partitions, timescale
+from . import hourly, partitions, timescale
 from .base import (
     EVENT_COLUMNS,
     KINDS,
@@ -262,7 +262,7 @@ class PostgresStore(Store):
         await self._upsert_apps(conn, new)
         by_kind = {kind: [p for p in new if p.facts.entity_type == kind] for kind in KINDS}
         ids = {kind: sorted({p.facts.entity_id for p in mine}) for kind, mine in by_kind.items()}
-        existing: dict[str, dict[str, tuple[EntityState, str]]] = {"job": {}, "subjob": {}}
+        existing: dict[str, dict[str, tuple[EntityState, str, dict[str, Any]]]] = {"job": {}, "subjob": {}}
         # One round trip for both tables' current rows.
         for found in await conn.fetch(
             "SELECT 'job' AS kind, * FROM jobs WHERE entity_id = ANY($1::uuid[]) "
@@ -271,7 +271,7 @@ class PostgresStore(Store):
             ids["subjob"],
         ):
             row = _normalise(found)
-            existing[row["kind"]][row["entity_id"]] = (state_from_row(row, row["kind"]), row["status"])
+            existing[row["kind"]][row["entity_id"]] = (state_from_row(row, row["kind"]), row["status"], row)
         records: dict[str, list[dict[str, Any]]] = {}
         for kind, mine in by_kind.items():
             folded = fold_new({k: v[0] for k, v in existing[kind].items()}, mine)
@@ -294,6 +294,11 @@ class PostgresStore(Store):
             if args:
                 await conn.copy_records_to_table(f"{table}_stage", records=args, columns=STATE_COLUMNS)
                 await conn.execute(_UPSERT[table])
+        aggregate = hourly.Deltas()
+        for record in records["job"]:
+            prior = existing["job"].get(record["entity_id"])
+            aggregate.change(prior[2] if prior else None, record)
+        await self._apply(conn, aggregate)
         orphaned = await self._mark_orphans(
             conn,
             "(s.parent_id = ANY($1::uuid[]) OR s.entity_id = ANY($2::uuid[]))",
@@ -305,6 +310,12 @@ class PostgresStore(Store):
         if latest is not None:
             await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(latest))
         return latest
+
+    @staticmethod
+    async def _apply(conn: Conn, deltas: hourly.Deltas) -> None:
+        """The pre-aggregate's share of this transaction (after the jobs rows are written)."""
+        for sql, rows in hourly.statements(deltas, postgres=True):
+            await conn.executemany(sql, rows)
 
     async def _mark_orphans(self, conn: Conn, where: str, args: list[Any], now: datetime) -> list[int]:
         """Flag running/lost sub-jobs whose parent is terminal; returns their new change ids."""
@@ -340,12 +351,18 @@ class PostgresStore(Store):
             await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
             changed = len(await self._mark_orphans(conn, "true", [], now))
             for table in KINDS.values():
-                result = await conn.execute(
+                lost = await conn.fetch(
                     f"UPDATE {table} SET status = 'lost', change_id = nextval('change_seq'), received_at = $1 "
-                    "WHERE status = 'running' AND deadline_at < $1",
+                    "WHERE status = 'running' AND deadline_at < $1 RETURNING *",
                     now,
                 )
-                changed += int(result.split()[-1])
+                changed += len(lost)
+                if table == "jobs" and lost:
+                    deltas = hourly.Deltas()
+                    for found in lost:
+                        row = _normalise(found)
+                        deltas.change(row | {"status": "running"}, row)
+                    await self._apply(conn, deltas)
             latest = await self._latest(conn)
             if changed:
                 await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(latest))
@@ -396,7 +413,7 @@ class PostgresStore(Store):
 
     async def list_entities(self, q: ListQuery) -> list[dict[str, Any]]:
         params, param = self._builder()
-        clauses = where_clauses(q.filters, param, datetime.fromisoformat)
+        clauses = where_clauses(q.filters, param, datetime.fromisoformat, "ILIKE")
         keyset = keyset_clause(q, param, datetime.fromisoformat)
         if keyset:
             clauses.append(keyset)
@@ -419,7 +436,7 @@ class PostgresStore(Store):
 
     async def changes(self, f: Filters, after: int, limit: int) -> list[dict[str, Any]]:
         params, param = self._builder()
-        clauses = [f"change_id > {param(after)}", *where_clauses(f, param, datetime.fromisoformat)]
+        clauses = [f"change_id > {param(after)}", *where_clauses(f, param, datetime.fromisoformat, "ILIKE")]
         sql = f"SELECT * FROM {KINDS[f.kind]} WHERE {' AND '.join(clauses)} ORDER BY change_id LIMIT {int(limit)}"
         return await self._select(sql, params)
 
@@ -436,7 +453,7 @@ class PostgresStore(Store):
 
     async def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         out: dict[str, list[tuple[Any, ...]]] = {}
-        for table in ("apps", "jobs", "subjobs", "events", "schema_migrations", "gateway_meta"):
+        for table in ("apps", "jobs", "subjobs", "events", "schema_migrations", "gateway_meta", *hourly.TABLES):
             rows = await self.pool.fetch(f"SELECT * FROM {table}")
             out[table] = sorted(tuple(str(v) for v in r.values()) for r in rows)
         async with self.pool.acquire() as conn:
