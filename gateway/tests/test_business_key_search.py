@@ -19,7 +19,9 @@ async def _keys(client: httpx.AsyncClient, query: str) -> set[str]:
 
 async def test_contains_is_case_insensitive_and_wildcards_are_literal(client: httpx.AsyncClient) -> None:
     events = [e for key in KEYS for e in job_story(business_key=key)]
-    r = await client.post("/v1/ingest/managed", content=orjson.dumps(events), headers={"Content-Type": "application/json"})
+    r = await client.post(
+        "/v1/ingest/managed", content=orjson.dumps(events), headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 200, r.text
     assert await _keys(client, "business_key_contains=lot-100") == {"LOT-100%", "lot-100x"}
     assert await _keys(client, "business_key_contains=100%25") == {"LOT-100%"}  # % is not "anything"

@@ -177,8 +177,18 @@ def test_histogram_quantiles_are_within_the_bin_error() -> None:
     rng = random.Random(7)
     values = [rng.lognormvariate(3, 1.5) for _ in range(2000)]
     d = from_scratch(
-        [{"created_at": iso(NOW), "site_id": "s", "app_name": "a", "status": "succeeded", "duration_s": v,
-          "metrics": "{}", "error": None} for v in values]  # fmt: skip
+        [
+            {
+                "created_at": iso(NOW),
+                "site_id": "s",
+                "app_name": "a",
+                "status": "succeeded",
+                "duration_s": v,
+                "metrics": "{}",
+                "error": None,
+            }
+            for v in values
+        ]
     )
     bins = {k[4]: n for k, n in d.hist.items()}
     ordered = sorted(values)

@@ -45,7 +45,9 @@ def test_newer_non_empty_metadata_still_replaces_older() -> None:
 async def test_job_detail_returns_the_nested_metadata(client: httpx.AsyncClient) -> None:
     jid = new_id()
     events = _story(jid, datetime.now(UTC) - timedelta(seconds=10))
-    r = await client.post("/v1/ingest/managed", content=orjson.dumps(events), headers={"Content-Type": "application/json"})
+    r = await client.post(
+        "/v1/ingest/managed", content=orjson.dumps(events), headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 200, r.text
     detail = (await client.get(f"/v1/jobs/{jid}")).json()
     assert detail["job"]["metadata"] == TREE

@@ -23,7 +23,14 @@ from .liveness import ALL_STATUSES, iso
 from .settings import Settings
 
 SORTS = ("created_at", "updated_at")
-TEXT_FILTERS = {"site_id": 128, "app": 128, "business_key": 256, "sub_key": 256, "host": 255, "business_key_contains": 256}
+TEXT_FILTERS = {
+    "site_id": 128,
+    "app": 128,
+    "business_key": 256,
+    "sub_key": 256,
+    "host": 255,
+    "business_key_contains": 256,
+}
 # A substring search needs 3 characters: PostgreSQL's trigram index cannot narrow a shorter one.
 CONTAINS_MIN = 3
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

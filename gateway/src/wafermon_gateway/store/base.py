@@ -237,9 +237,7 @@ def like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def where_clauses(
-    f: Filters, param: Callable[[Any], str], time: Callable[[str], Any], like: str = "LIKE"
-) -> list[str]:
+def where_clauses(f: Filters, param: Callable[[Any], str], time: Callable[[str], Any], like: str = "LIKE") -> list[str]:
     """SQL conditions for the filters; every value goes through `param` (a bound placeholder).
     `like` is the case-insensitive LIKE of the dialect (ILIKE on PostgreSQL; SQLite's LIKE is one)."""
     out: list[str] = []

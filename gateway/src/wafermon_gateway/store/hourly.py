@@ -237,7 +237,10 @@ def backfill(postgres: bool) -> list[str]:
         dus = "CAST(min(max(duration_s, 0.0), 1e9) * 1e6 + 0.5 AS INTEGER)"
         b = "wafermon_bin(v)"
         metric = _metric_sqlite
-        etype = f"CASE WHEN json_type(error, '$.type') = 'text' THEN json_extract(error, '$.type') ELSE '{NO_ERROR_TYPE}' END"
+        etype = (
+            f"CASE WHEN json_type(error, '$.type') = 'text' THEN json_extract(error, '$.type') "
+            f"ELSE '{NO_ERROR_TYPE}' END"
+        )
     cpu = f"({metric('cpu_user_s')} + coalesce({metric('cpu_sys_s')}, 0))"
     values = " UNION ALL ".join(
         f"SELECT {hour} AS hour, site_id, app_name, '{name}' AS metric, {expr} AS v FROM jobs"
@@ -255,7 +258,10 @@ def backfill(postgres: bool) -> list[str]:
 
 def apply_sql(postgres: bool) -> tuple[str, str, str, str]:
     """(counts upsert, histogram upsert, errors upsert, maximum recompute) with the backend's placeholders."""
-    p = (lambda n: ", ".join(f"${i}" for i in range(1, n + 1))) if postgres else (lambda n: ", ".join("?" * n))
+
+    def p(n: int) -> str:
+        return ", ".join(f"${i}" for i in range(1, n + 1)) if postgres else ", ".join("?" * n)
+
     later = "greatest(h.duration_max, EXCLUDED.duration_max)" if postgres else (
         "CASE WHEN excluded.duration_max IS NULL THEN h.duration_max WHEN h.duration_max IS NULL "
         "THEN excluded.duration_max ELSE max(h.duration_max, excluded.duration_max) END"

@@ -24,7 +24,8 @@ CREATE INDEX {table}_change ON {table} (change_id);
 CREATE INDEX {table}_deadline ON {table} (deadline_at) WHERE status = 'running';
 """
 
-_STATE_SQLITE = """
+_STATE_SQLITE = (
+    """
 CREATE TABLE {table} (
   entity_id TEXT PRIMARY KEY, parent_id TEXT, site_id TEXT NOT NULL, app_name TEXT NOT NULL,
   app_version TEXT NOT NULL, app_id TEXT, business_key TEXT, sub_key TEXT, host TEXT NOT NULL,
@@ -34,7 +35,9 @@ CREATE TABLE {table} (
   progress REAL, deadline_at TEXT NOT NULL, keys TEXT NOT NULL, change_id INTEGER NOT NULL,
   received_at TEXT NOT NULL
 );
-""" + _STATE_INDEXES
+"""
+    + _STATE_INDEXES
+)
 
 # Alerting tables, identical on both backends: times are ISO-8601 text (sortable), bodies JSON text.
 ALERTING_TABLES = (
@@ -99,7 +102,8 @@ INSERT INTO counters VALUES ('change', 0);
     (5, "hourly job pre-aggregate", "".join(s + ";\n" for s in [*hourly.ddl(False), *hourly.backfill(False)])),
 ]
 
-_STATE_PG = """
+_STATE_PG = (
+    """
 CREATE TABLE {table} (
   entity_id uuid PRIMARY KEY, parent_id uuid, site_id text NOT NULL, app_name text NOT NULL,
   app_version text NOT NULL, app_id text, business_key text, sub_key text, host text NOT NULL,
@@ -110,7 +114,9 @@ CREATE TABLE {table} (
   deadline_at timestamptz NOT NULL, keys jsonb NOT NULL, change_id bigint NOT NULL,
   received_at timestamptz NOT NULL
 );
-""" + _STATE_INDEXES
+"""
+    + _STATE_INDEXES
+)
 
 EVENT_COLUMNS_PG = """
   event_id uuid NOT NULL, at timestamptz NOT NULL, received_at timestamptz NOT NULL, job_id uuid NOT NULL,

@@ -113,9 +113,7 @@ class SqliteStore(Store):
         )
         return list(range(top - count + 1, top + 1))
 
-    def _load_states(
-        self, table: str, kind: str, ids: list[str]
-    ) -> dict[str, tuple[EntityState, str, dict[str, Any]]]:
+    def _load_states(self, table: str, kind: str, ids: list[str]) -> dict[str, tuple[EntityState, str, dict[str, Any]]]:
         out: dict[str, tuple[EntityState, str, dict[str, Any]]] = {}
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]

@@ -93,7 +93,8 @@ def _bucket_expr(sql: _Sql, scope: Scope, column: str = "created_at") -> str:
 async def _fetch(store: Store, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     if store.name == "postgres":
         return [tuple(r.values()) for r in await store.pool.fetch(sql, *params)]  # type: ignore[attr-defined]
-    return await store._run(lambda: [tuple(r) for r in store.conn.execute(sql, params)])  # type: ignore[attr-defined]
+    rows: list[tuple[Any, ...]] = await store._run(lambda: [tuple(r) for r in store.conn.execute(sql, params)])  # type: ignore[attr-defined]
+    return rows
 
 
 def _split(scope: Scope) -> tuple[list[Scope], Scope | None]:
@@ -157,7 +158,9 @@ async def _overview_hourly(store: Store, scope: Scope) -> OverviewRows:
     buckets = _Sql(postgres)
     bucket = _bucket_expr(buckets, scope, "hour")
     where = " AND ".join(_conditions(scope, buckets, time, "hour"))
-    b = await _fetch(store, f"SELECT {bucket}, status, sum(jobs) FROM job_hourly WHERE {where} GROUP BY 1, 2", buckets.params)
+    b = await _fetch(
+        store, f"SELECT {bucket}, status, sum(jobs) FROM job_hourly WHERE {where} GROUP BY 1, 2", buckets.params
+    )
     return OverviewRows(
         groups=[(str(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4] or 0), int(r[5]), r[6]) for r in g],
         buckets=[(int(r[0]), str(r[1]), int(r[2])) for r in b],
@@ -303,10 +306,8 @@ async def _failures(store: Store, scope: Scope, table: str) -> list[tuple[str, i
     postgres = store.name == "postgres"
     sql = _Sql(postgres)
     where = " AND ".join(_conditions(scope, sql, _time_pg if postgres else _time_sqlite))
-    rows = await _fetch(
-        store, f"SELECT {_error_type_sql(postgres)}, count(*) FROM {table} WHERE status = 'failed' AND {where} GROUP BY 1",
-        sql.params,
-    )  # fmt: skip
+    query = f"SELECT {_error_type_sql(postgres)}, count(*) FROM {table} WHERE status = 'failed' AND {where} GROUP BY 1"
+    rows = await _fetch(store, query, sql.params)
     return [(str(r[0]), int(r[1])) for r in rows]
 
 
@@ -352,9 +353,8 @@ async def _history_hourly(store: Store, edges: list[Scope], whole: Scope) -> His
         sql = _Sql(postgres)
         bucket = _bucket_expr(sql, edge)
         where = " AND ".join(_conditions(edge, sql, time))
-        rows = await _fetch(
-            store, f"SELECT {bucket}, status, duration_s, {cpu}, {metric('mem_max_mb')} FROM jobs WHERE {where}", sql.params
-        )  # fmt: skip
+        query = f"SELECT {bucket}, status, duration_s, {cpu}, {metric('mem_max_mb')} FROM jobs WHERE {where}"
+        rows = await _fetch(store, query, sql.params)
         for b, status, *values in rows:
             cell = counts.setdefault(int(b), [0, 0])
             cell[0] += 1
@@ -364,8 +364,9 @@ async def _history_hourly(store: Store, edges: list[Scope], whole: Scope) -> His
                     add_value(int(b), name, hourly.bin_of(float(value)), 1)
         for kind, n in await _failures(store, edge, "jobs"):
             errors[("job", kind)] = errors.get(("job", kind), 0) + n
-    for kind, n in await _failures(store, replace(whole, since=min([whole.since, *(e.since for e in edges)]),
-                                                  until=max([whole.until, *(e.until for e in edges)])), "subjobs"):  # fmt: skip
+    everything = replace(whole, since=min([whole.since, *(e.since for e in edges)]),
+                         until=max([whole.until, *(e.until for e in edges)]))  # fmt: skip
+    for kind, n in await _failures(store, everything, "subjobs"):
         errors[("subjob", kind)] = errors.get(("subjob", kind), 0) + n
     buckets: dict[int, dict[str, float | int | None]] = {}
     for b in sorted(set(counts) | set(hists)):
