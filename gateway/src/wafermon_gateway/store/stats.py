@@ -86,8 +86,10 @@ def _bucket_expr(sql: _Sql, scope: Scope, column: str = "created_at") -> str:
     if sql.postgres:
         since, step = sql(origin), sql(float(scope.step_s))
         return f"floor(extract(epoch FROM {column} - {since}::timestamptz)::float8 / {step}::float8)::int"
+    # Whole seconds in integers: julianday's floating days put an exact hour just below 1 bucket.
     since = _time_sqlite(origin)
-    return f"CAST((julianday({column}) - julianday({sql(since)})) * 86400.0 / {sql(float(scope.step_s))} AS INTEGER)"
+    seconds = f"CAST(strftime('%s', {column}) AS INTEGER) - CAST(strftime('%s', {sql(since)}) AS INTEGER)"
+    return f"(({seconds}) / {sql(scope.step_s)})"
 
 
 async def _fetch(store: Store, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
