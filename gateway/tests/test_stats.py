@@ -53,6 +53,18 @@ async def test_history_percentiles_and_errors_by_type(client: httpx.AsyncClient)
     points = [p for p in body["series"] if p["jobs"]]
     assert sum(p["jobs"] for p in points) == 4 and sum(p["failed"] for p in points) == 1
     if len(points) == 1:  # the four jobs fall in one week unless the run straddles a Monday
+        # By app: from the hourly pre-aggregate's histograms, within 2.2 % (the maximum: a bin's upper edge).
+        (p,) = points
+        assert p["duration_p50"] == pytest.approx(25.0, rel=0.022) and p["duration_p95"] == pytest.approx(
+            38.5, rel=0.022
+        )
+        assert p["cpu_p50"] == pytest.approx(13.5, rel=0.022) and 400.0 <= p["mem_max"] <= 400.0 * 1.045
+    assert body["errors"] == [{"kind": "job", "type": "RuntimeError", "count": 1}]
+    # By business key: exact, from the jobs themselves.
+    body = (await client.get("/v1/stats/history?business_key=batch-1&window=7d&bucket=week")).json()
+    points = [p for p in body["series"] if p["jobs"]]
+    assert sum(p["jobs"] for p in points) == 4
+    if len(points) == 1:
         (p,) = points
         assert p["duration_p50"] == pytest.approx(25.0) and p["duration_p95"] == pytest.approx(38.5)
         assert p["cpu_p50"] == pytest.approx(13.5) and p["mem_max"] == pytest.approx(400.0)

@@ -25,6 +25,8 @@ from .settings import Settings
 
 SORTS = ("created_at", "updated_at")
 KINDS = frozenset({"job", "subjob"})
+# A substring search needs 3 characters: PostgreSQL's trigram index cannot narrow a shorter one.
+CONTAINS_MIN = 3
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -49,6 +51,7 @@ FILTERS = (
     Param("business_key", "exact business key", max_chars=256),
     Param("sub_key", "exact sub key (e.g. wafer id)", frozenset({"subjob"}), max_chars=256),
     Param("host", "exact host name", max_chars=255),
+    Param("business_key_contains", "business keys containing this text, any case (3..256 characters)", max_chars=256),
     Param("since", "RFC 3339; rows with an event at or after this time"),
     Param("until", "RFC 3339; rows created before this time"),
     Param("parent_id", "the parent job's id", frozenset({"subjob"})),
@@ -92,6 +95,7 @@ class Filters:
     sub_key: str | None = None
     host: str | None = None
     parent_id: str | None = None
+    business_key_contains: str | None = None  # case-insensitive substring; % and _ are literal
     since: str | None = None  # ISO; rows updated at or after
     until: str | None = None  # ISO; rows created before
 
@@ -108,6 +112,7 @@ class Filters:
                 self.parent_id,
                 self.since,
                 self.until,
+                self.business_key_contains,
             ]
         )
         return hashlib.sha256(data).hexdigest()[:16]
@@ -186,6 +191,8 @@ def parse_filters(params: QueryParams, kind: str, endpoint: Iterable[Param]) -> 
         value = _single(params, name) if name in names else None
         if value is not None:
             setattr(f, name, _text(name, value))
+    if f.business_key_contains is not None and len(f.business_key_contains) < CONTAINS_MIN:
+        raise QueryError("business_key_contains", f"business_key_contains must be at least {CONTAINS_MIN} characters")
     if params.getlist("status"):
         f.statuses = _statuses(params.getlist("status"))
     for name in ("since", "until"):

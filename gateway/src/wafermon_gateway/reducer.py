@@ -121,6 +121,9 @@ class EntityState:
     sub_key: str | None = None
     host: str = ""
     pid: int = 0
+    # Metadata (and the heartbeat it declares): from the greatest-key event that carries any. The
+    # SDKs send it when a job starts and `{}` afterwards; an empty one must not wipe it out.
+    metadata_key: Key = NO_KEY
     metadata: dict[str, Any] = field(default_factory=dict)
     heartbeat_s: float | None = None
     # Time bounds: min/max over all events.
@@ -155,6 +158,7 @@ class EntityState:
             "finish": None if self.finish_key is None else list(self.finish_key),
             "metrics": list(self.metrics_key),
             "progress": list(self.progress_key),
+            "metadata": list(self.metadata_key),
         }
 
     def load_keys(self, keys: dict[str, Any]) -> None:
@@ -164,6 +168,9 @@ class EntityState:
         m = keys["metrics"]
         self.metrics_key = (int(m[0]), int(m[1]), str(m[2]))
         self.progress_key = (int(keys["progress"][0]), str(keys["progress"][1]))
+        # Rows written before metadata had its own key took it from the identity event.
+        meta = keys.get("metadata", keys["ident"])
+        self.metadata_key = (int(meta[0]), str(meta[1]))
 
     def comparable(self) -> dict[str, Any]:
         """Everything a user can observe, for equality checks in tests."""
@@ -216,6 +223,8 @@ def _apply(s: EntityState, ev: Facts) -> None:
         s.sub_key = ev.sub_key
         s.host = ev.host
         s.pid = ev.pid
+    if ev.metadata and key > s.metadata_key:
+        s.metadata_key = key
         s.metadata = ev.metadata
         s.heartbeat_s = ev.heartbeat_s
     if not s.created_at or ev.at < s.created_at:

@@ -17,13 +17,16 @@ from starlette.datastructures import QueryParams
 from .liveness import ALL_STATUSES, iso
 from .query import QueryError
 from .store.base import Store
+from .store.hourly import floor_hour
 from .store.stats import OverviewRows, Scope, history, overview
 
 MAX_WINDOW = timedelta(days=400)
 MAX_BUCKETS = 400
 TOP_APPS = 8
-# Bucket widths the overview picks from: the smallest that gives at most ~60 buckets.
+# Bucket widths the overview picks from: the smallest that gives at most ~60 buckets; past
+# `SUB_HOUR_MAX_S` whole hours only, aligned to UTC hours, so the hourly pre-aggregate answers.
 NICE_STEPS_S = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
+SUB_HOUR_MAX_S = 6 * 3600
 HISTORY_STEPS_S = {"hour": 3600, "day": 86400, "week": 7 * 86400}
 _DURATION = re.compile(r"([1-9][0-9]{0,4})([mhdw])")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -78,8 +81,9 @@ def parse_scope(params: QueryParams, allowed_extra: set[str], now: datetime, def
         value = _single(params, name)
         filters[name] = _text(name, value, limit) if value is not None else None
     span = (until - since).total_seconds()
-    step = next((s for s in NICE_STEPS_S if span / s <= 60), NICE_STEPS_S[-1])
-    return Scope(since, until, step, filters["site_id"], filters["app"], filters["business_key"])
+    step = next((s for s in NICE_STEPS_S if span / s <= 60 and (s >= 3600 or span <= SUB_HOUR_MAX_S)), NICE_STEPS_S[-1])
+    origin = floor_hour(since) if step >= 3600 else since
+    return Scope(since, until, step, filters["site_id"], filters["app"], filters["business_key"], origin)
 
 
 def _counts() -> dict[str, int]:
@@ -115,9 +119,10 @@ def fold_overview(rows: OverviewRows, scope: Scope) -> dict[str, Any]:
                 "max_duration_s": a["dmax"],
             }
         )
-    n_buckets = min(MAX_BUCKETS, int(-(-(scope.until - scope.since).total_seconds() // scope.step_s)))
+    origin = scope.origin or scope.since
+    n_buckets = min(MAX_BUCKETS, int(-(-(scope.until - origin).total_seconds() // scope.step_s)))
     series: list[dict[str, Any]] = [
-        {"start": iso(scope.since + timedelta(seconds=i * scope.step_s)), "counts": _counts()} for i in range(n_buckets)
+        {"start": iso(origin + timedelta(seconds=i * scope.step_s)), "counts": _counts()} for i in range(n_buckets)
     ]
     for b, status, n in rows.buckets:
         if 0 <= b < n_buckets:

@@ -63,6 +63,9 @@ try {
   assert.equal(await page.locator('.gantt .bar[data-status="failed"]').count(), 1);
   assert.equal(await page.locator('.gantt .bar[data-status="succeeded"]').count(), 2);
   await page.getByText("particle count 412").first().waitFor().catch(() => {});
+  // The metadata tree: the job's nested metadata (sent only with its start) rendered as nested lists.
+  await page.locator(".tree ul ul li", { hasText: "ETCH-03" }).waitFor();
+  assert.match(await page.locator(".tree").innerText(), /recipe:\s*"etch-7"[\s\S]*tool:[\s\S]*id:\s*"ETCH-03"/);
   await check("job");
 
   // Jobs: filter by status through the form (keyboard: fill and press Enter), then by site.
@@ -87,6 +90,48 @@ try {
   await page.getByLabel("Site").fill("no-such-site");
   await page.getByLabel("Site").press("Enter");
   await page.getByText("No jobs match.").waitFor();
+  // Business key search: part of the key, in other case, finds the job; a literal % matches nothing.
+  await page.getByLabel("Site").fill("");
+  await page.getByLabel("Status").selectOption("");
+  await page.getByLabel("Business key contains").fill(LOT.slice(3, 12).toUpperCase());
+  await page.getByLabel("Business key contains").press("Enter");
+  await page.waitForURL(/business_key_contains=/);
+  await page.locator(`#jobs-table tr[data-job-id="${jobId}"]`).waitFor();
+  await page.getByLabel("Business key contains").fill("wser%lot");
+  await page.getByLabel("Business key contains").press("Enter");
+  await page.getByText("No jobs match.").waitFor();
+
+  // An alert rule made through the API, a job that fails: the overview lists the firing alert,
+  // linked to the job.
+  const api = (path, init = {}) => fetch(`${GATEWAY_URL}${path}`, { ...init, headers: { "Content-Type": "application/json" } });
+  let r = await api("/v1/alerting/rules/dash-failures", { method: "PUT",
+    body: JSON.stringify({ kind: "job_failed", scope: { app: APP }, notify: [] }) });
+  assert.ok(r.ok, `rule: ${r.status} ${await r.text()}`);
+  const failedId = crypto.randomUUID();
+  const at = (ms) => new Date(Date.now() - ms).toISOString().replace("Z", "000Z"); // the wire wants microseconds
+  const base = { schema: "wafermon.event/1", entity_type: "job", entity_id: failedId, parent_id: null, site_id: SITE,
+    app: { name: APP, version: "1.0" }, business_key: `${LOT}-bad`, sub_key: null, metadata: {}, host: "node-t", pid: 7,
+    sdk: { lang: "python", version: "0.1.0" } };
+  r = await api("/v1/ingest/managed", { method: "POST", body: JSON.stringify([
+    { ...base, event_id: crypto.randomUUID(), event_kind: "started", seq: 0, at: at(3000), status: "running" },
+    { ...base, event_id: crypto.randomUUID(), event_kind: "finished", seq: 1, at: at(1000), status: "failed",
+      metrics: { duration_s: 2.0 }, error: { type: "ValueError", message: "etch rate out of range" } }]) });
+  const ingested = await r.json();
+  assert.ok(r.ok && ingested.accepted === 2, `ingest: ${r.status} ${JSON.stringify(ingested)}`);
+  // Rules run after the ingest answers: wait until the API has the alert, then open the overview.
+  const deadline = Date.now() + 15000;
+  let firing = [];
+  while (!firing.length && Date.now() < deadline) {
+    firing = (await (await api("/v1/alerts?state=firing&rule=dash-failures")).json()).alerts;
+    if (!firing.length) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.equal(firing.length, 1, "the rule fired no alert");
+  await page.goto(`${GATEWAY_URL}/ui/#/overview`);
+  const alertRow = page.locator('#alerts-table tr[data-rule="dash-failures"]');
+  await alertRow.waitFor({ timeout: 15000 });
+  assert.equal(await alertRow.locator(`a[href="#/job/${failedId}"]`).count(), 1, "the alert links to the failed job");
+  assert.match(await alertRow.innerText(), new RegExp(`app=${APP}`));
+  await check("overview-alerts");
 
   // History of the test app, and the overview again now that it has data (also at 1920x1080).
   await page.goto(`${GATEWAY_URL}/ui/#/history?app=${APP}`);

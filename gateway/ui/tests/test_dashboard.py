@@ -107,6 +107,6 @@ def test_dashboard_in_headless_chromium(stack: tuple[str, str], tmp_path: Path) 
     assert report.get("ok") is True
     assert report["timings"]["live_appear_ms"] <= 2000
     assert sorted(report["screenshots"]) == sorted(
-        ["overview.png", "live.png", "job.png", "jobs.png", "history.png", "overview-wall.png"]
+        ["overview.png", "live.png", "job.png", "jobs.png", "overview-alerts.png", "history.png", "overview-wall.png"]
     )
     assert all(v == [] for v in report["axe"].values()) and report["console_errors"] == []

@@ -250,6 +250,7 @@ class Dialect:
 
     marker: Callable[[int], str]
     time: Callable[[str], Any]
+    like: str = "LIKE"  # case-insensitive LIKE: ILIKE on PostgreSQL; SQLite's LIKE already is one
 
 
 def _binder(dialect: Dialect) -> tuple[list[Any], Callable[[Any], str]]:
@@ -263,7 +264,12 @@ def _binder(dialect: Dialect) -> tuple[list[Any], Callable[[Any], str]]:
     return values, bind
 
 
-def _where(f: Filters, bind: Callable[[Any], str], time: Callable[[str], Any]) -> list[str]:
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own %, _ and backslash taken literally (ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _where(f: Filters, bind: Callable[[Any], str], time: Callable[[str], Any], like: str = "LIKE") -> list[str]:
     """SQL conditions for the filters; every value is bound, never written into the SQL."""
     out: list[str] = []
     for column, value in (
@@ -276,6 +282,8 @@ def _where(f: Filters, bind: Callable[[Any], str], time: Callable[[str], Any]) -
     ):
         if value is not None:
             out.append(f"{column} = {bind(value)}")
+    if f.business_key_contains is not None:
+        out.append(f"business_key {like} {bind(like_pattern(f.business_key_contains))} ESCAPE '\\'")
     if f.statuses:
         out.append(f"status IN ({', '.join(bind(s) for s in f.statuses)})")
     if f.since is not None:
@@ -288,7 +296,7 @@ def _where(f: Filters, bind: Callable[[Any], str], time: Callable[[str], Any]) -
 def select_page(q: ListQuery, dialect: Dialect) -> tuple[str, list[Any]]:
     """SQL and bound values for one list page: limit + 1 rows, so the caller sees whether more follow."""
     values, bind = _binder(dialect)
-    clauses = _where(q.filters, bind, dialect.time)
+    clauses = _where(q.filters, bind, dialect.time, dialect.like)
     if q.after_value is not None and q.after_id is not None:
         op = "<" if q.descending else ">"
         clauses.append(f"({q.sort}, entity_id) {op} ({bind(dialect.time(q.after_value))}, {bind(q.after_id)})")
@@ -301,7 +309,7 @@ def select_page(q: ListQuery, dialect: Dialect) -> tuple[str, list[Any]]:
 def select_changes(f: Filters, after: int, limit: int, dialect: Dialect) -> tuple[str, list[Any]]:
     """SQL and bound values for the rows of f.kind whose change id is above `after`, in change order."""
     values, bind = _binder(dialect)
-    clauses = [f"change_id > {bind(after)}", *_where(f, bind, dialect.time)]
+    clauses = [f"change_id > {bind(after)}", *_where(f, bind, dialect.time, dialect.like)]
     sql = f"SELECT * FROM {KINDS[f.kind]} WHERE {' AND '.join(clauses)} ORDER BY change_id LIMIT {int(limit)}"
     return sql, values
 

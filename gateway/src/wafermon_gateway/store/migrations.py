@@ -10,18 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import timescale
+from . import hourly, timescale
 
-_STATE_SQLITE = """
-CREATE TABLE {table} (
-  entity_id TEXT PRIMARY KEY, parent_id TEXT, site_id TEXT NOT NULL, app_name TEXT NOT NULL,
-  app_version TEXT NOT NULL, app_id TEXT, business_key TEXT, sub_key TEXT, host TEXT NOT NULL,
-  pid INTEGER NOT NULL, metadata TEXT NOT NULL, heartbeat_s REAL, created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, last_seq INTEGER NOT NULL,
-  base_status TEXT NOT NULL, status TEXT NOT NULL, error TEXT, metrics TEXT NOT NULL, duration_s REAL,
-  progress REAL, deadline_at TEXT NOT NULL, keys TEXT NOT NULL, change_id INTEGER NOT NULL,
-  received_at TEXT NOT NULL
-);
+# The same indexes on jobs and subjobs, on both backends.
+_STATE_INDEXES = """
 CREATE INDEX {table}_created ON {table} (created_at, entity_id);
 CREATE INDEX {table}_updated ON {table} (updated_at, entity_id);
 CREATE INDEX {table}_site ON {table} (site_id, created_at, entity_id);
@@ -31,6 +23,21 @@ CREATE INDEX {table}_app ON {table} (app_name, created_at);
 CREATE INDEX {table}_change ON {table} (change_id);
 CREATE INDEX {table}_deadline ON {table} (deadline_at) WHERE status = 'running';
 """
+
+_STATE_SQLITE = (
+    """
+CREATE TABLE {table} (
+  entity_id TEXT PRIMARY KEY, parent_id TEXT, site_id TEXT NOT NULL, app_name TEXT NOT NULL,
+  app_version TEXT NOT NULL, app_id TEXT, business_key TEXT, sub_key TEXT, host TEXT NOT NULL,
+  pid INTEGER NOT NULL, metadata TEXT NOT NULL, heartbeat_s REAL, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, last_seq INTEGER NOT NULL,
+  base_status TEXT NOT NULL, status TEXT NOT NULL, error TEXT, metrics TEXT NOT NULL, duration_s REAL,
+  progress REAL, deadline_at TEXT NOT NULL, keys TEXT NOT NULL, change_id INTEGER NOT NULL,
+  received_at TEXT NOT NULL
+);
+"""
+    + _STATE_INDEXES
+)
 
 # Alerting tables, identical on both backends: times are ISO-8601 text (sortable), bodies JSON text.
 ALERTING_TABLES = (
@@ -91,9 +98,12 @@ INSERT INTO counters VALUES ('change', 0);
         "dashboard window index",
         "CREATE INDEX jobs_window ON jobs (created_at, site_id, app_name, status, duration_s);",
     ),
+    # The hourly pre-aggregate (hourly.py), back-filled from the jobs already stored.
+    (5, "hourly job pre-aggregate", "".join(s + ";\n" for s in [*hourly.ddl(False), *hourly.backfill(False)])),
 ]
 
-_STATE_PG = """
+_STATE_PG = (
+    """
 CREATE TABLE {table} (
   entity_id uuid PRIMARY KEY, parent_id uuid, site_id text NOT NULL, app_name text NOT NULL,
   app_version text NOT NULL, app_id text, business_key text, sub_key text, host text NOT NULL,
@@ -104,15 +114,9 @@ CREATE TABLE {table} (
   deadline_at timestamptz NOT NULL, keys jsonb NOT NULL, change_id bigint NOT NULL,
   received_at timestamptz NOT NULL
 );
-CREATE INDEX {table}_created ON {table} (created_at, entity_id);
-CREATE INDEX {table}_updated ON {table} (updated_at, entity_id);
-CREATE INDEX {table}_site ON {table} (site_id, created_at, entity_id);
-CREATE INDEX {table}_status ON {table} (status, created_at, entity_id);
-CREATE INDEX {table}_bkey ON {table} (business_key);
-CREATE INDEX {table}_app ON {table} (app_name, created_at);
-CREATE INDEX {table}_change ON {table} (change_id);
-CREATE INDEX {table}_deadline ON {table} (deadline_at) WHERE status = 'running';
 """
+    + _STATE_INDEXES
+)
 
 EVENT_COLUMNS_PG = """
   event_id uuid NOT NULL, at timestamptz NOT NULL, received_at timestamptz NOT NULL, job_id uuid NOT NULL,
@@ -145,6 +149,21 @@ class PgMigration:
         return [create + " PARTITION BY RANGE (at)", index]
 
 
+# business_key_contains is an ILIKE '%...%': a trigram index (pg_trgm, in PostgreSQL's contrib) serves
+# it. Where the extension cannot be had (no contrib, no privilege) the search scans jobs instead.
+_BKEY_SEARCH_INDEX = """
+DO $$
+BEGIN
+  BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+  EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'pg_trgm unavailable (%): business key search scans jobs', SQLERRM;
+  END;
+  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+    EXECUTE 'CREATE INDEX jobs_bkey_trgm ON jobs USING gin (business_key gin_trgm_ops)';
+  END IF;
+END $$"""
+
 POSTGRES: list[PgMigration] = [
     PgMigration(
         1,
@@ -167,6 +186,11 @@ POSTGRES: list[PgMigration] = [
         5,
         "dashboard window index",
         ("CREATE INDEX jobs_window ON jobs (created_at) INCLUDE (site_id, app_name, status, duration_s)",),
+    ),
+    PgMigration(
+        6,
+        "hourly job pre-aggregate; business key search index",
+        (*hourly.ddl(True), *hourly.backfill(True), _BKEY_SEARCH_INDEX),
     ),
 ]
 

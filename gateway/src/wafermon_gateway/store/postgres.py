@@ -20,7 +20,7 @@ from ..batch import Prepared
 from ..liveness import iso
 from ..query import Filters, ListQuery
 from ..reducer import EntityState
-from . import base, partitions, timescale
+from . import base, hourly, partitions, timescale
 from .base import EVENT_COLUMNS, KINDS, STATE_COLUMNS, TIME_COLUMNS, IngestResult, Store, now_iso
 from .migrations import EVENT_COLUMNS_PG, POSTGRES, SCHEMA_MIGRATIONS_SQL
 
@@ -34,7 +34,7 @@ CHANNEL = "wafermon_changes"
 WRITE_LOCK = 0x7761666572  # "wafer": the writers' advisory lock key
 MIGRATE_LOCK = 0x77616D6967
 _TERMINAL_SQL = "('succeeded', 'failed', 'cancelled')"
-_DIALECT = base.Dialect(lambda n: f"${n}", datetime.fromisoformat)  # asyncpg binds datetimes
+_DIALECT = base.Dialect(lambda n: f"${n}", datetime.fromisoformat, "ILIKE")  # asyncpg binds datetimes
 # State rows are COPYed into a per-connection staging table, then upserted in one statement:
 # binary COPY encodes a row several times faster than executemany's bind-per-row.
 _UPSERT = {
@@ -244,7 +244,7 @@ class PostgresStore(Store):
         await self._upsert_apps(conn, new)
         by_kind = {kind: [p for p in new if p.facts.entity_type == kind] for kind in KINDS}
         ids = {kind: sorted({p.facts.entity_id for p in mine}) for kind, mine in by_kind.items()}
-        existing: dict[str, dict[str, tuple[EntityState, str]]] = {"job": {}, "subjob": {}}
+        existing: dict[str, dict[str, tuple[EntityState, str, dict[str, Any]]]] = {"job": {}, "subjob": {}}
         # One round trip for both tables' current rows.
         for found in await conn.fetch(
             "SELECT 'job' AS kind, * FROM jobs WHERE entity_id = ANY($1::uuid[]) "
@@ -253,7 +253,7 @@ class PostgresStore(Store):
             ids["subjob"],
         ):
             row = _normalise(found)
-            existing[row["kind"]][row["entity_id"]] = (base.state_from_row(row, row["kind"]), row["status"])
+            existing[row["kind"]][row["entity_id"]] = (base.state_from_row(row, row["kind"]), row["status"], row)
         records: dict[str, list[dict[str, Any]]] = {}
         for kind, mine in by_kind.items():
             folded = base.fold_new({k: v[0] for k, v in existing[kind].items()}, mine)
@@ -276,6 +276,11 @@ class PostgresStore(Store):
             if args:
                 await conn.copy_records_to_table(f"{table}_stage", records=args, columns=STATE_COLUMNS)
                 await conn.execute(_UPSERT[table])
+        aggregate = hourly.Deltas()
+        for record in records["job"]:
+            prior = existing["job"].get(record["entity_id"])
+            aggregate.change(prior[2] if prior else None, record)
+        await self._apply(conn, aggregate)
         orphaned = await self._mark_orphans(
             conn,
             "(s.parent_id = ANY($1::uuid[]) OR s.entity_id = ANY($2::uuid[]))",
@@ -287,6 +292,12 @@ class PostgresStore(Store):
         if latest is not None:
             await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(latest))
         return latest
+
+    @staticmethod
+    async def _apply(conn: Conn, deltas: hourly.Deltas) -> None:
+        """The pre-aggregate's share of this transaction (after the jobs rows are written)."""
+        for sql, rows in hourly.statements(deltas, postgres=True):
+            await conn.executemany(sql, rows)
 
     async def _mark_orphans(self, conn: Conn, where: str, args: list[Any], now: datetime) -> list[int]:
         """Flag running/lost sub-jobs whose parent is terminal; returns their new change ids."""
@@ -317,12 +328,18 @@ class PostgresStore(Store):
             await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
             changed = len(await self._mark_orphans(conn, "true", [], now))
             for table in KINDS.values():
-                result = await conn.execute(
+                lost = await conn.fetch(
                     f"UPDATE {table} SET status = 'lost', change_id = nextval('change_seq'), received_at = $1 "
-                    "WHERE status = 'running' AND deadline_at < $1",
+                    "WHERE status = 'running' AND deadline_at < $1 RETURNING *",
                     now,
                 )
-                changed += int(result.split()[-1])
+                changed += len(lost)
+                if table == "jobs" and lost:
+                    deltas = hourly.Deltas()
+                    for found in lost:
+                        row = _normalise(found)
+                        deltas.change(row | {"status": "running"}, row)
+                    await self._apply(conn, deltas)
             latest = await self._latest(conn)
             if changed:
                 await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(latest))
@@ -393,7 +410,7 @@ class PostgresStore(Store):
 
     async def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         out: dict[str, list[tuple[Any, ...]]] = {}
-        for table in ("apps", "jobs", "subjobs", "events", "schema_migrations", "gateway_meta"):
+        for table in ("apps", "jobs", "subjobs", "events", "schema_migrations", "gateway_meta", *hourly.TABLES):
             rows = await self.pool.fetch(f"SELECT * FROM {table}")
             out[table] = sorted(tuple(str(v) for v in r.values()) for r in rows)
         async with self.pool.acquire() as conn:

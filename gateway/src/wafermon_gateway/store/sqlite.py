@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from ..batch import Prepared
 from ..query import Filters, ListQuery
 from ..reducer import EntityState
-from . import base
+from . import base, hourly
 from .base import EVENT_COLUMNS, KINDS, STATE_COLUMNS, IngestResult, Store, now_iso
 from .migrations import SCHEMA_MIGRATIONS_SQL, SQLITE
 
@@ -60,6 +60,7 @@ class SqliteStore(Store):
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         self._conn = conn
+        conn.create_function("wafermon_bin", 1, hourly.bin_of, deterministic=True)  # the back-fill's bins
         conn.execute(SCHEMA_MIGRATIONS_SQL)
         applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
         for version, name, sql in SQLITE:
@@ -96,14 +97,14 @@ class SqliteStore(Store):
         )
         return list(range(top - count + 1, top + 1))
 
-    def _load_states(self, table: str, kind: str, ids: list[str]) -> dict[str, tuple[EntityState, str]]:
-        out: dict[str, tuple[EntityState, str]] = {}
+    def _load_states(self, table: str, kind: str, ids: list[str]) -> dict[str, tuple[EntityState, str, dict[str, Any]]]:
+        out: dict[str, tuple[EntityState, str, dict[str, Any]]] = {}
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             sql = f"SELECT * FROM {table} WHERE entity_id IN ({','.join('?' * len(chunk))})"
             for row in self.conn.execute(sql, chunk):
                 d = dict(row)
-                out[d["entity_id"]] = (base.state_from_row(d, kind), d["status"])
+                out[d["entity_id"]] = (base.state_from_row(d, kind), d["status"], d)
         return out
 
     def _orphan_sql(self, where: str) -> str:
@@ -142,6 +143,7 @@ class SqliteStore(Store):
             self._upsert_apps(new)
             touched_jobs: list[str] = []
             touched_subjobs: list[str] = []
+            aggregate = hourly.Deltas()
             for kind, table in KINDS.items():
                 mine = [p for p in new if p.facts.entity_type == kind]
                 if not mine:
@@ -157,6 +159,11 @@ class SqliteStore(Store):
                 for record, cid in zip(records, self._allocate(len(records)), strict=True):
                     record["change_id"] = cid
                 conn.executemany(_UPSERT[table], [tuple(r[c] for c in STATE_COLUMNS) for r in records])
+                if kind == "job":
+                    for r in records:
+                        prior = existing.get(r["entity_id"])
+                        aggregate.change(prior[2] if prior else None, r)
+                    self._apply(aggregate)
                 (touched_jobs if kind == "job" else touched_subjobs).extend(r["entity_id"] for r in records)
             orphans = self._orphans(touched_jobs, touched_subjobs)
             self._mark("subjobs", "orphaned", orphans, now_s)
@@ -166,6 +173,11 @@ class SqliteStore(Store):
             conn.execute("ROLLBACK")
             raise
         return IngestResult(accepted=len(new), duplicates=duplicates, last_change=latest)
+
+    def _apply(self, deltas: hourly.Deltas) -> None:
+        """The pre-aggregate's share of this transaction (after the jobs rows are written)."""
+        for sql, rows in hourly.statements(deltas, postgres=False):
+            self.conn.executemany(sql, rows)
 
     def _orphans(self, jobs: list[str], subjobs: list[str]) -> list[str]:
         found: set[str] = set()
@@ -205,13 +217,26 @@ class SqliteStore(Store):
                         f"SELECT entity_id FROM {table} WHERE status = 'running' AND deadline_at < ?", (now_s,)
                     )
                 ]
+                deltas = self._losing(ids) if table == "jobs" else None
                 changed += self._mark(table, "lost", ids, now_s)
+                if deltas is not None:
+                    self._apply(deltas)
             latest = int(conn.execute("SELECT value FROM counters WHERE name = 'change'").fetchone()[0])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return changed, latest
+
+    def _losing(self, ids: list[str]) -> hourly.Deltas:
+        """The pre-aggregate's change when these running jobs turn lost (applied after the rows change)."""
+        deltas = hourly.Deltas()
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            sql = f"SELECT * FROM jobs WHERE entity_id IN ({','.join('?' * len(chunk))})"
+            for row in self.conn.execute(sql, chunk):
+                deltas.change(dict(row), dict(row) | {"status": "lost"})
+        return deltas
 
     async def sweep(self, now: datetime) -> int:
         changed, latest = await self._run(self._sweep_sync, now)
@@ -264,7 +289,7 @@ class SqliteStore(Store):
     async def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         def run() -> dict[str, list[tuple[Any, ...]]]:
             out = {}
-            for table in ("apps", "jobs", "subjobs", "events", "schema_migrations", "counters"):
+            for table in ("apps", "jobs", "subjobs", "events", "schema_migrations", "counters", *hourly.TABLES):
                 rows = self.conn.execute(f"SELECT * FROM {table}").fetchall()
                 out[table] = sorted(tuple(r) for r in rows)
             return out

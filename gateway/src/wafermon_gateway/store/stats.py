@@ -1,18 +1,21 @@
 """Aggregate reads for the dashboard (overview and history), in each backend's SQL dialect.
 
 Both backends return the same row shapes, so stats.py folds them without knowing which store it
-has. Rows are grouped in the database (a window of 500,000 jobs becomes a few hundred rows);
-PostgreSQL also computes percentiles, SQLite hands raw values to Python (its history queries are
-bounded by `HISTORY_ROW_LIMIT`, which a small single-site store does not reach).
+has. Whole hours are read from the hourly pre-aggregate (hourly.py: a few rows per hour, site and
+app however many jobs there were); only the partial hours at a window's edges, and anything
+filtered by business key (which the pre-aggregate does not keep), read `jobs` itself. Percentiles
+from the pre-aggregate come from its histograms (within 2.2 %); from `jobs` they are exact
+(PostgreSQL computes them, SQLite hands raw values to Python, bounded by `HISTORY_ROW_LIMIT`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from . import hourly
 from .base import Store
 
 HISTORY_ROW_LIMIT = 200_000
@@ -28,6 +31,7 @@ class Scope:
     site_id: str | None = None
     app: str | None = None
     business_key: str | None = None
+    origin: datetime | None = None  # where bucket 0 starts, if not at `since`
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +51,8 @@ class HistoryRows:
     truncated: bool
 
 
-def _conditions(scope: Scope, param: Any, time: Any) -> list[str]:
-    out = [f"created_at >= {param(time(scope.since))}", f"created_at < {param(time(scope.until))}"]
+def _conditions(scope: Scope, param: Any, time: Any, column: str = "created_at") -> list[str]:
+    out = [f"{column} >= {param(time(scope.since))}", f"{column} < {param(time(scope.until))}"]
     for column, value in (("site_id", scope.site_id), ("app_name", scope.app), ("business_key", scope.business_key)):
         if value is not None:
             out.append(f"{column} = {param(value)}")
@@ -77,12 +81,35 @@ def _time_sqlite(moment: datetime) -> str:
     return iso(moment)
 
 
-def _bucket_expr(sql: _Sql, scope: Scope) -> str:
+def _bucket_expr(sql: _Sql, scope: Scope, column: str = "created_at") -> str:
+    origin = scope.origin or scope.since
     if sql.postgres:
-        since, step = sql(scope.since), sql(float(scope.step_s))
-        return f"floor(extract(epoch FROM created_at - {since}::timestamptz)::float8 / {step}::float8)::int"
-    since = _time_sqlite(scope.since)
-    return f"CAST((julianday(created_at) - julianday({sql(since)})) * 86400.0 / {sql(float(scope.step_s))} AS INTEGER)"
+        since, step = sql(origin), sql(float(scope.step_s))
+        return f"floor(extract(epoch FROM {column} - {since}::timestamptz)::float8 / {step}::float8)::int"
+    # Whole seconds in integers: julianday's floating days put an exact hour just below 1 bucket.
+    since = _time_sqlite(origin)
+    seconds = f"CAST(strftime('%s', {column}) AS INTEGER) - CAST(strftime('%s', {sql(since)}) AS INTEGER)"
+    return f"(({seconds}) / {sql(scope.step_s)})"
+
+
+async def _fetch(store: Store, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    if store.name == "postgres":
+        return [tuple(r.values()) for r in await store.pool.fetch(sql, *params)]  # type: ignore[attr-defined]
+    rows: list[tuple[Any, ...]] = await store._run(lambda: [tuple(r) for r in store.conn.execute(sql, params)])  # type: ignore[attr-defined]
+    return rows
+
+
+def _split(scope: Scope) -> tuple[list[Scope], Scope | None]:
+    """The partial hours at the window's edges (read from jobs) and the whole hours between them
+    (read from the pre-aggregate), or the whole window as an edge when it spans no whole hour."""
+    first, last = hourly.ceil_hour(scope.since), hourly.floor_hour(scope.until)
+    scope = replace(scope, origin=scope.origin or scope.since)
+    if scope.business_key is not None or first >= last:
+        return [scope], None
+    edges = [replace(scope, until=first)] if scope.since < first else []
+    if last < scope.until:
+        edges.append(replace(scope, since=last))
+    return edges, replace(scope, since=first, until=last)
 
 
 def _overview_sql(postgres: bool, scope: Scope) -> tuple[tuple[str, list[Any]], tuple[str, list[Any]]]:
@@ -109,6 +136,40 @@ def _metric_sqlite(name: str) -> str:
 
 
 async def overview(store: Store, scope: Scope) -> OverviewRows:
+    """Grouped counts and buckets; from the pre-aggregate when buckets are whole hours."""
+    if scope.step_s % 3600:
+        return await _overview_jobs(store, scope)
+    edges, whole = _split(scope)
+    parts = [await _overview_jobs(store, edge) for edge in edges]
+    if whole is not None:
+        parts.append(await _overview_hourly(store, whole))
+    return OverviewRows([g for p in parts for g in p.groups], [b for p in parts for b in p.buckets])
+
+
+async def _overview_hourly(store: Store, scope: Scope) -> OverviewRows:
+    postgres = store.name == "postgres"
+    time = _time_pg if postgres else _time_sqlite
+    groups = _Sql(postgres)
+    where = " AND ".join(_conditions(scope, groups, time, "hour"))
+    g = await _fetch(
+        store,
+        "SELECT site_id, app_name, status, sum(jobs), sum(duration_sum_us) / 1e6, sum(duration_n), max(duration_max) "
+        f"FROM job_hourly WHERE {where} GROUP BY site_id, app_name, status HAVING sum(jobs) <> 0",
+        groups.params,
+    )
+    buckets = _Sql(postgres)
+    bucket = _bucket_expr(buckets, scope, "hour")
+    where = " AND ".join(_conditions(scope, buckets, time, "hour"))
+    b = await _fetch(
+        store, f"SELECT {bucket}, status, sum(jobs) FROM job_hourly WHERE {where} GROUP BY 1, 2", buckets.params
+    )
+    return OverviewRows(
+        groups=[(str(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4] or 0), int(r[5]), r[6]) for r in g],
+        buckets=[(int(r[0]), str(r[1]), int(r[2])) for r in b],
+    )
+
+
+async def _overview_jobs(store: Store, scope: Scope) -> OverviewRows:
     postgres = store.name == "postgres"
     (g_sql, g_params), (b_sql, b_params) = _overview_sql(postgres, scope)
     if postgres:
@@ -137,6 +198,11 @@ _CPU = "({u} + coalesce({s}, 0))"
 
 
 async def history(store: Store, scope: Scope) -> HistoryRows:
+    """Per bucket: jobs, failures, percentiles; errors by type. From the pre-aggregate for whole
+    hours of an app (percentiles from histograms), exactly from jobs for a business key."""
+    edges, whole = _split(scope)
+    if whole is not None:
+        return await _history_hourly(store, edges, whole)
     postgres = store.name == "postgres"
     return await (_history_pg(store, scope) if postgres else store._run(_history_sqlite, store, scope))  # type: ignore[attr-defined]
 
@@ -227,3 +293,99 @@ def _history_sqlite(store: Any, scope: Scope) -> HistoryRows:
         err_sql.params,
     ).fetchall()
     return HistoryRows(buckets, [(str(r[0]), str(r[1]), int(r[2])) for r in errors], truncated)
+
+
+def _error_type_sql(postgres: bool) -> str:
+    if postgres:
+        return f"CASE WHEN jsonb_typeof(error->'type') = 'string' THEN error->>'type' ELSE '{hourly.NO_ERROR_TYPE}' END"
+    return (
+        f"CASE WHEN json_type(error, '$.type') = 'text' THEN json_extract(error, '$.type') "
+        f"ELSE '{hourly.NO_ERROR_TYPE}' END"
+    )
+
+
+async def _failures(store: Store, scope: Scope, table: str) -> list[tuple[str, int]]:
+    postgres = store.name == "postgres"
+    sql = _Sql(postgres)
+    where = " AND ".join(_conditions(scope, sql, _time_pg if postgres else _time_sqlite))
+    query = f"SELECT {_error_type_sql(postgres)}, count(*) FROM {table} WHERE status = 'failed' AND {where} GROUP BY 1"
+    rows = await _fetch(store, query, sql.params)
+    return [(str(r[0]), int(r[1])) for r in rows]
+
+
+async def _history_hourly(store: Store, edges: list[Scope], whole: Scope) -> HistoryRows:
+    postgres = store.name == "postgres"
+    time = _time_pg if postgres else _time_sqlite
+    counts: dict[int, list[int]] = {}  # bucket -> [jobs, failed]
+    hists: dict[int, dict[str, dict[int, int]]] = {}  # bucket -> metric -> bin -> jobs
+
+    def add_value(b: int, metric: str, bin_: int, n: int) -> None:
+        per = hists.setdefault(b, {}).setdefault(metric, {})
+        per[bin_] = per.get(bin_, 0) + n
+
+    sql = _Sql(postgres)
+    bucket = _bucket_expr(sql, whole, "hour")
+    where = " AND ".join(_conditions(whole, sql, time, "hour"))
+    for b, jobs, failed in await _fetch(
+        store,
+        f"SELECT {bucket}, sum(jobs), sum(CASE WHEN status = 'failed' THEN jobs ELSE 0 END) FROM job_hourly "
+        f"WHERE {where} GROUP BY 1",
+        sql.params,
+    ):
+        cell = counts.setdefault(int(b), [0, 0])
+        cell[0] += int(jobs)
+        cell[1] += int(failed)
+    sql = _Sql(postgres)
+    bucket = _bucket_expr(sql, whole, "hour")
+    where = " AND ".join(_conditions(whole, sql, time, "hour"))
+    for b, metric, bin_, n in await _fetch(
+        store, f"SELECT {bucket}, metric, bin, sum(n) FROM job_hourly_hist WHERE {where} GROUP BY 1, 2, 3", sql.params
+    ):
+        add_value(int(b), str(metric), int(bin_), int(n))
+    sql = _Sql(postgres)
+    where = " AND ".join(_conditions(whole, sql, time, "hour"))
+    errors: dict[tuple[str, str], int] = {}
+    for kind, n in await _fetch(
+        store, f"SELECT error_type, sum(n) FROM job_hourly_errors WHERE {where} GROUP BY 1", sql.params
+    ):
+        errors[("job", str(kind))] = errors.get(("job", str(kind)), 0) + int(n)
+    metric = _metric_pg if postgres else _metric_sqlite
+    cpu = _CPU.format(u=metric("cpu_user_s"), s=metric("cpu_sys_s"))
+    for edge in edges:
+        sql = _Sql(postgres)
+        bucket = _bucket_expr(sql, edge)
+        where = " AND ".join(_conditions(edge, sql, time))
+        query = f"SELECT {bucket}, status, duration_s, {cpu}, {metric('mem_max_mb')} FROM jobs WHERE {where}"
+        rows = await _fetch(store, query, sql.params)
+        for b, status, *values in rows:
+            cell = counts.setdefault(int(b), [0, 0])
+            cell[0] += 1
+            cell[1] += status == "failed"
+            for name, value in zip(hourly.METRICS, values, strict=True):
+                if value is not None:
+                    add_value(int(b), name, hourly.bin_of(float(value)), 1)
+        for kind, n in await _failures(store, edge, "jobs"):
+            errors[("job", kind)] = errors.get(("job", kind), 0) + n
+    everything = replace(whole, since=min([whole.since, *(e.since for e in edges)]),
+                         until=max([whole.until, *(e.until for e in edges)]))  # fmt: skip
+    for kind, n in await _failures(store, everything, "subjobs"):
+        errors[("subjob", kind)] = errors.get(("subjob", kind), 0) + n
+    buckets: dict[int, dict[str, float | int | None]] = {}
+    for b in sorted(set(counts) | set(hists)):
+        jobs, failed = counts.get(b, [0, 0])
+        h = hists.get(b, {})
+        if not jobs and not h:
+            continue  # cells emptied by status moves
+        mem = {k: v for k, v in h.get("mem", {}).items() if v}
+        buckets[b] = {
+            "jobs": jobs,
+            "failed": failed,
+            "duration_p50": hourly.hist_quantile(h.get("duration", {}), 0.5),
+            "duration_p95": hourly.hist_quantile(h.get("duration", {}), 0.95),
+            "cpu_p50": hourly.hist_quantile(h.get("cpu", {}), 0.5),
+            "cpu_p95": hourly.hist_quantile(h.get("cpu", {}), 0.95),
+            "mem_p50": hourly.hist_quantile(mem, 0.5),
+            "mem_max": hourly.bin_upper(max(mem)) if mem else None,
+        }
+    top = sorted(((k, t, n) for (k, t), n in errors.items() if n), key=lambda e: (-e[2], e[0], e[1]))[:50]
+    return HistoryRows(buckets, top, truncated=False)

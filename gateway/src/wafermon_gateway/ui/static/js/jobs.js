@@ -1,8 +1,9 @@
-// Jobs: filters (site, app, status, business key, time range), sort and cursor paging, all in the URL.
+// Jobs: filters (site, app, status, business key search, time range), sort and cursor paging, all in
+// the URL. The key search finds keys containing the text (any case, 3 characters at least).
 import { getJSON } from "./api.js";
 import { h, STATUSES, appName, badge, duration, field, input, jobLink, select, time } from "./util.js";
 
-const NAMES = ["site_id", "app", "status", "business_key", "since", "until", "sort", "cursor"];
+const NAMES = ["site_id", "app", "status", "business_key", "business_key_contains", "since", "until", "sort", "cursor"];
 
 export async function render(main, params, _arg, { navigate }) {
   const query = {};
@@ -18,7 +19,7 @@ export async function render(main, params, _arg, { navigate }) {
     field("Site", input("site_id", query.site_id)),
     field("App", input("app", query.app)),
     field("Status", select("status", query.status || "", [["", "any"], ...STATUSES.map((s) => [s, s])])),
-    field("Business key", input("business_key", query.business_key, { type: "search" })),
+    field("Business key contains", input("business_key_contains", query.business_key_contains, { type: "search", minlength: 3 })),
     field("Created from", input("since", query.since, { type: "datetime-local" })),
     field("Created before", input("until", query.until, { type: "datetime-local" })),
     field("Sort", select("sort", query.sort || "-created_at", [["-created_at", "newest first"], ["created_at", "oldest first"], ["-updated_at", "recently updated"], ["updated_at", "least recently updated"]])),

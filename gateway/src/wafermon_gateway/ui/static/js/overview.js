@@ -1,10 +1,33 @@
-// Overview: counts by status for a window, per site and app; throughput and failure-rate charts;
-// the slowest and the most failing apps.
+// Overview: active (firing) alerts; counts by status for a window, per site and app; throughput and
+// failure-rate charts; the slowest and the most failing apps.
 import { getJSON } from "./api.js";
 import { lineChart } from "./charts.js";
 import { h, STATUSES, badge, duration, field, input, number, percent, select, time } from "./util.js";
 
 const WINDOWS = [["1h", "last hour"], ["6h", "last 6 hours"], ["24h", "last 24 hours"], ["7d", "last 7 days"], ["30d", "last 30 days"]];
+
+function scopeText(scope) {
+  const parts = Object.entries(scope || {}).filter(([, v]) => v !== null && v !== undefined && v !== "");
+  return parts.length ? parts.map(([k, v]) => `${k}=${v}`).join(", ") : "all jobs";
+}
+
+// Firing alerts, newest first; a failure to load them (e.g. alerting switched off) is said, not thrown.
+function alertsSection(alerts) {
+  const body = alerts instanceof Error
+    ? h("p", { class: "muted" }, `Alerts unavailable: ${alerts.message}`)
+    : !alerts.length
+      ? h("p", { class: "muted" }, "No firing alerts.")
+      : h("table", { id: "alerts-table", "aria-labelledby": "alerts-h" },
+        h("thead", {}, h("tr", {}, ["Rule", "Scope", "Since", "Job", "Summary"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, alerts.map((a) => {
+          const item = (a.items || []).at(-1);
+          return h("tr", { "data-alert-id": a.alert_id, "data-rule": a.rule },
+            h("td", {}, a.rule), h("td", {}, scopeText(a.scope)), h("td", {}, time(a.started_at)),
+            h("td", {}, item && item.job_id ? h("a", { href: `#/job/${item.job_id}` }, item.business_key || item.job_id.slice(0, 8)) : "—"),
+            h("td", {}, a.summary));
+        })));
+  return h("section", { "aria-labelledby": "alerts-h", class: "alerts" }, h("h2", { id: "alerts-h" }, "Active alerts"), body);
+}
 
 function countsRow(label, counts) {
   return h("tr", {}, h("th", { scope: "row" }, label), STATUSES.map((s) => h("td", { class: "num" }, number(counts[s] || 0))));
@@ -12,7 +35,10 @@ function countsRow(label, counts) {
 
 export async function render(main, params, _arg, { navigate }) {
   const window_ = params.get("window") || "24h";
-  const data = await getJSON("/v1/stats/overview", { window: window_, site_id: params.get("site_id"), app: params.get("app") });
+  const [data, alerts] = await Promise.all([
+    getJSON("/v1/stats/overview", { window: window_, site_id: params.get("site_id"), app: params.get("app") }),
+    getJSON("/v1/alerts", { state: "firing", limit: 50 }).then((r) => r.alerts, (err) => err),
+  ]);
   const form = h("form", { class: "filters", "aria-label": "Overview filters", onsubmit: (e) => {
     e.preventDefault();
     navigate("overview", new URLSearchParams(new FormData(e.target)));
@@ -31,6 +57,7 @@ export async function render(main, params, _arg, { navigate }) {
     h("h1", {}, "Overview"),
     form,
     h("p", { class: "muted" }, "Jobs created from ", time(data.since), " to ", time(data.until), `, ${data.bucket_s / 60}-minute buckets.`),
+    alertsSection(alerts),
     cards,
     charts,
     h("div", { class: "grid2" },
