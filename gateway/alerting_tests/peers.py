@@ -43,6 +43,16 @@ def wait_until(check: Any, timeout: float, what: str) -> Any:
         time.sleep(0.02)
 
 
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class HttpReceiver:
     """Records POSTed JSON bodies with arrival times; rejects (401) a webhook whose HMAC is wrong.
     stop() closes the port so senders see connection refused, start() listens on it again."""
@@ -52,6 +62,7 @@ class HttpReceiver:
         self.port = free_port()
         self.received: list[tuple[float, dict[str, Any], dict[str, str]]] = []
         self.bad_signatures = 0
+        self.delay_s = 0.0  # answer this late (a slow receiver widens any window for a double send)
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -72,6 +83,7 @@ class HttpReceiver:
                         self.end_headers()
                         return
                 outer.received.append((time.monotonic(), json.loads(body), dict(self.headers)))
+                time.sleep(outer.delay_s)
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -203,12 +215,7 @@ class GatewayProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            terminate(self.proc)
 
     def ingest(self, events: list[dict[str, Any]]) -> None:
         r = httpx.post(self.url + "/v1/ingest/managed", json={"events": events}, timeout=10)
@@ -250,10 +257,5 @@ class SidecarProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.log.close()

@@ -1,6 +1,8 @@
 """The alerting service of one gateway: rule and notifier cache, ingest hook, timer, outbox.
 
-Evaluations run one at a time (a lock), so two batches never race to open the same alert. The
+Evaluations run one at a time (a lock, and across gateways sharing a PostgreSQL an advisory lock;
+only the evaluator gateway runs the timer and the dispatcher: leader.py), so two batches never race
+to open the same alert. The
 ingest hook never fails or delays an ingest: evaluation runs in a task after the response is
 decided, and its errors are logged and counted.
 """
@@ -18,8 +20,10 @@ from ..batch import Prepared
 from ..liveness import iso
 from ..store import Store
 from .db import AlertDb
+from .direct import DirectMessage, DirectQueue
 from .dispatch import Dispatcher
 from .jobmetrics import JobMetrics
+from .leader import Leadership
 from .lifecycle import Lifecycle
 from .model import NotifierSpec, Rule
 from .monitors import Monitors
@@ -44,17 +48,24 @@ class Alerting:
         self.monitors = Monitors(self.repo.db, self.lifecycle)
         self.rules: dict[str, Rule] = {}
         self.notifiers: dict[str, Notifier] = {}
-        self.dispatcher = Dispatcher(self.repo, settings, self.notifiers.get, self._kind_of, self._count)
+        self.leader = Leadership(store, settings.evaluator_retry_s)
+        self.dispatcher = Dispatcher(self.repo, settings, self.notifiers.get, self._kind_of, self._count,
+                                     lambda: self.leader.is_evaluator)  # fmt: skip
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._store_down_since: datetime | None = None
+        self.direct = DirectQueue(settings.direct_queue_max, settings.send_timeout_s, self.dispatcher.backoff,
+                                  self._count_direct)  # fmt: skip
 
     def _kind_of(self, rule: str) -> str:
         return self.rules[rule].kind if rule in self.rules else "unknown"
 
     def _count(self, _notifier: str, ok: bool) -> None:
         self.metrics.notifications.labels("sent" if ok else "failed").inc()
+
+    def _count_direct(self, _notifier: str, outcome: str) -> None:
+        self.metrics.notifications.labels(outcome).inc()
 
     # --- start-up and configuration -------------------------------------------------------------
     async def open(self) -> None:
@@ -100,7 +111,8 @@ class Alerting:
 
     # --- background -----------------------------------------------------------------------------
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self.dispatcher.loop()), asyncio.create_task(self._timer())]
+        self._tasks = [asyncio.create_task(self.leader.hold()), asyncio.create_task(self.dispatcher.loop()),
+                       asyncio.create_task(self._timer())]  # fmt: skip
 
     async def stop(self) -> None:
         if self._pending:
@@ -115,6 +127,8 @@ class Alerting:
     async def _timer(self) -> None:
         while True:
             await asyncio.sleep(self.settings.evaluate_interval_s)
+            if not self.leader.is_evaluator:
+                continue
             try:
                 await self.evaluate_once()
             except asyncio.CancelledError:
@@ -145,7 +159,7 @@ class Alerting:
 
     async def _on_finished(self, finished: list[dict[str, Any]]) -> None:
         try:
-            async with self._lock:
+            async with self._lock, self.leader.evaluation():
                 now = datetime.now(UTC)
                 for rule in list(self.rules.values()):
                     if rule.enabled and rule.kind == "job_failed":
@@ -160,7 +174,7 @@ class Alerting:
         now = now or datetime.now(UTC)
         if not await self._store_check(now):
             return
-        async with self._lock:
+        async with self._lock, self.leader.evaluation():
             for rule in list(self.rules.values()):
                 if not rule.enabled or rule.kind not in WINDOWED:
                     continue
@@ -183,45 +197,52 @@ class Alerting:
         self.dispatcher.wake.set()
 
     async def _store_check(self, now: datetime) -> bool:
-        """store_unreachable: the store cannot hold this alert, so the firing message is sent
-        directly (best effort); the alert and its resolved message are recorded once it is back."""
+        """store_unreachable: the store cannot hold this alert, so the firing message waits in a bounded
+        in-memory queue and is retried on each tick; once the store is back the alert is recorded
+        (resolved), with any firing message still undelivered and the resolved message in the outbox."""
         watchers = [r for r in self.rules.values() if r.enabled and r.kind == "store_unreachable"]
         try:
             await self.store.ping()
         except Exception as exc:
             if self._store_down_since is None:
                 self._store_down_since = now
-                await self._send_direct(watchers, f"the gateway's store is unreachable: {type(exc).__name__}", now)
+                self._queue_direct(watchers, f"the gateway's store is unreachable: {type(exc).__name__}", now)
+            await self.direct.send_due(self.notifiers.get, now)
             return False
         if self._store_down_since is not None:
-            since, self._store_down_since = self._store_down_since, None
-            for rule in watchers:
-                alert_id = str(uuid.uuid4())
-                await self.repo.db.many([
-                    self.repo.insert_alert({
-                        "alert_id": alert_id, "alert_key": rule.name, "rule": rule.name, "scope": "{}",
-                        "state": "resolved", "summary": f"{rule.name}: the store was unreachable from {iso(since)}",
-                        "items": "[]", "item_count": 0, "started_at": iso(since), "updated_at": iso(now),
-                        "resolved_at": iso(now), "notified_at": iso(since),
-                    }),
-                    *[self.repo.enqueue(alert_id, n, "resolved", now, now) for n in rule.notify],
-                ])  # fmt: skip
+            await self._record_outage(watchers, self._store_down_since, now)
+            self._store_down_since = None
         return True
 
-    async def _send_direct(self, rules: list[Rule], summary: str, now: datetime) -> None:
+    async def _record_outage(self, watchers: list[Rule], since: datetime, now: datetime) -> None:
+        """One transaction per rule; raises (and the next tick retries) if the store fails again."""
+        undelivered = self.direct.pending()
+        for rule in watchers:
+            alert_id = str(uuid.uuid4())
+            late = [d for d in undelivered if d.rule == rule.name]
+            await self.repo.db.many([
+                self.repo.insert_alert({
+                    "alert_id": alert_id, "alert_key": rule.name, "rule": rule.name, "scope": "{}",
+                    "state": "resolved", "summary": f"{rule.name}: the store was unreachable from {iso(since)}",
+                    "items": "[]", "item_count": 0, "started_at": iso(since), "updated_at": iso(now),
+                    "resolved_at": iso(now), "notified_at": iso(since),
+                }),
+                # created at `since`, so the late firing message is sent before the resolved one
+                *[self.repo.enqueue(alert_id, d.notifier, "firing", since, now) for d in late],
+                *[self.repo.enqueue(alert_id, n, "resolved", now, now) for n in rule.notify],
+            ])  # fmt: skip
+            self.direct.forget(late)
+        self.direct.forget(undelivered)  # messages of rules deleted meanwhile cannot be recorded
+        self.dispatcher.wake.set()
+
+    def _queue_direct(self, rules: list[Rule], summary: str, now: datetime) -> None:
         for rule in rules:
             alert = {"alert_id": str(uuid.uuid4()), "alert_key": rule.name, "rule": rule.name, "kind": rule.kind,
                      "scope": {}, "state": "firing", "summary": f"{rule.name}: {summary}", "items": [],
                      "item_count": 0, "started_at": iso(now), "resolved_at": None}  # fmt: skip
             for name in rule.notify:
-                notifier = self.notifiers.get(name)
-                if notifier is None:
-                    continue
-                try:
-                    message = Message(str(uuid.uuid4()), "firing", alert, self.settings.dashboard_url)
-                    await asyncio.wait_for(notifier.send(message), self.settings.send_timeout_s)
-                except Exception as exc:
-                    log.warning("store_unreachable message via %s failed: %s", name, exc)
+                message = Message(str(uuid.uuid4()), "firing", alert, self.settings.dashboard_url)
+                self.direct.add(DirectMessage(rule.name, name, message, now))
 
     # --- acknowledge and silence ------------------------------------------------------------------
     async def acknowledge(self, alert_id: str, by: str) -> dict[str, Any] | None:
