@@ -13,13 +13,17 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
 from ..batch import Prepared
 from ..liveness import iso
+from ..reducer import Facts
 from ..store import Store
 from .db import AlertDb
+from .declared import DECLARATION_KEY, DeclarationError, parse
 from .direct import DirectMessage, DirectQueue
 from .dispatch import Dispatcher
 from .jobmetrics import JobMetrics
@@ -36,6 +40,8 @@ from .settings import AlertingSettings
 
 log = logging.getLogger("wafermon.gateway.alerting")
 RULES, NOTIFIERS = "alert_rules", "alert_notifiers"
+DECLARATION_ERRORS_KEPT = 50
+DECLARED_CACHE_MAX = 10_000
 
 
 class Alerting:
@@ -55,6 +61,11 @@ class Alerting:
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._store_down_since: datetime | None = None
+        # Monitors declared from code: the body last applied per name (so an unchanged declaration costs
+        # no store access; bounded, cleared when full), and the latest refused declarations.
+        self._declared: dict[str, str] = {}
+        self._ignored_noted: set[str] = set()
+        self.declaration_errors: deque[dict[str, Any]] = deque(maxlen=DECLARATION_ERRORS_KEPT)
         self.direct = DirectQueue(settings.direct_queue_max, settings.send_timeout_s, self.dispatcher.backoff,
                                   self._count_direct)  # fmt: skip
 
@@ -109,6 +120,11 @@ class Alerting:
         await self.reload()
         return gone
 
+    def forget_declared(self, name: str) -> None:
+        """A monitor deleted or replaced through the API: the next declaration of it is applied again."""
+        self._declared.pop(name, None)
+        self._ignored_noted.discard(name)
+
     # --- background -----------------------------------------------------------------------------
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self.leader.hold()), asyncio.create_task(self.dispatcher.loop()),
@@ -146,6 +162,10 @@ class Alerting:
             return None
 
     def after_ingest(self, events: list[Prepared], prior: set[str] | None) -> None:
+        declarations = [p.facts for p in events
+                        if p.facts.entity_type == "job" and DECLARATION_KEY in p.facts.metadata]  # fmt: skip
+        if declarations:
+            self._spawn(self._declare(declarations))
         if prior is None or not events:
             return
         finished = newly_finished(events, prior)
@@ -153,9 +173,43 @@ class Alerting:
             return
         for job in finished:
             self.metrics.finished(job)
-        task = asyncio.create_task(self._on_finished(finished))
+        self._spawn(self._on_finished(finished))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def _declare(self, jobs: list[Facts]) -> None:
+        """Create or update the monitors these job events declare (see declared.py)."""
+        now = datetime.now(UTC)
+        for job in jobs:
+            try:
+                monitor = parse(job.metadata[DECLARATION_KEY], job.app_name)
+            except DeclarationError as exc:
+                log.warning("monitor declaration of job %s (app %s) refused: %s", job.entity_id, job.app_name, exc)
+                refused = {"at": iso(now), "job_id": job.entity_id, "app": job.app_name, "site_id": job.site_id}
+                self.declaration_errors.append(refused | {"field": exc.field, "message": exc.message})
+                continue
+            body = monitor.model_dump_json()
+            if self._declared.get(monitor.name) == body:
+                continue
+            try:
+                outcome = await self.monitors.declare(monitor, now)
+            except Exception as exc:  # the store may be down: the next run declares it again
+                log.warning("monitor %s declared by job %s not stored: %s", monitor.name, job.entity_id, exc)
+                continue
+            if outcome == "configured":
+                if monitor.name not in self._ignored_noted and len(self._ignored_noted) < DECLARED_CACHE_MAX:
+                    self._ignored_noted.add(monitor.name)
+                    log.info("monitor %s is configured in the gateway (settings or API); the declaration in "
+                             "the code of app %s is ignored", monitor.name, job.app_name)  # fmt: skip
+                continue
+            if outcome != "unchanged":
+                log.info("monitor %s %s from the code of app %s", monitor.name, outcome, job.app_name)
+            if len(self._declared) >= DECLARED_CACHE_MAX:
+                self._declared.clear()
+            self._declared[monitor.name] = body
 
     async def _on_finished(self, finished: list[dict[str, Any]]) -> None:
         try:
