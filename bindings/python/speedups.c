@@ -444,9 +444,33 @@ static PyType_Spec scope_spec = {
 
 /* ---- wafermon.job(...) ---------------------------------------------------------------------- */
 
+/* fn(*args, **kwargs) for a METH_FASTCALL | METH_KEYWORDS call (the limited API of 3.11 has no
+ * PyObject_Vectorcall); only the rare calls job_fn hands on as given take this path. */
+static PyObject *call_as_given(PyObject *fn, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames) {
+    PyObject *tuple = PyTuple_New(nargs);
+    PyObject *kwargs = PyDict_New();
+    PyObject *result = NULL;
+    if (!tuple || !kwargs)
+        goto done;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        if (PyTuple_SetItem(tuple, i, Py_NewRef(args[i])) != 0)
+            goto done;
+    Py_ssize_t nkw = kwnames ? PyTuple_Size(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < nkw; i++)
+        if (PyDict_SetItem(kwargs, PyTuple_GetItem(kwnames, i), args[nargs + i]) != 0)
+            goto done;
+    result = PyObject_Call(fn, tuple, kwargs);
+done:
+    Py_XDECREF(tuple);
+    Py_XDECREF(kwargs);
+    return result;
+}
+
 /* job(business_key=None, /, *, site_id=None, metadata=None, client=None): a JobScope, made here
  * without a Python frame or an argument dict. A business_key that is neither str nor None (the
- * bare-decorator form @wafermon.job, or a wrong type) goes to the Python job_fallback. */
+ * bare-decorator form @wafermon.job, or a wrong type) goes to the Python job_fallback, and so does
+ * a call with any other keyword (monitor=), with its arguments as given. */
 static PyObject *job_fn(PyObject *module, PyObject *const *args, Py_ssize_t nargsf,
                         PyObject *kwnames) {
     (void)module;
@@ -464,9 +488,8 @@ static PyObject *job_fn(PyObject *module, PyObject *const *args, Py_ssize_t narg
         for (int k = 1; k < 4 && !slot; k++)
             if (name == hot.kw_names[k] || PyUnicode_Compare(name, hot.kw_names[k]) == 0)
                 slot = k;
-        if (!slot)
-            return PyErr_Format(PyExc_TypeError, "job() got an unexpected keyword argument '%U'",
-                                name);
+        if (!slot) /* e.g. monitor=: the Python job() takes it, or says what is wrong */
+            return call_as_given(hot.job_fallback, args, nargs, kwnames);
         values[slot] = args[nargs + i];
     }
     if (values[0] != Py_None && !PyUnicode_Check(values[0]))

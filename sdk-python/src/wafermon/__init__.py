@@ -25,6 +25,7 @@ from ._config import SDK_VERSION as __version__
 from ._default import configure, default_client, flush, shutdown, stats
 from ._hotpath import bind as _bind_hot_path
 from ._job import Job
+from ._monitor import with_monitor
 from ._native import cstr
 from ._native import lib as _lib
 from ._scope import JobScope
@@ -60,6 +61,7 @@ def job(
     site_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     client: Client | None = None,
+    monitor: Mapping[str, Any] | None = None,
 ) -> JobScope: ...
 def job(
     business_key: str | Callable[..., Any] | None = None,
@@ -68,6 +70,7 @@ def job(
     site_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     client: Client | None = None,
+    monitor: Mapping[str, Any] | None = None,
 ) -> JobScope | Callable[..., Any]:
     """A job: ``with wafermon.job("batch-1", site_id="fab1", metadata={...}) as job:``, also
     ``async with`` and ``@wafermon.job("batch-1")`` on plain and async functions (``@wafermon.job``
@@ -77,14 +80,23 @@ def job(
     left: succeeded, failed with the exception's type and message (which propagates), or
     cancelled on ``KeyboardInterrupt`` / ``asyncio.CancelledError``. Without ``client`` it runs
     on the default client (see :func:`configure`). ``site_id`` None: the configured site.
+    ``monitor``: a schedule monitor declared from code, e.g. ``{"schedule": "0 2 * * *", "tz":
+    "Europe/Berlin", "max_runtime_s": 3600}``, sent in the metadata under ``"wafermon.monitor"``
+    (docs/alerting.md); InvalidArgumentError if it is not a mapping.
     """
+    metadata = with_monitor(metadata, monitor)
     if callable(business_key):
         fn = business_key
         return JobScope(fn.__qualname__, site_id=site_id, metadata=metadata, client=client)(fn)
     return JobScope(business_key, site_id=site_id, metadata=metadata, client=client)
 
 
-def _job_fallback(business_key: Any, site_id: Any, metadata: Any, client: Any) -> Any:
+def _job_fallback(*args: Any, **kwargs: Any) -> Any:
+    """From the C job(): (business_key, site_id, metadata, client), or the call as given when it has
+    a keyword the C function does not take (monitor=)."""
+    if kwargs or len(args) != 4:
+        return _python_job(*args, **kwargs)
+    business_key, site_id, metadata, client = args
     return _python_job(business_key, site_id=site_id, metadata=metadata, client=client)
 
 

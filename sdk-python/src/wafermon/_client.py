@@ -16,6 +16,7 @@ from typing import Any
 from . import _children, _config, _metadata, _speedups
 from ._config import ConfigSource
 from ._job import Job, address
+from ._monitor import with_monitor
 from ._native import cstr, ffi, lib
 from ._scope import JobScope
 from .errors import ClosedError, InvalidArgumentError, raise_status
@@ -115,9 +116,16 @@ class Client:
         return self._start(key, site, meta, business_key, app)
 
     def job(
-        self, business_key: str | None = None, *, site_id: str | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        business_key: str | None = None,
+        *,
+        site_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        monitor: Mapping[str, Any] | None = None,
     ) -> JobScope:
-        """A job scope on this client: context manager (sync and async) and decorator."""
+        """A job scope on this client: context manager (sync and async) and decorator. ``monitor``:
+        a schedule monitor declared from code, as for :func:`wafermon.job`."""
+        metadata = with_monitor(metadata, monitor)
         scope: JobScope = _speedups.job(business_key, site_id=site_id, metadata=metadata, client=self)
         return scope
 
