@@ -37,6 +37,7 @@ from .on_ingest import job_failed, newly_finished, prior_terminal
 from .on_timer import WINDOWED
 from .repo import AlertRepo
 from .settings import AlertingSettings
+from .sidecars import Sidecars
 
 log = logging.getLogger("wafermon.gateway.alerting")
 RULES, NOTIFIERS = "alert_rules", "alert_notifiers"
@@ -52,6 +53,7 @@ class Alerting:
         self.repo = AlertRepo(AlertDb(store))
         self.lifecycle = Lifecycle(self.repo, settings)
         self.monitors = Monitors(self.repo.db, self.lifecycle)
+        self.sidecars = Sidecars(self.repo.db)
         self.rules: dict[str, Rule] = {}
         self.notifiers: dict[str, Notifier] = {}
         self.leader = Leadership(store, settings.evaluator_retry_s)

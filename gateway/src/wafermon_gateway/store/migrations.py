@@ -58,6 +58,12 @@ MONITOR_TABLES = (
     " detail TEXT NOT NULL)",
 )
 
+# Sidecar heartbeats (alerting/sidecars.py). Versions: SQLite 6, PostgreSQL 7 (5 and 6 are the dashboard's).
+SIDECAR_TABLES = (
+    "CREATE TABLE sidecars (sidecar_id TEXT PRIMARY KEY, host TEXT NOT NULL, version TEXT NOT NULL,"
+    " interval_s REAL NOT NULL, first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, report TEXT NOT NULL)",
+)
+
 SQLITE: list[tuple[int, str, str]] = [
     (
         1,
@@ -91,6 +97,7 @@ INSERT INTO counters VALUES ('change', 0);
         "dashboard window index",
         "CREATE INDEX jobs_window ON jobs (created_at, site_id, app_name, status, duration_s);",
     ),
+    (6, "sidecar heartbeats", "".join(s + ";\n" for s in SIDECAR_TABLES)),
 ]
 
 _STATE_PG = """
@@ -168,6 +175,7 @@ POSTGRES: list[PgMigration] = [
         "dashboard window index",
         ("CREATE INDEX jobs_window ON jobs (created_at) INCLUDE (site_id, app_name, status, duration_s)",),
     ),
+    PgMigration(7, "sidecar heartbeats", SIDECAR_TABLES),
 ]
 
 SCHEMA_MIGRATIONS_SQL = (
