@@ -14,11 +14,11 @@ my $job = WaferMon->job(business_key => 'nightly-backup', metadata => $md, monit
 $job->succeed;
 my $plain = WaferMon->job(business_key => 'hourly', monitor => { interval_s => 60 });
 $plain->succeed;
-my $events = read_events($d);
-my ($started) = grep { $_->{event_kind} eq 'started' } events_of($job->id, $events);
+my @events = read_events($d);
+my ($started) = grep { $_->{event_kind} eq 'started' } events_of($job->id, @events);
 is_deeply($started->{metadata}, { recipe => 'r7', 'wafermon.monitor' => $monitor }, 'declaration merged');
 is_deeply($md, { recipe => 'r7' }, "the caller's metadata is left alone");
-my ($second) = grep { $_->{event_kind} eq 'started' } events_of($plain->id, $events);
+my ($second) = grep { $_->{event_kind} eq 'started' } events_of($plain->id, @events);
 is_deeply($second->{metadata}, { 'wafermon.monitor' => { interval_s => 60 } }, 'declaration alone');
 
 eval { WaferMon->job(monitor => '0 2 * * *') };
