@@ -183,7 +183,12 @@ class Alerting:
         task.add_done_callback(self._pending.discard)
 
     async def _declare(self, jobs: list[Facts]) -> None:
-        """Create or update the monitors these job events declare (see declared.py)."""
+        """Create or update the monitors these job events declare (see declared.py); one batch at a
+        time, so two batches declaring the same new monitor do not both insert it."""
+        async with self._lock:
+            await self._declare_locked(jobs)
+
+    async def _declare_locked(self, jobs: list[Facts]) -> None:
         now = datetime.now(UTC)
         for job in jobs:
             try:
