@@ -167,6 +167,28 @@ static const char *utf8_bytes(pTHX_ SV *sv, STRLEN *len) {
     return SvPV(tmp, *len);
 }
 
+/* The metadata with a schedule monitor declared from code added under "wafermon.monitor" (a new
+ * mortal hash; the caller's is left alone). A monitor that is not a hash reference is an
+ * InvalidArgumentError; metadata that is not a hash reference is returned as is (to_json refuses it). */
+static SV *with_monitor(pTHX_ SV *metadata, SV *monitor) {
+    SvGETMAGIC(monitor);
+    if (!SvOK(monitor))
+        return metadata;
+    if (!SvROK(monitor) || SvTYPE(SvRV(monitor)) != SVt_PVHV)
+        wmp_throw(aTHX_ WM_E_INVALID_ARGUMENT,
+                  "monitor must be a hash reference, e.g. {schedule => '0 2 * * *'}");
+    SvGETMAGIC(metadata);
+    HV *merged;
+    if (!SvOK(metadata))
+        merged = newHV();
+    else if (SvROK(metadata) && SvTYPE(SvRV(metadata)) == SVt_PVHV)
+        merged = newHVhv((HV *)SvRV(metadata));
+    else
+        return metadata;
+    hv_stores(merged, "wafermon.monitor", newSVsv(monitor));
+    return sv_2mortal(newRV_noinc((SV *)merged));
+}
+
 /* undef -> NULL; else the string as UTF-8. */
 static const char *opt_str(pTHX_ SV *sv) {
     SvGETMAGIC(sv);
@@ -282,15 +304,15 @@ _throw(int code, const char *message)
 SV *
 job(SV *klass, ...)
   CODE:
-    static const char *const names[] = {"business_key", "site_id", "metadata"};
-    SV *v[3];
+    static const char *const names[] = {"business_key", "site_id", "metadata", "monitor"};
+    SV *v[4];
     PERL_UNUSED_VAR(klass);
-    named_args(aTHX_ &ST(1), items - 1, names, v, 3, "business_key site_id metadata");
+    named_args(aTHX_ &ST(1), items - 1, names, v, 4, "business_key site_id metadata monitor");
     SV *client_sv = default_client(aTHX);
     wmp_client *c = wmp_client_from_sv(aTHX_ client_sv);
     const char *bk = opt_str(aTHX_ v[0]);
     const char *site = opt_str(aTHX_ v[1]);
-    const char *meta = meta_arg(aTHX_ v[2]);
+    const char *meta = meta_arg(aTHX_ with_monitor(aTHX_ v[2], v[3]));
     wm_job *j = NULL;
     check(aTHX_ wm_job_start(c->client, bk, site, meta, &j));
     RETVAL = new_job(aTHX_ j, SvRV(client_sv));

@@ -41,13 +41,14 @@ static struct {
     __typeof__(&wm_job_start_app) job_start_app;
     __typeof__(&wm_job_succeed) job_succeed;
     __typeof__(&wm_job_destroy) job_destroy;
-    PyObject *job_class;      /* wafermon.Job: what __enter__ makes */
-    PyObject *scope_class;    /* wafermon.JobScope: what job() makes */
-    PyObject *kw_names[3];    /* interned keyword names of job(): site_id, metadata, client */
+    PyObject *job_class;   /* wafermon.Job: what __enter__ makes */
+    PyObject *scope_class; /* wafermon.JobScope: what job() makes */
+    PyObject *kw_names[4]; /* interned keyword names of job(): site_id, metadata, client, monitor */
     PyObject *qualname_name;  /* interned "__qualname__" */
     PyObject *default_client; /* wafermon._default.default_client() */
     PyObject *text;           /* wafermon._metadata.text(what, value): checks, raises */
     PyObject *encode;         /* wafermon._metadata.encode(metadata) */
+    PyObject *with_monitor;   /* wafermon._monitor.with_monitor(metadata, monitor) */
     PyObject *raise_status;   /* wafermon.errors.raise_status(status, what) */
     PyObject *finish_for;     /* wafermon._job.finish_for(job, exc) */
     PyObject *closed_error;   /* wafermon.ClosedError */
@@ -501,9 +502,9 @@ static PyObject *new_scope(PyObject *business_key, PyObject *site, PyObject *met
     return (PyObject *)scope;
 }
 
-/* job(business_key=None, /, *, site_id=None, metadata=None, client=None): a JobScope. A function
- * in place of the business_key is the bare decorator @wafermon.job: the function, decorated with
- * its qualified name as the business key. */
+/* job(business_key=None, /, *, site_id=None, metadata=None, client=None, monitor=None): a JobScope.
+ * A function in place of the business_key is the bare decorator @wafermon.job: the function,
+ * decorated with its qualified name as the business key. */
 static PyObject *job_fn(PyObject *module, PyObject *const *args, Py_ssize_t nargsf,
                         PyObject *kwnames) {
     (void)module;
@@ -514,30 +515,39 @@ static PyObject *job_fn(PyObject *module, PyObject *const *args, Py_ssize_t narg
         return PyErr_Format(PyExc_TypeError,
                             "job() takes at most 1 positional argument (%zd given)", nargs);
     PyObject *business_key = nargs ? args[0] : Py_None;
-    PyObject *values[3] = {Py_None, Py_None, Py_None}; /* in the order of hot.kw_names */
+    PyObject *values[4] = {Py_None, Py_None, Py_None, Py_None}; /* in the order of hot.kw_names */
     Py_ssize_t nkw = kwnames ? PyTuple_Size(kwnames) : 0;
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *name = PyTuple_GetItem(kwnames, i);
         int k = 0;
-        while (k < 3 && name != hot.kw_names[k] && PyUnicode_Compare(name, hot.kw_names[k]) != 0)
+        while (k < 4 && name != hot.kw_names[k] && PyUnicode_Compare(name, hot.kw_names[k]) != 0)
             k++;
-        if (k == 3)
+        if (k == 4)
             return PyErr_Format(PyExc_TypeError, "job() got an unexpected keyword argument '%U'",
                                 name);
         values[k] = args[nargs + i];
     }
-    if (business_key == Py_None || PyUnicode_Check(business_key) || !PyCallable_Check(business_key))
-        return new_scope(business_key, values[0], values[1], values[2]);
-    PyObject *qualname = PyObject_GetAttr(business_key, hot.qualname_name);
-    if (!qualname)
+    /* monitor= (rare): merged into the metadata by Python, which also refuses a bad one. */
+    PyObject *metadata =
+        values[3] == Py_None
+            ? Py_NewRef(values[1])
+            : PyObject_CallFunctionObjArgs(hot.with_monitor, values[1], values[3], NULL);
+    if (!metadata)
         return NULL;
-    PyObject *scope = new_scope(qualname, values[0], values[1], values[2]);
-    Py_DECREF(qualname);
-    if (!scope)
-        return NULL;
-    PyObject *decorated = PyObject_CallFunctionObjArgs(scope, business_key, NULL);
-    Py_DECREF(scope);
-    return decorated;
+    PyObject *result = NULL;
+    if (business_key == Py_None || PyUnicode_Check(business_key) ||
+        !PyCallable_Check(business_key)) {
+        result = new_scope(business_key, values[0], metadata, values[2]);
+    } else {
+        PyObject *qualname = PyObject_GetAttr(business_key, hot.qualname_name);
+        PyObject *scope = qualname ? new_scope(qualname, values[0], metadata, values[2]) : NULL;
+        Py_XDECREF(qualname);
+        if (scope)
+            result = PyObject_CallFunctionObjArgs(scope, business_key, NULL);
+        Py_XDECREF(scope);
+    }
+    Py_DECREF(metadata);
+    return result;
 }
 
 /* ---- module functions ----------------------------------------------------------------------- */
@@ -555,14 +565,14 @@ static void *address_of(PyObject *functions, const char *name) {
 
 static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
     (void)module;
-    PyObject *functions, *job_class, *scope_class, *default_client, *text, *encode, *raise,
-        *finish_for, *closed, *to_cdata;
-    static char *names[] = {
-        "functions",    "job_class",  "scope_class",  "default_client", "text", "encode",
-        "raise_status", "finish_for", "closed_error", "to_cdata",       NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOO", names, &functions, &job_class,
-                                     &scope_class, &default_client, &text, &encode, &raise,
-                                     &finish_for, &closed, &to_cdata))
+    PyObject *functions, *job_class, *scope_class, *default_client, *text, *encode, *with_monitor,
+        *raise, *finish_for, *closed, *to_cdata;
+    static char *names[] = {"functions",  "job_class",    "scope_class",  "default_client",
+                            "text",       "encode",       "with_monitor", "raise_status",
+                            "finish_for", "closed_error", "to_cdata",     NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOO", names, &functions, &job_class,
+                                     &scope_class, &default_client, &text, &encode, &with_monitor,
+                                     &raise, &finish_for, &closed, &to_cdata))
         return NULL;
     void *start = address_of(functions, "wm_job_start_app");
     void *succeed = start ? address_of(functions, "wm_job_succeed") : NULL;
@@ -581,6 +591,7 @@ static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
     REPLACE_REF(hot.default_client, Py_NewRef(default_client));
     REPLACE_REF(hot.text, Py_NewRef(text));
     REPLACE_REF(hot.encode, Py_NewRef(encode));
+    REPLACE_REF(hot.with_monitor, Py_NewRef(with_monitor));
     REPLACE_REF(hot.raise_status, Py_NewRef(raise));
     REPLACE_REF(hot.finish_for, Py_NewRef(finish_for));
     REPLACE_REF(hot.closed_error, Py_NewRef(closed));
@@ -633,8 +644,9 @@ static int module_exec(PyObject *module) {
     hot.kw_names[0] = PyUnicode_InternFromString("site_id");
     hot.kw_names[1] = PyUnicode_InternFromString("metadata");
     hot.kw_names[2] = PyUnicode_InternFromString("client");
+    hot.kw_names[3] = PyUnicode_InternFromString("monitor");
     if (!hot.addr_name || !hot.qualname_name || !hot.kw_names[0] || !hot.kw_names[1] ||
-        !hot.kw_names[2])
+        !hot.kw_names[2] || !hot.kw_names[3])
         return -1;
     PyObject *job_type = PyType_FromSpec(&job_spec);
     if (!job_type || PyModule_AddObject(module, "JobCore", job_type) != 0) {

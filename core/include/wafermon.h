@@ -186,6 +186,15 @@ WM_API wm_status wm_job_start(wm_client *client, const char *business_key, const
                               const char *metadata_json, wm_job **out);
 
 /*
+ * A schedule monitor declared from code: metadata_json for wm_job_start with the declaration (a
+ * JSON object literal) under the reserved key "wafermon.monitor", e.g.
+ * WM_MONITOR_METADATA("{\"schedule\": \"0 2 * * *\", \"tz\": \"Europe/Berlin\"}").
+ * The gateway creates or updates the monitor (docs/alerting.md). With other metadata, put the key
+ * "wafermon.monitor" into that JSON object yourself.
+ */
+#define WM_MONITOR_METADATA(monitor_json) "{\"wafermon.monitor\": " monitor_json "}"
+
+/*
  * Starts a job like wm_job_start, with its own app: the events of the job and of all its sub-jobs
  * carry "app": {"name", "version"[, "id"]} from these arguments instead of the client's configured
  * app, so one client serves jobs of many apps.

@@ -80,3 +80,39 @@ int test_job_app_bad_arguments_are_named(void) {
     CHECK_OK(tu_fixture_close(&fx, 10));
     return 0;
 }
+
+/* WM_MONITOR_METADATA: the declaration reaches the started event's metadata under
+ * "wafermon.monitor". */
+int test_job_monitor_declaration_in_started_metadata(void) {
+    const char *base = tu_tempdir();
+    char dir[300], spool[300];
+    tu_paths(base, dir, spool);
+    wm_client *c;
+    wm_job *job;
+    CHECK_OK(tu_open_direct(dir, spool, "", &c));
+    CHECK_OK(
+        wm_job_start(c, "nightly-backup", NULL,
+                     WM_MONITOR_METADATA("{\"schedule\": \"0 2 * * *\", \"tz\": \"Europe/Berlin\","
+                                         " \"max_runtime_s\": 3600}"),
+                     &job));
+    CHECK_OK(wm_job_succeed(job, NULL));
+    wm_job_destroy(job);
+    CHECK_OK(wm_client_close(c, 10));
+    char *text = tu_read_events(dir, NULL);
+    int started = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *e = json_loads(line, 0, NULL);
+        CHECK(e);
+        if (!strcmp(json_string_value(json_object_get(e, "event_kind")), "started")) {
+            json_t *m = json_object_get(json_object_get(e, "metadata"), "wafermon.monitor");
+            CHECK(!strcmp(json_string_value(json_object_get(m, "schedule")), "0 2 * * *"));
+            CHECK(!strcmp(json_string_value(json_object_get(m, "tz")), "Europe/Berlin"));
+            CHECK(json_integer_value(json_object_get(m, "max_runtime_s")) == 3600);
+            started++;
+        }
+        json_decref(e);
+    }
+    free(text);
+    CHECK(started == 1);
+    return 0;
+}

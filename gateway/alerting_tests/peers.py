@@ -43,6 +43,16 @@ def wait_until(check: Any, timeout: float, what: str) -> Any:
         time.sleep(0.02)
 
 
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class HttpReceiver:
     """Records POSTed JSON bodies with arrival times; rejects (401) a webhook whose HMAC is wrong.
     stop() closes the port so senders see connection refused, start() listens on it again."""
@@ -52,6 +62,7 @@ class HttpReceiver:
         self.port = free_port()
         self.received: list[tuple[float, dict[str, Any], dict[str, str]]] = []
         self.bad_signatures = 0
+        self.delay_s = 0.0  # answer this late (a slow receiver widens any window for a double send)
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -72,6 +83,7 @@ class HttpReceiver:
                         self.end_headers()
                         return
                 outer.received.append((time.monotonic(), json.loads(body), dict(self.headers)))
+                time.sleep(outer.delay_s)
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -203,12 +215,7 @@ class GatewayProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            terminate(self.proc)
 
     def ingest(self, events: list[dict[str, Any]]) -> None:
         r = httpx.post(self.url + "/v1/ingest/managed", json={"events": events}, timeout=10)
@@ -221,39 +228,49 @@ class GatewayProcess:
 
 
 class SidecarProcess:
-    """A real wafermon-sidecar delivering to a gateway through its managed_api backend."""
+    """A real wafermon-sidecar delivering to a gateway through its managed_api backend (heartbeat every
+    heartbeat_s when given), plus any extra backends (YAML list items); kill9() and start() again."""
 
-    def __init__(self, workdir: Path, gateway_url: str) -> None:
+    def __init__(self, workdir: Path, gateway_url: str, heartbeat_s: float | None = None,
+                 extra_backends: str = "") -> None:  # fmt: skip
+        self.workdir = workdir
         self.port = free_port()
-        config = workdir / "sidecar.yaml"
-        config.write_text(
+        self.config = workdir / "sidecar.yaml"
+        beat = f", heartbeat_interval_s: {heartbeat_s}" if heartbeat_s is not None else ""
+        self.config.write_text(
             f"ingest: {{host: 127.0.0.1, port: {self.port}, flush_interval: 0.05}}\n"
             f"spool: {{path: {workdir / 'sidecar-spool'}, max_size_mb: 64}}\n"
-            f'backends:\n  - {{type: managed_api, name: gateway, config: {{url: "{gateway_url}"}}}}\n'
+            f'backends:\n  - {{type: managed_api, name: gateway, config: {{url: "{gateway_url}"{beat}}}}}\n'
+            + extra_backends
         )
-        self.log = (workdir / "sidecar.log").open("wb")
+        self.start()
+
+    def start(self) -> SidecarProcess:
+        self.log = (self.workdir / "sidecar.log").open("ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-        self.proc = subprocess.Popen([str(EXE.with_name("wafermon-sidecar")), "--config", str(config)], env=env,
+        self.proc = subprocess.Popen([str(EXE.with_name("wafermon-sidecar")), "--config", str(self.config)], env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
 
         def up() -> bool:
-            assert self.proc.poll() is None, (workdir / "sidecar.log").read_text()
+            assert self.proc.poll() is None, (self.workdir / "sidecar.log").read_text()
             try:
                 return httpx.get(self.url + "/v1/healthz", timeout=1).status_code == 200
             except httpx.TransportError:
                 return False
 
         wait_until(up, 30, "the sidecar to start")
+        return self
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc.poll() is None:
+            terminate(self.proc)
         self.log.close()

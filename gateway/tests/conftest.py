@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -16,57 +11,34 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from pgcluster import PgCluster
+from pgcluster import free_port as free_port  # re-exported: tests import it from conftest
 
 from wafermon_gateway.app import create_app
 from wafermon_gateway.settings import Settings
 from wafermon_gateway.store import Store, make_store
 
-PG_BINDIR = Path(os.environ.get("WAFERMON_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """initdb into a temp dir and start postgres on a free port; always stopped at the end.
-
-    initdb refuses to run as root, so as root the server runs as the `postgres` user.
-    """
-    if not (PG_BINDIR / "initdb").exists():
-        pytest.fail(f"PostgreSQL server binaries not found in {PG_BINDIR} (apt-get install postgresql)")
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    base = Path(tempfile.mkdtemp(prefix="wafermon-pg-"))
-    base.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-    data, log = base / "data", base / "server.log"
-    port = free_port()
-    subprocess.run(
-        [*as_pg, str(PG_BINDIR / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-         "--locale=C", "--no-sync"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    options = (
-        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c max_connections=300"
-    )
-    started = subprocess.run(
-        [*as_pg, str(PG_BINDIR / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o", options, "start"],
-        capture_output=True,
-    )
+    """One PostgreSQL server for the session; always stopped at the end."""
+    cluster = PgCluster()
     try:
-        if started.returncode != 0:
-            pytest.fail(f"postgres did not start: {started.stderr.decode()} {log.read_text() if log.exists() else ''}")
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        cluster.start()
+        yield cluster.dsn
     finally:
-        subprocess.run(
-            [*as_pg, str(PG_BINDIR / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_cluster() -> Iterator[PgCluster]:
+    """A PostgreSQL server of the test's own, for tests that stop and restart it."""
+    cluster = PgCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 @pytest.fixture

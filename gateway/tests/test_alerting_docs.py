@@ -44,3 +44,12 @@ def test_the_plugin_example_is_a_notifier() -> None:
     alert = {"summary": "r: job failed", "items": [{"job_id": "j1", "app": "a", "status": "failed"}], "item_count": 3}
     asyncio.run(notifier.send(Message("n1", "firing", alert, "")))
     assert notifier.sent[0].splitlines() == ["[FIRING] r: job failed", "- a  [failed] job j1", "... and 2 more"]
+
+
+def test_the_sidecar_rules_example_is_valid() -> None:
+    import tomllib
+
+    from wafermon_gateway.alerting.model import Rule
+
+    rules = [Rule.model_validate(r) for r in tomllib.loads(BLOCKS["sidecar-rules"])["gateway"]["alerting"]["rules"]]
+    assert [r.kind for r in rules] == ["ingest_lag", "sidecar_silent"]

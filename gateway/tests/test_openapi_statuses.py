@@ -126,6 +126,7 @@ def real_process_statuses(tmp_path: Path, spec_out: list[dict[str, Any]]) -> See
         assert send("post", maintenance) == 401
         assert send("post", maintenance, headers=READ) == 403
         alerting_statuses(send, client)
+        sidecar_statuses(send)
         dashboard_statuses(send)
     return seen
 
@@ -209,6 +210,22 @@ def alerting_statuses(send: Sender, client: httpx.Client) -> None:
         assert send("put", base + "/{name}", f"{base}/{body['name']}", json=body, headers=ADMIN) == 201
 
 
+HEARTBEAT = {"sidecar_id": "sc-1", "host": "tool-7", "version": "0.1.0", "uptime_s": 3.5, "interval_s": 30,
+             "backends": [{"name": "gw", "type": "managed_api", "lag_events": 0, "lag_bytes": 0}]}  # fmt: skip
+
+
+def sidecar_statuses(send: Sender) -> None:
+    heartbeat, sidecars = "/v1/sidecars/heartbeat", "/v1/sidecars"
+    assert send("post", heartbeat, json=HEARTBEAT, headers=INGEST) == 200
+    assert send("post", heartbeat, json={**HEARTBEAT, "interval_s": 0}, headers=INGEST) == 400
+    assert send("post", heartbeat, json=HEARTBEAT) == 401
+    assert send("post", heartbeat, json=HEARTBEAT, headers=READ) == 403
+    assert send("post", heartbeat, content=BIG, headers=INGEST) == 413
+    assert send("get", sidecars, headers=READ) == 200
+    assert send("get", sidecars) == 401
+    assert send("get", sidecars, headers=INGEST) == 403
+
+
 def dashboard_statuses(send: Sender) -> None:
     for path in ("/v1/stats/overview", "/v1/stats/history"):
         assert send("get", path, params={"app": "etch-line"}, headers=READ) == 200
@@ -241,6 +258,7 @@ async def store_outage_stand_in_statuses(
         "/v1/alerting/notifiers/{name}": HOOK,
         "/v1/monitors": MONITOR,
         "/v1/monitors/{name}": MONITOR,
+        "/v1/sidecars/heartbeat": HEARTBEAT,
     }
     for method, path, url_path in (
         ("post", "/v1/ingest/managed", None),
@@ -270,6 +288,8 @@ async def store_outage_stand_in_statuses(
         ("get", "/v1/monitors/{name}", "/v1/monitors/hourly"),
         ("put", "/v1/monitors/{name}", "/v1/monitors/hourly"),
         ("delete", "/v1/monitors/{name}", "/v1/monitors/hourly"),
+        ("post", "/v1/sidecars/heartbeat", None),
+        ("get", "/v1/sidecars", None),
         ("get", "/v1/stats/overview", None),
         ("get", "/v1/stats/history", "/v1/stats/history?app=etch-line"),
     ):

@@ -34,7 +34,7 @@ like(err_of(sub { WaferMon->job(metadata => { o => bless {}, 'Foo' }) })->messag
 like(err_of(sub { WaferMon->job(metadata => { x => 9**9**9 }) })->message, qr/"x" is NaN or infinite/, 'infinity refused');
 isa_ok(err_of(sub { WaferMon->job(metadata => { x => 'y' x 70000 }) }), 'WaferMon::Error::TooLargeError');
 isa_ok(err_of(sub { WaferMon->job(colour => 'red') }), 'WaferMon::Error::InvalidArgumentError');
-like(err_of(sub { WaferMon->job(colour => 'red') })->message, qr/unknown argument "colour" \(known: business_key site_id metadata\)/, 'names the argument');
+like(err_of(sub { WaferMon->job(colour => 'red') })->message, qr/unknown argument "colour" \(known: business_key site_id metadata monitor\)/, 'names the argument');
 like(err_of(sub { WaferMon->job->subjob('wafer-1') })->message, qr/name => value pairs/, 'odd argument list');
 like(err_of(sub { WaferMon->job->subjob(sub_key => 'w', key => 1) })->message, qr/unknown argument "key"/, 'subjob: unknown argument');
 

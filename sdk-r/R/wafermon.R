@@ -72,10 +72,27 @@ stop_wafermon <- function(code, message) {
 # A job handle is an external pointer of class "wafermon_job" made by the C glue, which checks
 # class and liveness on every call ("handle is closed").
 
-#' Starts a job and emits its "started" event; finish it with job_finish().
-job_start <- function(business_key = NULL, site_id = NULL, metadata = NULL) {
+# A schedule monitor declared from code goes into the metadata under "wafermon.monitor".
+.with_monitor <- function(metadata, monitor) {
+  if (is.null(monitor)) return(metadata)
+  if (!is.list(monitor) || is.null(names(monitor)) || any(names(monitor) == "")) {
+    tab <- .Call(C_status_table)
+    stop_wafermon(tab$code[tab$exception == "InvalidArgumentError"],
+                  "job: monitor must be a named list, e.g. list(schedule = \"0 2 * * *\")")
+  }
+  if (is.null(metadata)) metadata <- list()
+  if (!is.list(metadata)) return(metadata)  # the core refuses it with its own error
+  metadata[["wafermon.monitor"]] <- monitor
+  metadata
+}
+
+#' Starts a job and emits its "started" event; finish it with job_finish(). `monitor`: a schedule
+#' monitor declared from code, e.g. list(schedule = "0 2 * * *", tz = "Europe/Berlin",
+#' max_runtime_s = 3600), sent in the metadata under "wafermon.monitor" (docs/alerting.md).
+job_start <- function(business_key = NULL, site_id = NULL, metadata = NULL, monitor = NULL) {
   client <- .wm$client
   if (is.null(client)) client <- .client()
+  metadata <- .with_monitor(metadata, monitor)
   if (!is.null(metadata)) metadata <- .to_json(metadata, "metadata")
   .Call(C_job_start, client, business_key, site_id, metadata)
 }
@@ -181,8 +198,8 @@ current_job <- function() {
 #' Runs `expr` as a job: succeeded when it completes, failed (condition class + message) when an
 #' error leaves it (the error is then re-signalled unchanged), cancelled on an interrupt. Inside,
 #' current_job() is the job. Returns the value of `expr`.
-with_job <- function(expr, business_key = NULL, site_id = NULL, metadata = NULL) {
-  job <- job_start(business_key = business_key, site_id = site_id, metadata = metadata)
+with_job <- function(expr, business_key = NULL, site_id = NULL, metadata = NULL, monitor = NULL) {
+  job <- job_start(business_key = business_key, site_id = site_id, metadata = metadata, monitor = monitor)
   .run_job(job, function() expr)
 }
 

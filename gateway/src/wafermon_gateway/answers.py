@@ -165,6 +165,22 @@ class Evaluated(msgspec.Struct, frozen=True):
 
 
 class MonitorList(msgspec.Struct, frozen=True):
-    """GET /v1/monitors: each schedule monitor with its state."""
+    """GET /v1/monitors: each schedule monitor with its state, and the latest refused declarations
+    from SDK code (at, job_id, app, site_id, field, message)."""
 
     monitors: list[dict[str, Any]]
+    declaration_errors: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+class HeartbeatAnswer(msgspec.Struct, frozen=True):
+    """POST /v1/sidecars/heartbeat: stored; first is true for a sidecar new to this gateway."""
+
+    sidecar_id: str
+    first: bool
+
+
+class SidecarList(msgspec.Struct, frozen=True):
+    """GET /v1/sidecars: each sidecar's last report plus first_seen_at, last_seen_at (gateway clock)
+    and silent_s (seconds since)."""
+
+    sidecars: list[dict[str, Any]]

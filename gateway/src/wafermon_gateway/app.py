@@ -14,7 +14,7 @@ from .auth import Authenticator
 from .errors import install_handlers
 from .metrics import GatewayMetrics, MetricsMiddleware
 from .openapi import build as build_openapi
-from .routes import admin, alerting, health, ingest, jobs, monitors, stats, stream, ui
+from .routes import admin, alerting, health, ingest, jobs, monitors, sidecars, stats, stream, ui
 from .runtime import Runtime
 from .settings import Settings, check_bind_policy
 from .store import Store, make_store
@@ -55,7 +55,7 @@ def create_app(settings: Settings, store: Store | None = None, background_tasks:
     app.state.runtime = runtime
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_handlers(app)
-    for module in (ingest, jobs, stream, health, admin, alerting, monitors, stats):
+    for module in (ingest, jobs, stream, health, admin, alerting, monitors, sidecars, stats):
         app.include_router(module.router)
     ui.mount(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics, batch_route=ingest.PATH)

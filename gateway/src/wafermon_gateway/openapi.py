@@ -23,11 +23,13 @@ from wafermon_schema import event_schema_components as shared_event_components
 
 from .alerting.model import NotifierSpec, Rule
 from .alerting.monitor_model import Monitor
+from .alerting.sidecars import SidecarReport
 from .answers import (
     AlertList,
     ErrorAnswer,
     Evaluated,
     Health,
+    HeartbeatAnswer,
     IngestResult,
     JobDetail,
     JobList,
@@ -36,6 +38,7 @@ from .answers import (
     NotifierList,
     Outbox,
     RuleList,
+    SidecarList,
     SubjobDetail,
     SubjobList,
 )
@@ -43,9 +46,10 @@ from .routes.alerting import SilenceBody
 
 _REF = "#/components/schemas/{name}"
 _MODELS = [IngestResult, ErrorAnswer, JobList, SubjobList, JobDetail, SubjobDetail, Health, Maintenance,
-           RuleList, NotifierList, AlertList, Outbox, Evaluated, MonitorList]  # fmt: skip
+           RuleList, NotifierList, AlertList, Outbox, Evaluated, MonitorList, HeartbeatAnswer,
+           SidecarList]  # fmt: skip
 # The request bodies the alerting and monitor routes validate with pydantic (routes/alerting.py _body).
-_BODY_MODELS: list[type[BaseModel]] = [Rule, NotifierSpec, Monitor, SilenceBody]
+_BODY_MODELS: list[type[BaseModel]] = [Rule, NotifierSpec, Monitor, SilenceBody, SidecarReport]
 
 
 def event_schema_components() -> dict[str, Any]:
@@ -237,6 +241,14 @@ RESPONSES |= {
         **_UNAVAILABLE,
     },
     ("delete", _MONITOR_ITEM): {**_NO_CONTENT, **_ADMIN, "404": _error("no such monitor"), **_UNAVAILABLE},
+    ("post", "/v1/sidecars/heartbeat"): {
+        "200": _json(HeartbeatAnswer, "the report is stored"),
+        "400": _error("the body is not a JSON object of the documented shape (the field is named)"),
+        **_auth("ingest"),
+        **_TOO_BIG,
+        **_UNAVAILABLE,
+    },
+    ("get", "/v1/sidecars"): {"200": _json(SidecarList, "every sidecar that reported"), **_READ, **_UNAVAILABLE},
     ("get", "/v1/stats/overview"): {"200": _object("counts and series"), **_STATS_400, **_READ, **_UNAVAILABLE},
     ("get", "/v1/stats/history"): {"200": _object("buckets and failures"), **_STATS_400, **_READ, **_UNAVAILABLE},
 }
@@ -250,6 +262,7 @@ _BODIES: dict[tuple[str, str], str] = {
     ("post", "/v1/monitors"): "Monitor",
     ("put", _MONITOR_ITEM): "Monitor",
     ("post", _ALERT_ITEM + "/silence"): "SilenceBody",
+    ("post", "/v1/sidecars/heartbeat"): "SidecarReport",
 }
 
 _INGEST_BODY = {

@@ -110,10 +110,16 @@ class Client:
         return scope.start(app_name=app_name, app_version=app_version, app_id=app_id)
 
     def job(
-        self, business_key: str | None = None, *, site_id: str | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        business_key: str | None = None,
+        *,
+        site_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        monitor: Mapping[str, Any] | None = None,
     ) -> JobScope:
-        """A job scope on this client: context manager (sync and async) and decorator."""
-        scope: JobScope = _speedups.job(business_key, site_id=site_id, metadata=metadata, client=self)
+        """A job scope on this client: context manager (sync and async) and decorator. ``monitor``:
+        a schedule monitor declared from code, as for :func:`wafermon.job`."""
+        scope: JobScope = _speedups.job(business_key, site_id=site_id, metadata=metadata, client=self, monitor=monitor)
         return scope
 
     def flush(self, timeout: float = 10.0) -> None:

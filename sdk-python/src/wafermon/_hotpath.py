@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from . import _metadata, _speedups
+from . import _metadata, _monitor, _speedups
 from ._default import default_client
 from ._job import Job, address, finish_for
 from ._native import ffi, lib
@@ -30,6 +30,7 @@ def bind() -> None:
         default_client=default_client,
         text=_metadata.text,
         encode=_metadata.encode,
+        with_monitor=_monitor.with_monitor,
         raise_status=raise_status,
         finish_for=finish_for,
         closed_error=ClosedError,

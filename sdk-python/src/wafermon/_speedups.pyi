@@ -54,6 +54,7 @@ def bind(
     default_client: Callable[[], Any],
     text: Callable[[str, object], Any],
     encode: Callable[[object], Any],
+    with_monitor: Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], Mapping[str, Any] | None],
     raise_status: Callable[[int, str], None],
     finish_for: Callable[[Any, BaseException | None], None],
     closed_error: type[BaseException],
@@ -71,6 +72,7 @@ def job(
     site_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     client: Client | None = None,
+    monitor: Mapping[str, Any] | None = None,
 ) -> JobScope:
     """A job: ``with wafermon.job("batch-1", site_id="fab1", metadata={...}) as job:``, also
     ``async with`` and ``@wafermon.job("batch-1")`` on plain and async functions (``@wafermon.job``
@@ -81,5 +83,8 @@ def job(
     cancelled on ``KeyboardInterrupt`` / ``asyncio.CancelledError``. Without ``client`` it runs
     on the default client (see :func:`wafermon.configure`). ``site_id`` None: the configured site.
     Raises :class:`wafermon.InvalidArgumentError` / ``EncodingError`` for a bad key or site,
-    :class:`wafermon.MetadataError` for metadata JSON cannot carry.
+    :class:`wafermon.MetadataError` for metadata JSON cannot carry. ``monitor``: a schedule monitor
+    declared from code, e.g. ``{"schedule": "0 2 * * *", "tz": "Europe/Berlin", "max_runtime_s":
+    3600}``, sent in the metadata under ``"wafermon.monitor"`` (docs/alerting.md);
+    :class:`wafermon.InvalidArgumentError` if it is not a mapping.
     """

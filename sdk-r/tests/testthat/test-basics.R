@@ -85,3 +85,17 @@ test_that("events still queued when R exits are flushed (client finalizer on exi
   lines <- unlist(lapply(list.files(file.path(d, "out"), full.names = TRUE), readLines))
   expect_equal(length(lines), 600)
 })
+
+test_that("a monitor declared from code travels in the started event's metadata", {
+  d <- direct_dir()
+  job <- job_start(business_key = "nightly-backup", metadata = list(recipe = "r7"),
+                   monitor = list(schedule = "0 2 * * *", tz = "Europe/Berlin", max_runtime_s = 3600L))
+  job_finish(job)
+  with_job(NULL, business_key = "hourly", monitor = list(interval_s = 3600L))
+  ev <- read_events(d)
+  started <- Filter(function(e) identical(e$event_kind, "started"), ev)
+  expect_equal(started[[1]]$metadata, list(recipe = "r7", wafermon.monitor = list(
+    schedule = "0 2 * * *", tz = "Europe/Berlin", max_runtime_s = 3600L)))
+  expect_equal(started[[2]]$metadata, list(wafermon.monitor = list(interval_s = 3600L)))
+  expect_error(job_start(monitor = "0 2 * * *"), class = "wafermon_InvalidArgumentError")
+})

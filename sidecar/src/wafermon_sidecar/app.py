@@ -12,6 +12,7 @@ from . import validation
 from .answers import ErrorAnswer
 from .config import Settings
 from .fanout import FanOut
+from .heartbeat import Heartbeat
 from .metrics import Metrics
 from .responses import json_response
 from .routes import ingest, status
@@ -93,7 +94,10 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     ctx.fanout.start()
     ctx.fanout.refresh_metrics()
     await ctx.validator.start()
+    heartbeat = Heartbeat(ctx.spool, ctx.fanout.workers, Path(ctx.settings.spool.path), ctx.started_at)
+    heartbeat.start()
     yield
+    await heartbeat.stop()
     ctx.validator.close()
     await ctx.fanout.stop()
     await ctx.spool.close()

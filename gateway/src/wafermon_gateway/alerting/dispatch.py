@@ -33,12 +33,15 @@ class Dispatcher:
         notifier_of: Callable[[str], Notifier | None],
         kind_of: Callable[[str], str],
         on_result: Callable[[str, bool], None],
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
+        """active: whether this gateway sends (the evaluator among gateways sharing a store)."""
         self.repo = repo
         self.settings = settings
         self.notifier_of = notifier_of
         self.kind_of = kind_of
         self.on_result = on_result
+        self.active = active
         self.wake = asyncio.Event()
 
     def backoff(self, attempts: int) -> float:
@@ -89,8 +92,10 @@ class Dispatcher:
     async def loop(self) -> None:
         while True:
             try:
-                await self.run_once()
-                due = await self.repo.next_due()
+                due = None
+                if self.active():
+                    await self.run_once()
+                    due = await self.repo.next_due()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the store may be down: try again shortly

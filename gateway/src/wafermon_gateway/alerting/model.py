@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 Kind = Literal[
-    "job_failed", "failure_rate", "long_running", "memory", "lost", "orphaned", "silence", "store_unreachable"
+    "job_failed", "failure_rate", "long_running", "memory", "lost", "orphaned", "silence", "store_unreachable",
+    "ingest_lag", "sidecar_silent",
 ]  # fmt: skip
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -83,6 +84,24 @@ class NoParams(_Params):
     pass
 
 
+class IngestLagParams(_Params):
+    max_events: int | None = Field(default=None, ge=0)  # a backend's backlog over this many events ...
+    max_age_s: float | None = Field(default=None, gt=0)  # ... or its oldest waiting event older than this
+    host: str | None = Field(default=None, max_length=255)  # shell patterns: which sidecars and backends
+    backend: str | None = Field(default=None, max_length=128)
+
+    @model_validator(mode="after")
+    def _a_threshold(self) -> IngestLagParams:
+        if self.max_events is None and self.max_age_s is None:
+            raise ValueError("ingest_lag needs max_events or max_age_s (or both)")
+        return self
+
+
+class SidecarSilentParams(_Params):
+    missed_intervals: float = Field(default=3.0, ge=1, le=1000)  # of the sidecar's own reporting interval
+    host: str | None = Field(default=None, max_length=255)
+
+
 PARAMS: dict[str, type[_Params]] = {
     "job_failed": JobFailedParams,
     "failure_rate": FailureRateParams,
@@ -92,6 +111,8 @@ PARAMS: dict[str, type[_Params]] = {
     "orphaned": WindowParams,
     "silence": SilenceParams,
     "store_unreachable": NoParams,
+    "ingest_lag": IngestLagParams,
+    "sidecar_silent": SidecarSilentParams,
 }
 
 

@@ -13,6 +13,7 @@ import msgspec
 
 from ..liveness import iso
 from .db import AlertDb
+from .declared import DECLARATION_KEY, declared_name
 from .findings import Finding, job_item
 from .lifecycle import Lifecycle
 from .model import Rule
@@ -44,7 +45,9 @@ def matches(m: Monitor, row: dict[str, Any]) -> bool:
     if mt.monitor is not None:
         meta = row["metadata"]
         meta = msgspec.json.decode(meta) if isinstance(meta, str | bytes) else meta
-        return isinstance(meta, dict) and meta.get("monitor") == mt.monitor
+        if not isinstance(meta, dict):
+            return False
+        return mt.monitor in (meta.get("monitor"), declared_name(meta.get(DECLARATION_KEY), row["app_name"]))
     return True
 
 
@@ -72,6 +75,16 @@ class Monitors:
         await self.db.execute("UPDATE monitors SET body = ?, origin = ?, updated_at = ? WHERE name = ?",
                               m.model_dump_json(), origin, iso(now), m.name)  # fmt: skip
         return False
+
+    async def declare(self, m: Monitor, now: datetime) -> str:
+        """A monitor declared from SDK code: "created", "updated", "unchanged", or "configured" (a
+        monitor of that name from the settings or the API exists; it wins and the declaration is ignored)."""
+        existing = await self.get(m.name)
+        if existing is not None and existing["origin"] != "code":
+            return "configured"
+        if existing is not None and existing["body"] == m.model_dump_json():
+            return "unchanged"
+        return "created" if await self.put(m, "code", now) else "updated"
 
     async def delete(self, name: str) -> bool:
         return await self.db.execute("DELETE FROM monitors WHERE name = ?", name) > 0
@@ -127,6 +140,7 @@ class Monitors:
 def monitor_view(row: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = msgspec.json.decode(row["body"])
     return body | {"state": row["state"], "state_since": row["state_since"], "created_at": row["created_at"],
+                   "origin": row["origin"],
                    "detail": msgspec.json.decode(row["detail"])}  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import msgspec
 from .db import AlertDb
 from .findings import Finding, group_key, job_item
 from .model import DAYS, FailureRateParams, LongRunningParams, MemoryParams, Rule, SilenceParams, WindowParams
+from .on_sidecars import ingest_lag, sidecar_silent
 
 _COLUMNS = "entity_id, site_id, app_name, business_key, status, error, host, started_at, created_at, duration_s"
 _ROW_CAP = 20000  # a window scan reads at most this many rows (newest first); the count says so if cut
@@ -161,4 +162,6 @@ WINDOWED = {
     "lost": overlay,
     "orphaned": overlay,
     "silence": silence,
+    "ingest_lag": ingest_lag,
+    "sidecar_silent": sidecar_silent,
 }

@@ -1,6 +1,8 @@
 """The alerting service of one gateway: rule and notifier cache, ingest hook, timer, outbox.
 
-Evaluations run one at a time (a lock), so two batches never race to open the same alert. The
+Evaluations run one at a time (a lock, and across gateways sharing a PostgreSQL an advisory lock;
+only the evaluator gateway runs the timer and the dispatcher: leader.py), so two batches never race
+to open the same alert. The
 ingest hook never fails or delays an ingest: evaluation runs in a task after the response is
 decided, and its errors are logged and counted.
 """
@@ -10,16 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import deque
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
 from ..batch import Prepared
 from ..liveness import iso
 from ..periodic import every, stop_all
+from ..reducer import Facts
 from ..store import Store
 from .db import AlertDb
+from .declared import DECLARATION_KEY, DeclarationError, parse
+from .direct import DirectMessage, DirectQueue
 from .dispatch import Dispatcher
 from .jobmetrics import JobMetrics
+from .leader import Leadership
 from .lifecycle import Lifecycle
 from .model import NotifierSpec, Rule
 from .monitors import Monitors
@@ -29,9 +37,12 @@ from .on_ingest import job_failed, newly_finished, prior_terminal
 from .on_timer import WINDOWED
 from .repo import AlertRepo
 from .settings import AlertingSettings
+from .sidecars import Sidecars
 
 log = logging.getLogger("wafermon.gateway.alerting")
 RULES, NOTIFIERS = "alert_rules", "alert_notifiers"
+DECLARATION_ERRORS_KEPT = 50
+DECLARED_CACHE_MAX = 10_000
 
 
 class Alerting:
@@ -42,19 +53,32 @@ class Alerting:
         self.repo = AlertRepo(AlertDb(store))
         self.lifecycle = Lifecycle(self.repo, settings)
         self.monitors = Monitors(self.repo.db, self.lifecycle)
+        self.sidecars = Sidecars(self.repo.db)
         self.rules: dict[str, Rule] = {}
         self.notifiers: dict[str, Notifier] = {}
-        self.dispatcher = Dispatcher(self.repo, settings, self.notifiers.get, self._kind_of, self._count)
+        self.leader = Leadership(store, settings.evaluator_retry_s)
+        self.dispatcher = Dispatcher(self.repo, settings, self.notifiers.get, self._kind_of, self._count,
+                                     lambda: self.leader.is_evaluator)  # fmt: skip
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._store_down_since: datetime | None = None
+        # Monitors declared from code: the body last applied per name (so an unchanged declaration costs
+        # no store access; bounded, cleared when full), and the latest refused declarations.
+        self._declared: dict[str, str] = {}
+        self._ignored_noted: set[str] = set()
+        self.declaration_errors: deque[dict[str, Any]] = deque(maxlen=DECLARATION_ERRORS_KEPT)
+        self.direct = DirectQueue(settings.direct_queue_max, settings.send_timeout_s, self.dispatcher.backoff,
+                                  self._count_direct)  # fmt: skip
 
     def _kind_of(self, rule: str) -> str:
         return self.rules[rule].kind if rule in self.rules else "unknown"
 
     def _count(self, _notifier: str, ok: bool) -> None:
         self.metrics.notifications.labels("sent" if ok else "failed").inc()
+
+    def _count_direct(self, _notifier: str, outcome: str) -> None:
+        self.metrics.notifications.labels(outcome).inc()
 
     # --- start-up and configuration -------------------------------------------------------------
     async def open(self) -> None:
@@ -98,13 +122,23 @@ class Alerting:
         await self.reload()
         return gone
 
+    def forget_declared(self, name: str) -> None:
+        """A monitor deleted or replaced through the API: the next declaration of it is applied again."""
+        self._declared.pop(name, None)
+        self._ignored_noted.discard(name)
+
     # --- background -----------------------------------------------------------------------------
     def start(self) -> None:
         def failed(exc: Exception) -> None:  # keep evaluating; the next tick retries
             log.warning("alert evaluation failed: %s", exc)
 
-        timer = every(self.settings.evaluate_interval_s, self.evaluate_once, failed)
-        self._tasks = [asyncio.create_task(self.dispatcher.loop()), asyncio.create_task(timer)]
+        async def tick() -> None:  # only the gateway that holds the evaluator lock evaluates
+            if self.leader.is_evaluator:
+                await self.evaluate_once()
+
+        timer = every(self.settings.evaluate_interval_s, tick, failed)
+        self._tasks = [asyncio.create_task(self.leader.hold()), asyncio.create_task(self.dispatcher.loop()),
+                       asyncio.create_task(timer)]  # fmt: skip
 
     async def stop(self) -> None:
         if self._pending:
@@ -122,6 +156,10 @@ class Alerting:
             return None
 
     def after_ingest(self, events: list[Prepared], prior: set[str] | None) -> None:
+        declarations = [p.facts for p in events
+                        if p.facts.entity_type == "job" and DECLARATION_KEY in p.facts.metadata]  # fmt: skip
+        if declarations:
+            self._spawn(self._declare(declarations))
         if prior is None or not events:
             return
         finished = newly_finished(events, prior)
@@ -129,13 +167,52 @@ class Alerting:
             return
         for job in finished:
             self.metrics.finished(job)
-        task = asyncio.create_task(self._on_finished(finished))
+        self._spawn(self._on_finished(finished))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    async def _declare(self, jobs: list[Facts]) -> None:
+        """Create or update the monitors these job events declare (see declared.py); one batch at a
+        time, so two batches declaring the same new monitor do not both insert it."""
+        async with self._lock:
+            await self._declare_locked(jobs)
+
+    async def _declare_locked(self, jobs: list[Facts]) -> None:
+        now = datetime.now(UTC)
+        for job in jobs:
+            try:
+                monitor = parse(job.metadata[DECLARATION_KEY], job.app_name)
+            except DeclarationError as exc:
+                log.warning("monitor declaration of job %s (app %s) refused: %s", job.entity_id, job.app_name, exc)
+                refused = {"at": iso(now), "job_id": job.entity_id, "app": job.app_name, "site_id": job.site_id}
+                self.declaration_errors.append(refused | {"field": exc.field, "message": exc.message})
+                continue
+            body = monitor.model_dump_json()
+            if self._declared.get(monitor.name) == body:
+                continue
+            try:
+                outcome = await self.monitors.declare(monitor, now)
+            except Exception as exc:  # the store may be down: the next run declares it again
+                log.warning("monitor %s declared by job %s not stored: %s", monitor.name, job.entity_id, exc)
+                continue
+            if outcome == "configured":
+                if monitor.name not in self._ignored_noted and len(self._ignored_noted) < DECLARED_CACHE_MAX:
+                    self._ignored_noted.add(monitor.name)
+                    log.info("monitor %s is configured in the gateway (settings or API); the declaration in "
+                             "the code of app %s is ignored", monitor.name, job.app_name)  # fmt: skip
+                continue
+            if outcome != "unchanged":
+                log.info("monitor %s %s from the code of app %s", monitor.name, outcome, job.app_name)
+            if len(self._declared) >= DECLARED_CACHE_MAX:
+                self._declared.clear()
+            self._declared[monitor.name] = body
+
     async def _on_finished(self, finished: list[dict[str, Any]]) -> None:
         try:
-            async with self._lock:
+            async with self._lock, self.leader.evaluation():
                 now = datetime.now(UTC)
                 for rule in list(self.rules.values()):
                     if rule.enabled and rule.kind == "job_failed":
@@ -150,7 +227,7 @@ class Alerting:
         now = now or datetime.now(UTC)
         if not await self._store_check(now):
             return
-        async with self._lock:
+        async with self._lock, self.leader.evaluation():
             for rule in list(self.rules.values()):
                 if not rule.enabled or rule.kind not in WINDOWED:
                     continue
@@ -173,45 +250,52 @@ class Alerting:
         self.dispatcher.wake.set()
 
     async def _store_check(self, now: datetime) -> bool:
-        """store_unreachable: the store cannot hold this alert, so the firing message is sent
-        directly (best effort); the alert and its resolved message are recorded once it is back."""
+        """store_unreachable: the store cannot hold this alert, so the firing message waits in a bounded
+        in-memory queue and is retried on each tick; once the store is back the alert is recorded
+        (resolved), with any firing message still undelivered and the resolved message in the outbox."""
         watchers = [r for r in self.rules.values() if r.enabled and r.kind == "store_unreachable"]
         try:
             await self.store.ping()
         except Exception as exc:
             if self._store_down_since is None:
                 self._store_down_since = now
-                await self._send_direct(watchers, f"the gateway's store is unreachable: {type(exc).__name__}", now)
+                self._queue_direct(watchers, f"the gateway's store is unreachable: {type(exc).__name__}", now)
+            await self.direct.send_due(self.notifiers.get, now)
             return False
         if self._store_down_since is not None:
-            since, self._store_down_since = self._store_down_since, None
-            for rule in watchers:
-                alert_id = str(uuid.uuid4())
-                await self.repo.db.many([
-                    self.repo.insert_alert({
-                        "alert_id": alert_id, "alert_key": rule.name, "rule": rule.name, "scope": "{}",
-                        "state": "resolved", "summary": f"{rule.name}: the store was unreachable from {iso(since)}",
-                        "items": "[]", "item_count": 0, "started_at": iso(since), "updated_at": iso(now),
-                        "resolved_at": iso(now), "notified_at": iso(since),
-                    }),
-                    *[self.repo.enqueue(alert_id, n, "resolved", now, now) for n in rule.notify],
-                ])  # fmt: skip
+            await self._record_outage(watchers, self._store_down_since, now)
+            self._store_down_since = None
         return True
 
-    async def _send_direct(self, rules: list[Rule], summary: str, now: datetime) -> None:
+    async def _record_outage(self, watchers: list[Rule], since: datetime, now: datetime) -> None:
+        """One transaction per rule; raises (and the next tick retries) if the store fails again."""
+        undelivered = self.direct.pending()
+        for rule in watchers:
+            alert_id = str(uuid.uuid4())
+            late = [d for d in undelivered if d.rule == rule.name]
+            await self.repo.db.many([
+                self.repo.insert_alert({
+                    "alert_id": alert_id, "alert_key": rule.name, "rule": rule.name, "scope": "{}",
+                    "state": "resolved", "summary": f"{rule.name}: the store was unreachable from {iso(since)}",
+                    "items": "[]", "item_count": 0, "started_at": iso(since), "updated_at": iso(now),
+                    "resolved_at": iso(now), "notified_at": iso(since),
+                }),
+                # created at `since`, so the late firing message is sent before the resolved one
+                *[self.repo.enqueue(alert_id, d.notifier, "firing", since, now) for d in late],
+                *[self.repo.enqueue(alert_id, n, "resolved", now, now) for n in rule.notify],
+            ])  # fmt: skip
+            self.direct.forget(late)
+        self.direct.forget(undelivered)  # messages of rules deleted meanwhile cannot be recorded
+        self.dispatcher.wake.set()
+
+    def _queue_direct(self, rules: list[Rule], summary: str, now: datetime) -> None:
         for rule in rules:
             alert = {"alert_id": str(uuid.uuid4()), "alert_key": rule.name, "rule": rule.name, "kind": rule.kind,
                      "scope": {}, "state": "firing", "summary": f"{rule.name}: {summary}", "items": [],
                      "item_count": 0, "started_at": iso(now), "resolved_at": None}  # fmt: skip
             for name in rule.notify:
-                notifier = self.notifiers.get(name)
-                if notifier is None:
-                    continue
-                try:
-                    message = Message(str(uuid.uuid4()), "firing", alert, self.settings.dashboard_url)
-                    await asyncio.wait_for(notifier.send(message), self.settings.send_timeout_s)
-                except Exception as exc:
-                    log.warning("store_unreachable message via %s failed: %s", name, exc)
+                message = Message(str(uuid.uuid4()), "firing", alert, self.settings.dashboard_url)
+                self.direct.add(DirectMessage(rule.name, name, message, now))
 
     # --- acknowledge and silence ------------------------------------------------------------------
     async def acknowledge(self, alert_id: str, by: str) -> dict[str, Any] | None:

@@ -22,6 +22,12 @@ class AlertingSettings(BaseModel):
     backoff_max_s: float = Field(default=300.0, gt=0)
     max_pending_age_s: float = Field(default=7 * 86400.0, gt=0)
     send_timeout_s: float = Field(default=10.0, gt=0)
+    # Gateways sharing one PostgreSQL: one evaluator (advisory lock) runs the timer and sends; the
+    # others try to take over this often.
+    evaluator_retry_s: float = Field(default=5.0, gt=0, le=300)
+    # store_unreachable messages wait in memory while the store is down (it cannot hold them): at most
+    # this many; when full the oldest is dropped (logged). Persisted to the outbox once the store is back.
+    direct_queue_max: int = Field(default=100, ge=1, le=10000)
     # An alert message lists at most this many jobs (the count is always complete).
     max_items: int = Field(default=50, ge=1, le=1000)
     # Base URL of the dashboard; messages link to <dashboard_url>/ui/jobs/<job id> when set.

@@ -25,10 +25,16 @@ def _check(request: Request, m: Monitor) -> None:
         raise ApiError(400, f"monitor {m.name!r} notifies unknown notifier(s): {', '.join(missing)}", "notify")
 
 
-@router.get("/v1/monitors", summary="Schedule monitors with their state (ok, missed, overdue, failing, too_often)")
+@router.get(
+    "/v1/monitors",
+    summary="Schedule monitors with their state (ok, missed, overdue, failing, too_often)"
+    " and the latest refused monitor declarations from SDK code",
+)
 async def list_monitors(request: Request, _key: str | None = _READ) -> Response:
-    rows = await alerting(request).monitors.rows()
-    return json_response({"monitors": [monitor_view(r) for r in rows]})
+    service = alerting(request)
+    rows = await service.monitors.rows()
+    return json_response({"monitors": [monitor_view(r) for r in rows],
+                          "declaration_errors": list(service.declaration_errors)})  # fmt: skip
 
 
 @router.post("/v1/monitors", summary="Create a schedule monitor (409 if the name exists)")
@@ -63,6 +69,8 @@ async def put_monitor(name: str, request: Request, _key: str | None = _ADMIN) ->
 
 @router.delete("/v1/monitors/{name}", summary="Delete a schedule monitor")
 async def delete_monitor(name: str, request: Request, _key: str | None = _ADMIN) -> Response:
-    if not await alerting(request).monitors.delete(name):
+    service = alerting(request)
+    if not await service.monitors.delete(name):
         raise ApiError(404, f"no monitor named {name!r}", "name")
+    service.forget_declared(name)
     return Response(status_code=204)

@@ -65,6 +65,12 @@ MONITOR_TABLES = (
     " detail TEXT NOT NULL)",
 )
 
+# Sidecar heartbeats (alerting/sidecars.py). Versions: SQLite 6, PostgreSQL 7 (5 and 6 are the dashboard's).
+SIDECAR_TABLES = (
+    "CREATE TABLE sidecars (sidecar_id TEXT PRIMARY KEY, host TEXT NOT NULL, version TEXT NOT NULL,"
+    " interval_s REAL NOT NULL, first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, report TEXT NOT NULL)",
+)
+
 SQLITE: list[tuple[int, str, str]] = [
     (
         1,
@@ -100,6 +106,7 @@ INSERT INTO counters VALUES ('change', 0);
     ),
     # The hourly pre-aggregate (hourly.py), back-filled from the jobs already stored.
     (5, "hourly job pre-aggregate", "".join(s + ";\n" for s in [*hourly.ddl(False), *hourly.backfill(False)])),
+    (6, "sidecar heartbeats", "".join(s + ";\n" for s in SIDECAR_TABLES)),
 ]
 
 _STATE_PG = (
@@ -192,6 +199,7 @@ POSTGRES: list[PgMigration] = [
         "hourly job pre-aggregate; business key search index",
         (*hourly.ddl(True), *hourly.backfill(True), _BKEY_SEARCH_INDEX),
     ),
+    PgMigration(7, "sidecar heartbeats", SIDECAR_TABLES),
 ]
 
 SCHEMA_MIGRATIONS_SQL = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
 import msgspec
@@ -33,6 +33,7 @@ class ManagedApiConfig(msgspec.Struct, forbid_unknown_fields=True):
     timeout: float = 10.0
     verify_ssl: bool = True
     site_id: str | None = None  # default: each event's own site_id
+    heartbeat_interval_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 30.0  # 0: none (heartbeat.py)
 
 
 class _Counts(msgspec.Struct):

@@ -1,5 +1,6 @@
 package dev.wafermon;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
 /**
@@ -25,6 +26,7 @@ public final class JobBuilder {
     private final String key;
     private String site;
     private byte[] metadata;
+    private String monitorJson;
 
     JobBuilder(Client client, Job parent, String key) {
         this.client = client;
@@ -62,8 +64,36 @@ public final class JobBuilder {
         return this;
     }
 
+    /**
+     * A schedule monitor declared from code, e.g. {@code .monitor(Map.of("schedule", "0 2 * * *",
+     * "tz", "Europe/Berlin", "max_runtime_s", 3600))}: sent in the "started" event's metadata under
+     * the reserved key {@code "wafermon.monitor"}; the gateway creates or updates the monitor (see
+     * docs/alerting.md). Null means none. A value JSON cannot carry throws {@link MetadataException}.
+     */
+    public JobBuilder monitor(Map<String, ?> monitor) {
+        this.monitorJson = monitor == null ? null : Json.objectText(Json.Kind.METADATA, monitor);
+        return this;
+    }
+
+    /** The metadata with the monitor declaration added as its last key. */
+    private byte[] withMonitor() {
+        if (monitorJson == null) {
+            return metadata;
+        }
+        String entry = "\"wafermon.monitor\":" + monitorJson;
+        String text = metadata == null ? "{}" : new String(metadata, StandardCharsets.UTF_8).strip();
+        int end = text.lastIndexOf('}');
+        if (!text.startsWith("{") || end < 0) {
+            return metadata; // not a JSON object: the core refuses it with its own error
+        }
+        String head = text.substring(0, end).strip();
+        String joined = head.equals("{") ? "{" + entry + "}" : head + "," + entry + "}";
+        return joined.getBytes(StandardCharsets.UTF_8);
+    }
+
     /** Starts the job: emits "started" and returns its handle, to be closed. */
     public Job start() {
+        byte[] metadata = withMonitor();
         if (parent != null) {
             return parent.startSubjob(key, metadata);
         }

@@ -61,6 +61,29 @@ class JobApiTest extends DirectClientTest {
     }
 
     @Test
+    void monitorDeclarationTravelsInTheStartedEvent() throws Exception {
+        Map<String, Object> monitor = Map.of("schedule", "0 2 * * *", "tz", "Europe/Berlin",
+                "max_runtime_s", 3600);
+        try (Job job = client.job("nightly-backup").metadata(Map.of("recipe", "r7")).monitor(monitor)
+                .start()) {
+            job.heartbeat();
+        }
+        try (Job job = client.job("plain").metadataJson("{ }").monitor(Map.of("interval_s", 60))
+                .start()) {
+            job.heartbeat();
+        }
+        List<JsonNode> started = delivered().stream()
+                .filter(e -> e.get("event_kind").asText().equals("started")).collect(Collectors.toList());
+        JsonNode first = started.get(0).get("metadata");
+        assertEquals("r7", first.get("recipe").asText());
+        JsonNode declared = first.get("wafermon.monitor");
+        assertEquals("0 2 * * *", declared.get("schedule").asText());
+        assertEquals("Europe/Berlin", declared.get("tz").asText());
+        assertEquals(3600, declared.get("max_runtime_s").asInt());
+        assertEquals(60, started.get(1).get("metadata").get("wafermon.monitor").get("interval_s").asInt());
+    }
+
+    @Test
     void defaultSiteAndNoKey() throws Exception {
         String id;
         try (Job job = client.job(null).start()) {
