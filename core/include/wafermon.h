@@ -59,14 +59,15 @@ typedef enum wm_status {
     WM_E_ENCODING = 3,  /* a string is not valid UTF-8 (a "\\u0000" in metadata is WM_E_METADATA) */
     WM_E_METADATA = 4,  /* metadata is not a JSON object */
     WM_E_TOO_LARGE = 5, /* a value exceeds its documented size limit */
-    WM_E_QUEUE_FULL = 6,    /* returned by no call: with queue.when_full "drop" an emit into a
-                               full queue returns WM_OK and the event is counted in
-                               WM_STAT_DROPPED (monitoring never fails the job); kept so the
-                               numbering stays stable */
-    WM_E_CLOSED = 7,        /* the client is closed */
-    WM_E_STATE = 8,         /* the job is already finished */
-    WM_E_TIMEOUT = 9,       /* flush/close did not complete within the timeout */
-    WM_E_IO = 10,           /* a file or directory could not be created, written or read */
+    WM_E_QUEUE_FULL = 6, /* returned by no call: with queue.when_full "drop" an emit into a
+                            full queue returns WM_OK and the event is counted in
+                            WM_STAT_DROPPED (monitoring never fails the job); kept so the
+                            numbering stays stable */
+    WM_E_CLOSED = 7,  /* the client is closed, or closing: an event emitted once wm_client_close has
+                         begun is refused, not queued */
+    WM_E_STATE = 8,   /* the job is already finished */
+    WM_E_TIMEOUT = 9, /* flush/close did not complete within the timeout */
+    WM_E_IO = 10,     /* a file or directory could not be created, written or read */
     WM_E_SPOOL_LOCKED = 11, /* every spool slot under the spool path is held by other processes */
     WM_E_NOMEM = 12,        /* out of memory */
     WM_E_FORKED = 13,       /* a job handle was used in a child process; it belongs to the parent */

@@ -259,6 +259,15 @@ wm_status wm__client_check(wm_client *c) {
 
 wm_status wm__client_push(wm_client *c, wm__record *r) {
     pthread_mutex_lock(&c->mu);
+    if (c->stopping) {
+        /* The delivery thread has been told to stop (wm_client_close, or the process's exit
+         * flush): its last look at the queue may be past, so an event queued now would be lost
+         * behind a WM_OK. Refused instead. */
+        pthread_mutex_unlock(&c->mu);
+        wm__record_release(r);
+        return wm__fail(WM_E_CLOSED, "the client is closing (or the process is exiting): the "
+                                     "event was not recorded");
+    }
     if (c->count < c->cfg.queue_size) {
         c->ring[(c->head + c->count) % c->cfg.queue_size] = *r;
         c->count++;
