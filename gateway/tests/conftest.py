@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from wafermon_gateway.app import create_app
-from wafermon_gateway.settings import Settings
+from wafermon_gateway.settings import Settings, load_settings
 from wafermon_gateway.store import Store, make_store
 
 PG_BINDIR = Path(os.environ.get("WAFERMON_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
@@ -93,7 +93,7 @@ def make_settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) 
 
     def build(**overrides: Any) -> Settings:
         base: dict[str, Any] = {"sqlite_path": tmp_path / "gateway.db", "database_url": dsn, "pool_min_size": 1}
-        return Settings(**(base | overrides))
+        return load_settings(environ={}, overrides=base | overrides)
 
     return build
 
