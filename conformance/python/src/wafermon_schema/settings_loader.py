@@ -157,7 +157,8 @@ def build_settings(
     env = os.environ if environ is None else environ
     merged: dict[str, Any] = copy.deepcopy(dict(doc))  # ours to change
     origins: dict[str, str] = {}
-    for name, key in spec.env_names().items():
+    # A section set as JSON comes before its own fields; an alias before the derived name of its key.
+    for name, key in sorted(spec.env_names().items(), key=lambda item: item[1].count(".")):
         if name in env:
             _put(merged, key, _env_value(spec.root, key, name, env[name]))
             origins[key] = name
@@ -238,7 +239,7 @@ def describe_validation_error(exc: msgspec.ValidationError, root: type) -> Setti
     if m := re.fullmatch(r"Expected `(?P<want>[^`]+)` (?P<len>of length )?(?P<op>>=|<=|>|<) (?P<n>\S+)", what):
         ops = {">=": "at least", "<=": "at most", ">": "greater than", "<": "less than"}
         noun = " characters/items" if m.group("len") else ""
-        return SettingsError(f"{path}: must be {ops[m.group('op')]} {m.group('n')}{noun}", path)
+        return SettingsError(f"{path}: must be {ops[m.group('op')]} {m.group('n').removesuffix('.0')}{noun}", path)
     if what.startswith("Invalid enum value"):
         allowed = _allowed_values(root, path)
         return SettingsError(f"{path}: must be one of {', '.join(map(repr, allowed))}", path)
