@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import msgspec
+from wafermon_schema.settings_loader import describe_validation_error
 
 T = TypeVar("T")
 
@@ -160,7 +161,7 @@ def config_struct(struct: type[T], config: Mapping[str, Any], backend_name: str)
     try:
         return msgspec.convert(dict(config), struct, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigurationError(f"backend {backend_name!r}: invalid config: {exc}") from None
+        raise ConfigurationError(f"backend {backend_name!r}: config.{describe_validation_error(exc, struct)}") from None
 
 
 class Backend(ABC):
