@@ -64,3 +64,16 @@ def test_a_bad_variable_is_named() -> None:
     with pytest.raises(SettingsError) as err:
         load_settings(environ={"WAFERMON_GATEWAY_CONFIG": "/nonexistent/gw.toml"})
     assert str(err.value) == "cannot read the settings file /nonexistent/gw.toml: No such file or directory"
+
+
+def test_the_docs_example_file_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text()
+    example = doc.split("Example `gateway.toml` (loaded by the test suite):\n\n```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "gateway.conf"  # an extension that names no format: TOML
+    path.write_text(example)
+    env = {"WAFERMON_DB_PASSWORD": "pw", "WAFERMON_INGEST_KEY": "i" * 16, "WAFERMON_READ_KEY": "r" * 16}
+    s = load_settings(path, environ=env)
+    assert (s.host, s.database_url, s.heartbeat_s) == ("0.0.0.0", "postgresql://wafermon:pw@db.fab1/wafermon", 30)
+    assert [(k.name, k.key, k.scopes) for k in s.api_keys] == [("sidecars", "i" * 16, ["ingest"]), ("dashboard", "r" * 16, ["read"])]
+    for variable in ("WAFERMON_GATEWAY_RETENTION_HOURS", "WAFERMON_GATEWAY_ALERTING_GROUP_WAIT_S", "WAFERMON_DATABASE_URL"):
+        assert variable in doc and variable in SPEC.env_names()

@@ -4,6 +4,7 @@ format the shared loader reads; and the environment rule derived from the fields
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -84,3 +85,21 @@ def test_a_bad_variable_is_named() -> None:
     with pytest.raises(ConfigError) as err:
         build_settings({}, environ={"WAFERMON_SIDECAR_PORT": "http"})
     assert str(err.value) == "WAFERMON_SIDECAR_PORT: ingest.port: must be an integer, not text"
+
+
+def test_the_documented_variables_are_the_ones_read() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sidecar.md").read_text()
+    section = doc.split("### Environment variables", 1)[1].split("## Backends", 1)[0]
+    documented_aliases = dict(re.findall(r"^\| `(WAFERMON_SIDECAR_\w+)` \| `([\w.]+)` \|$", section, re.M))
+    assert documented_aliases == ENV_ALIASES
+    names = SPEC.env_names()
+    for variable in re.findall(r"`(WAFERMON_SIDECAR_\w+)", section):
+        assert variable in names, variable
+    derived = dict(re.findall(r"`([\w.]+)` is `(WAFERMON_SIDECAR_\w+)`", section))
+    assert derived and all(names[variable] == key for key, variable in derived.items())
+
+
+def test_a_file_of_no_known_extension_is_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "sidecar.conf"
+    path.write_text("ingest: {port: 17077}\n")
+    assert load_settings(path).ingest.port == 17077

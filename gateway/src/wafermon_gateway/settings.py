@@ -115,6 +115,7 @@ SPEC = SettingsSpec(
     ENV_PREFIX,
     aliases={"WAFERMON_DATABASE_URL": "database_url"},
     section="gateway",
+    default_format="TOML",  # any other extension: TOML, as before the shared loader
     dec_hook=lambda tp, value: _pydantic_model(tp, value),
 )
 

@@ -111,7 +111,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
         return [b for b in self.backends if b.enabled]
 
 
-SPEC = settings_loader.SettingsSpec(Settings, ENV_PREFIX, aliases=ENV_ALIASES, section="sidecar")
+# A file whose extension names no format is read as YAML, as before the shared loader.
+SPEC = settings_loader.SettingsSpec(Settings, ENV_PREFIX, ENV_ALIASES, section="sidecar", default_format="YAML")
 
 
 def build_settings(

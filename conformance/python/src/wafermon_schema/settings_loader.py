@@ -62,13 +62,15 @@ DecHook = Callable[[type, Any], Any]
 class SettingsSpec(Generic[S]):
     """How one service's settings are built: the root Struct type, the environment prefix (e.g.
     `WAFERMON_GATEWAY_`), documented alias variables (name → dotted key path), the optional table a
-    file may nest everything under, and a msgspec dec_hook for field types msgspec does not know."""
+    file may nest everything under, a msgspec dec_hook for field types msgspec does not know, and the
+    format of a file whose extension names none."""
 
     root: type[S]
     env_prefix: str
     aliases: Mapping[str, str] = field(default_factory=dict)
     section: str | None = None
     dec_hook: DecHook | None = None
+    default_format: str | None = None  # "JSON", "YAML" or "TOML" for other extensions; None: refuse them
 
     def env_names(self) -> dict[str, str]:
         """Every environment variable this spec reads → its dotted key path (aliases first, so that
@@ -82,10 +84,10 @@ class SettingsSpec(Generic[S]):
         return {**self.aliases, **derived}
 
 
-def read_document(path: Path, section: str | None = None) -> dict[str, Any]:
-    """The mapping in a JSON, YAML or TOML file (chosen by its extension; an empty file is {}).
-    Raises SettingsError naming the file when it cannot be read or parsed."""
-    fmt = _FORMATS.get(path.suffix.lower())
+def read_document(path: Path, section: str | None = None, default_format: str | None = None) -> dict[str, Any]:
+    """The mapping in a JSON, YAML or TOML file (chosen by its extension, else `default_format`; an
+    empty file is {}). Raises SettingsError naming the file when it cannot be read or parsed."""
+    fmt = _FORMATS.get(path.suffix.lower(), default_format)
     if fmt is None:
         raise SettingsError(f"{path}: unknown settings file type {path.suffix!r}; use .json, .yaml, .yml or .toml")
     try:
@@ -141,7 +143,7 @@ def load_settings(
     """Settings from the file at `path` (or none), the environment and the command line; see the
     module docstring. `check` runs the service's own cross-field rules on the typed result; a
     SettingsError it raises with a `key` gets the key's source prefixed. Raises SettingsError."""
-    doc = read_document(path, spec.section) if path is not None else {}
+    doc = read_document(path, spec.section, spec.default_format) if path is not None else {}
     return build_settings(spec, doc, environ, overrides, check, source=str(path) if path is not None else None)
 
 
