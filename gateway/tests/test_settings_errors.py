@@ -15,7 +15,11 @@ CASES = [
     ("prot = 1\n", {"prot": 1}, "prot: unknown key; the known keys here are: alerting, api_keys, compress_after_hours"),
     ('port = "http"\n', {"port": "http"}, "port: must be an integer, not text"),
     ("port = 70000\n", {"port": 70000}, "port: must be at most 65535"),
-    ("[alerting]\ngroup_wait_s = 601\n", {"alerting": {"group_wait_s": 601}}, "alerting.group_wait_s: must be at most 600"),
+    (
+        "[alerting]\ngroup_wait_s = 601\n",
+        {"alerting": {"group_wait_s": 601}},
+        "alerting.group_wait_s: must be at most 600",
+    ),
     ("[alerting]\nbogus = 1\n", {"alerting": {"bogus": 1}}, "alerting.bogus: unknown key"),
     (
         '[[alerting.rules]]\nname = "r"\nkind = "lost"\ncooldown_s = "soon"\n',
@@ -74,6 +78,13 @@ def test_the_docs_example_file_loads(tmp_path: Path) -> None:
     env = {"WAFERMON_DB_PASSWORD": "pw", "WAFERMON_INGEST_KEY": "i" * 16, "WAFERMON_READ_KEY": "r" * 16}
     s = load_settings(path, environ=env)
     assert (s.host, s.database_url, s.heartbeat_s) == ("0.0.0.0", "postgresql://wafermon:pw@db.fab1/wafermon", 30)
-    assert [(k.name, k.key, k.scopes) for k in s.api_keys] == [("sidecars", "i" * 16, ["ingest"]), ("dashboard", "r" * 16, ["read"])]
-    for variable in ("WAFERMON_GATEWAY_RETENTION_HOURS", "WAFERMON_GATEWAY_ALERTING_GROUP_WAIT_S", "WAFERMON_DATABASE_URL"):
+    assert [(k.name, k.key, k.scopes) for k in s.api_keys] == [
+        ("sidecars", "i" * 16, ["ingest"]),
+        ("dashboard", "r" * 16, ["read"]),
+    ]
+    for variable in (
+        "WAFERMON_GATEWAY_RETENTION_HOURS",
+        "WAFERMON_GATEWAY_ALERTING_GROUP_WAIT_S",
+        "WAFERMON_DATABASE_URL",
+    ):
         assert variable in doc and variable in SPEC.env_names()

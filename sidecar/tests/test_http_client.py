@@ -46,7 +46,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     d = tmp_path_factory.mktemp("pki")
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=wafermon test CA",
              "-keyout", d / "ca.key", "-out", d / "ca.pem")  # fmt: skip
-    for who, ext in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"), ("client", "extendedKeyUsage=clientAuth")):
+    for who, ext in (
+        ("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ):
         (d / f"{who}.ext").write_text(ext + "\n")
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=wafermon test {who}",
                  "-keyout", d / f"{who}.key", "-out", d / f"{who}.csr")  # fmt: skip
@@ -214,7 +217,10 @@ def test_requests_go_through_the_configured_proxy() -> None:
     [
         ({"url": "http://h/", "timeout": 0}, "backend 'webhook': config.timeout: must be greater than 0"),
         ({"url": "http://h/", "bogus": 1}, "backend 'webhook': config.bogus: unknown key"),
-        ({"url": "http://h/", "compression": "zstd"}, "backend 'webhook': config.compression: must be one of 'none', 'gzip'"),
+        (
+            {"url": "http://h/", "compression": "zstd"},
+            "backend 'webhook': config.compression: must be one of 'none', 'gzip'",
+        ),
         ({"url": "ftp://h/"}, "backend 'webhook': config.url must be an http:// or https:// URL, got 'ftp://h/'"),
         ({}, "backend 'webhook': config.webhook_url must be an http:// or https:// URL, got ''"),
     ],

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 import pytest
+
 from wafermon_schema.settings_loader import (
     Port,
     Positive,
@@ -139,19 +140,14 @@ def test_unreadable_files_are_named(tmp_path: Path, name: str, text: str, messag
     with pytest.raises(SettingsError) as err:
         read_document(path)
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
-    with pytest.raises(SettingsError, match="cannot read the settings file .*No such file"):
+    with pytest.raises(SettingsError, match=r"cannot read the settings file .*No such file"):
         read_document(tmp_path / "missing.toml")
 
 
 def test_two_fields_may_not_derive_the_same_variable() -> None:
-    class Clash(msgspec.Struct):
-        a_b: int = 0
-        a: Spool = msgspec.field(default_factory=Spool)  # a.b would be fine, but a_b vs a.* is checked
-
     class Clash2(msgspec.Struct):
         spool_path: str = ""
         spool: Spool = msgspec.field(default_factory=Spool)
 
-    assert "WM_A_B" in SettingsSpec(Clash, "WM_").env_names()
-    with pytest.raises(SettingsError, match="WM_SPOOL_PATH would name both spool_path and spool.path"):
+    with pytest.raises(SettingsError, match=r"WM_SPOOL_PATH would name both spool_path and spool\.path"):
         SettingsSpec(Clash2, "WM_").env_names()

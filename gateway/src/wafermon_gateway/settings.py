@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from pydantic import BaseModel, ValidationError
+
 from wafermon_schema.settings_loader import (
     AtLeastOne,
     NonNegative,
@@ -49,7 +50,6 @@ def default_sqlite_path() -> Path:
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-
     host: str = "127.0.0.1"
     port: Port = 18000
     # PostgreSQL DSN; empty means the embedded SQLite file at sqlite_path.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
 from wafermon_schema import settings_loader
 from wafermon_schema.settings_loader import SettingsError
 
@@ -140,12 +141,16 @@ def _check(settings: Settings) -> None:
     if not 0 <= ingest.validation_workers <= 64:
         raise ConfigError("ingest.validation_workers must be 0..64", "ingest.validation_workers")
     if ingest.max_batch_size < 1 or ingest.max_events_per_request < 1:
-        raise ConfigError("ingest.max_batch_size and ingest.max_events_per_request must be at least 1", "ingest.max_batch_size")
+        raise ConfigError(
+            "ingest.max_batch_size and ingest.max_events_per_request must be at least 1", "ingest.max_batch_size"
+        )
     if ingest.max_batch_bytes < MIN_BATCH_BYTES:
         raise ConfigError(f"ingest.max_batch_bytes must be at least {MIN_BATCH_BYTES}", "ingest.max_batch_bytes")
     _check_delivery(settings.delivery)
     if not spool.enabled:
-        raise ConfigError("spool.enabled cannot be false: the sidecar acknowledges only what is on its spool", "spool.enabled")
+        raise ConfigError(
+            "spool.enabled cannot be false: the sidecar acknowledges only what is on its spool", "spool.enabled"
+        )
     if spool.max_size_mb <= 0:
         raise ConfigError("spool.max_size_mb must be positive", "spool.max_size_mb")
     if spool.disk_reserve_mb < 0:
@@ -169,12 +174,16 @@ def _check(settings: Settings) -> None:
                 f"backends[{i}].name",
             )
         if backend.name in seen:
-            raise ConfigError(f"backends[{i}].name {backend.name!r} is used twice; names must be unique", f"backends[{i}].name")
+            raise ConfigError(
+                f"backends[{i}].name {backend.name!r} is used twice; names must be unique", f"backends[{i}].name"
+            )
         seen.add(backend.name)
         if backend.max_batch_size is not None and backend.max_batch_size < 1:
             raise ConfigError(f"backends[{i}].max_batch_size must be at least 1", f"backends[{i}].max_batch_size")
         if backend.max_batch_bytes is not None and backend.max_batch_bytes < MIN_BATCH_BYTES:
-            raise ConfigError(f"backends[{i}].max_batch_bytes must be at least {MIN_BATCH_BYTES}", f"backends[{i}].max_batch_bytes")
+            raise ConfigError(
+                f"backends[{i}].max_batch_bytes must be at least {MIN_BATCH_BYTES}", f"backends[{i}].max_batch_bytes"
+            )
     settings.backends.sort(key=lambda b: b.priority)
 
 
@@ -190,9 +199,13 @@ def _check_delivery(delivery: Delivery) -> None:
                 f"delivery.{key}",
             )
     if delivery.backoff_initial_s > delivery.backoff_max_s:
-        raise ConfigError("delivery.backoff_initial_s must not exceed delivery.backoff_max_s", "delivery.backoff_initial_s")
+        raise ConfigError(
+            "delivery.backoff_initial_s must not exceed delivery.backoff_max_s", "delivery.backoff_initial_s"
+        )
     if delivery.breaker_reset_s > delivery.breaker_max_reset_s:
-        raise ConfigError("delivery.breaker_reset_s must not exceed delivery.breaker_max_reset_s", "delivery.breaker_reset_s")
+        raise ConfigError(
+            "delivery.breaker_reset_s must not exceed delivery.breaker_max_reset_s", "delivery.breaker_reset_s"
+        )
     if delivery.breaker_failure_threshold < 1:
         raise ConfigError("delivery.breaker_failure_threshold must be at least 1", "delivery.breaker_failure_threshold")
 

@@ -232,7 +232,9 @@ def describe_validation_error(exc: msgspec.ValidationError, root: type) -> Setti
     if m := re.fullmatch(r"Object contains unknown field `(?P<f>[^`]+)`", what):
         key = _join(path, m.group("f"))
         known = _known_keys(root, path)
-        return SettingsError(f"{key}: unknown key" + (f"; the known keys here are: {', '.join(known)}" if known else ""), key)
+        return SettingsError(
+            f"{key}: unknown key" + (f"; the known keys here are: {', '.join(known)}" if known else ""), key
+        )
     if m := re.fullmatch(r"Object missing required field `(?P<f>[^`]+)`", what):
         key = _join(path, m.group("f"))
         return SettingsError(f"{key}: required, but not given", key)
@@ -255,7 +257,9 @@ def _env_value(root: type, key: str, name: str, raw: str) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise SettingsError(f"{name} must be JSON ({key} is a list, mapping or section): {_parse_problem(exc)}", key) from None
+        raise SettingsError(
+            f"{name} must be JSON ({key} is a list, mapping or section): {_parse_problem(exc)}", key
+        ) from None
 
 
 def _put(doc: dict[str, Any], key: str, value: Any) -> None:
@@ -310,7 +314,9 @@ def _is_struct(tp: Any) -> bool:
 def _takes_json(tp: Any) -> bool:
     tp = _unwrap(tp)
     origin = typing.get_origin(tp) or tp
-    scalar = origin in (str, int, float, bool, typing.Literal) or (isinstance(origin, type) and issubclass(origin, os.PathLike))
+    scalar = origin in (str, int, float, bool, typing.Literal) or (
+        isinstance(origin, type) and issubclass(origin, os.PathLike)
+    )
     return not scalar
 
 

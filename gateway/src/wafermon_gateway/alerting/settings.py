@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+
 from wafermon_schema.settings_loader import AtLeastOne, Positive
 
 from .model import NotifierSpec, Rule

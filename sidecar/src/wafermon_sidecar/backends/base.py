@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import msgspec
+
 from wafermon_schema.settings_loader import describe_validation_error
 
 T = TypeVar("T")
