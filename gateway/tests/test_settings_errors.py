@@ -67,7 +67,7 @@ def test_a_bad_variable_is_named() -> None:
     assert str(err.value) == "WAFERMON_GATEWAY_ALERTING_MAX_ITEMS: alerting.max_items: must be at least 1"
     with pytest.raises(SettingsError) as err:
         load_settings(environ={"WAFERMON_GATEWAY_CONFIG": "/nonexistent/gw.toml"})
-    assert str(err.value) == "cannot read the settings file /nonexistent/gw.toml: No such file or directory"
+    assert str(err.value) == "cannot read config file /nonexistent/gw.toml: No such file or directory"
 
 
 def test_the_docs_example_file_loads(tmp_path: Path) -> None:

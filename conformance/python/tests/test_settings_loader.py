@@ -140,7 +140,7 @@ def test_unreadable_files_are_named(tmp_path: Path, name: str, text: str, messag
     with pytest.raises(SettingsError) as err:
         read_document(path)
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
-    with pytest.raises(SettingsError, match=r"cannot read the settings file .*No such file"):
+    with pytest.raises(SettingsError, match=r"cannot read config file .*No such file"):
         read_document(tmp_path / "missing.toml")
 
 

@@ -94,7 +94,7 @@ def read_document(path: Path, section: str | None = None, default_format: str | 
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
-        raise SettingsError(f"cannot read the settings file {path}: {reason}") from None
+        raise SettingsError(f"cannot read config file {path}: {reason}") from None
     try:
         doc: Any = json.loads(text) if fmt == "JSON" else yaml.safe_load(text) if fmt == "YAML" else tomllib.loads(text)
     except (json.JSONDecodeError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
