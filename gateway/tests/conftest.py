@@ -15,7 +15,7 @@ from pgcluster import PgCluster
 from pgcluster import free_port as free_port  # re-exported: tests import it from conftest
 
 from wafermon_gateway.app import create_app
-from wafermon_gateway.settings import Settings
+from wafermon_gateway.settings import Settings, load_settings
 from wafermon_gateway.store import Store, make_store
 
 
@@ -65,7 +65,7 @@ def make_settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) 
 
     def build(**overrides: Any) -> Settings:
         base: dict[str, Any] = {"sqlite_path": tmp_path / "gateway.db", "database_url": dsn, "pool_min_size": 1}
-        return Settings(**(base | overrides))
+        return load_settings(environ={}, overrides=base | overrides)
 
     return build
 

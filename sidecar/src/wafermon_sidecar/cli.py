@@ -28,7 +28,7 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="wafermon-sidecar", description="wafermon per-host agent")
-    parser.add_argument("--config", type=Path, help="JSON or YAML configuration file")
+    parser.add_argument("--config", type=Path, help="JSON, YAML or TOML configuration file")
     parser.add_argument("--host", help="address to bind (overrides ingest.host)")
     parser.add_argument("--port", type=int, help="port to bind (overrides ingest.port; default 17000)")
     parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")

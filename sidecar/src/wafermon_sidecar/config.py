@@ -1,45 +1,46 @@
-"""Settings, built once from the config file (JSON or YAML), `${ENV}` references and WAFERMON_* variables.
+"""Settings, built once by the shared loader (`wafermon_schema.settings_loader`) from the config file
+(JSON, YAML or TOML), `${ENV}` references and WAFERMON_SIDECAR_* variables.
 
-Precedence: command-line flags > WAFERMON_* environment variables > the file > defaults.
+Precedence: command-line flags > WAFERMON_SIDECAR_* environment variables > the file > defaults. A
+variable is the prefix and the field path, upper-cased and joined by `_`
+(`WAFERMON_SIDECAR_INGEST_PORT`, `WAFERMON_SIDECAR_SPOOL_PATH`); ENV_ALIASES keeps the shorter names
+documented before that rule.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
+
+from wafermon_schema import settings_loader
+from wafermon_schema.settings_loader import SettingsError
 
 from .framing import HEADER_SIZE as RECORD_HEADER_BYTES
 
 DEFAULT_PORT = 17000
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 BACKEND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Delivery requests stay well under the gateway's 16 MiB body limit; an event is at most 96 KiB.
 DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024
 MIN_BATCH_BYTES = 1024
 # A failing backend is tried again at least this often, so delivery resumes within seconds of its return.
 MAX_PROBE_PAUSE_S = 5.0
+ENV_PREFIX = "WAFERMON_SIDECAR_"
 
-# WAFERMON_* variable → (section, key). Documented in docs/sidecar.md.
-ENV_OVERRIDES: dict[str, tuple[str, str]] = {
-    "WAFERMON_SIDECAR_HOST": ("ingest", "host"),
-    "WAFERMON_SIDECAR_PORT": ("ingest", "port"),
-    "WAFERMON_SIDECAR_TOKEN": ("ingest", "auth_token"),
-    "WAFERMON_SIDECAR_MAX_BODY_BYTES": ("ingest", "max_body_bytes"),
-    "WAFERMON_SIDECAR_VALIDATION_WORKERS": ("ingest", "validation_workers"),
-    "WAFERMON_SIDECAR_SPOOL_PATH": ("spool", "path"),
-    "WAFERMON_SIDECAR_SPOOL_MAX_SIZE_MB": ("spool", "max_size_mb"),
-    "WAFERMON_SIDECAR_LOG_LEVEL": ("", "log_level"),
+# Names documented before the derived rule (which also reads WAFERMON_SIDECAR_INGEST_PORT etc.).
+ENV_ALIASES: dict[str, str] = {
+    "WAFERMON_SIDECAR_HOST": "ingest.host",
+    "WAFERMON_SIDECAR_PORT": "ingest.port",
+    "WAFERMON_SIDECAR_TOKEN": "ingest.auth_token",
+    "WAFERMON_SIDECAR_MAX_BODY_BYTES": "ingest.max_body_bytes",
+    "WAFERMON_SIDECAR_VALIDATION_WORKERS": "ingest.validation_workers",
 }
 
-
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message names the key."""
+#: The settings are unusable; the message names the source, the key and what is wrong.
+ConfigError = SettingsError
 
 
 class Ingest(msgspec.Struct, forbid_unknown_fields=True):
@@ -107,93 +108,53 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     log_level: str = "INFO"
 
 
-def substitute_env(value: Any, environ: dict[str, str]) -> Any:
-    """Replace ${NAME} (or ${NAME:-default}) in every string of the loaded document."""
-    if isinstance(value, str):
-
-        def repl(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
-            raise ConfigError(f"the configuration refers to ${{{name}}} but that environment variable is not set")
-
-        return _ENV_REF.sub(repl, value)
-    if isinstance(value, dict):
-        return {k: substitute_env(v, environ) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute_env(v, environ) for v in value]
-    return value
-
-
-def parse_document(text: str, suffix: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"the configuration is not valid {'JSON' if suffix == '.json' else 'YAML'}: {exc}") from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise ConfigError("the configuration must be a mapping at the top level")
-    return doc
+# A file whose extension names no format is read as YAML, as before the shared loader.
+SPEC = settings_loader.SettingsSpec(Settings, ENV_PREFIX, ENV_ALIASES, section="sidecar", default_format="YAML")
 
 
 def build_settings(
-    doc: dict[str, Any],
-    environ: dict[str, str] | None = None,
-    overrides: dict[str, Any] | None = None,
+    doc: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    env = dict(os.environ) if environ is None else environ
-    doc = substitute_env(doc, env)
-    for var, (section, key) in ENV_OVERRIDES.items():
-        if var in env:
-            target = doc.setdefault(section, {}) if section else doc
-            target[key] = yaml.safe_load(env[var]) if key not in ("auth_token", "path", "host") else env[var]
-    for dotted, val in (overrides or {}).items():
-        section, key = dotted.split(".")
-        doc.setdefault(section, {})[key] = val
-    try:
-        settings = msgspec.convert(doc, Settings, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from None
-    _check(settings)
-    return settings
+    """Settings from an already-read document, the environment (default os.environ) and command-line
+    overrides (dotted key → value). Raises SettingsError."""
+    return settings_loader.build_settings(SPEC, doc, environ, overrides, check=_check)
 
 
-def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) -> Settings:
-    doc: dict[str, Any] = {}
-    if path is not None:
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror}") from None
-        doc = parse_document(text, path.suffix.lower())
-    return build_settings(doc, overrides=overrides)
+def load_settings(path: Path | None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Settings from the file at path (JSON, YAML or TOML by extension), os.environ and overrides.
+    Raises SettingsError naming the file or variable, the key and what is wrong."""
+    return settings_loader.load_settings(SPEC, path, None, overrides, check=_check)
 
 
 def _check(settings: Settings) -> None:
     ingest, spool = settings.ingest, settings.spool
     if not 0 < ingest.port < 65536 and ingest.port != 0:
-        raise ConfigError(f"ingest.port must be 1..65535, got {ingest.port}")
+        raise ConfigError(f"ingest.port must be 1..65535, got {ingest.port}", "ingest.port")
     if ingest.max_body_bytes < 1024:
-        raise ConfigError("ingest.max_body_bytes must be at least 1024")
+        raise ConfigError("ingest.max_body_bytes must be at least 1024", "ingest.max_body_bytes")
     if ingest.max_batch_size < 1 or ingest.max_events_per_request < 1:
-        raise ConfigError("ingest.max_batch_size and ingest.max_events_per_request must be at least 1")
+        raise ConfigError(
+            "ingest.max_batch_size and ingest.max_events_per_request must be at least 1", "ingest.max_batch_size"
+        )
     if ingest.max_batch_bytes < MIN_BATCH_BYTES:
-        raise ConfigError(f"ingest.max_batch_bytes must be at least {MIN_BATCH_BYTES}")
+        raise ConfigError(f"ingest.max_batch_bytes must be at least {MIN_BATCH_BYTES}", "ingest.max_batch_bytes")
     _check_delivery(settings.delivery)
     if not spool.enabled:
-        raise ConfigError("spool.enabled cannot be false: the sidecar acknowledges only what is on its spool")
+        raise ConfigError(
+            "spool.enabled cannot be false: the sidecar acknowledges only what is on its spool", "spool.enabled"
+        )
     if spool.max_size_mb <= 0:
-        raise ConfigError("spool.max_size_mb must be positive")
+        raise ConfigError("spool.max_size_mb must be positive", "spool.max_size_mb")
     if spool.disk_reserve_mb < 0:
-        raise ConfigError("spool.disk_reserve_mb must not be negative")
+        raise ConfigError("spool.disk_reserve_mb must not be negative", "spool.disk_reserve_mb")
     if spool.max_bytes < ingest.max_body_bytes + RECORD_HEADER_BYTES:
         raise ConfigError(
             f"spool.max_size_mb ({spool.max_size_mb:g} = {spool.max_bytes} bytes) is smaller than the largest "
             f"request ingest accepts (ingest.max_body_bytes = {ingest.max_body_bytes}, plus a "
-            f"{RECORD_HEADER_BYTES}-byte record header); raise spool.max_size_mb or lower ingest.max_body_bytes"
+            f"{RECORD_HEADER_BYTES}-byte record header); raise spool.max_size_mb or lower ingest.max_body_bytes",
+            "spool.max_size_mb",
         )
     if ingest.auth_token == "":
         ingest.auth_token = None
@@ -203,34 +164,44 @@ def _check(settings: Settings) -> None:
             backend.name = backend.type
         if not BACKEND_NAME.match(backend.name):
             raise ConfigError(
-                f"backends[{i}].name {backend.name!r} must be 1-64 characters of letters, digits, '_', '.', '-'"
+                f"backends[{i}].name {backend.name!r} must be 1-64 characters of letters, digits, '_', '.', '-'",
+                f"backends[{i}].name",
             )
         if backend.name in seen:
-            raise ConfigError(f"backends[{i}].name {backend.name!r} is used twice; names must be unique")
+            raise ConfigError(
+                f"backends[{i}].name {backend.name!r} is used twice; names must be unique", f"backends[{i}].name"
+            )
         seen.add(backend.name)
         if backend.max_batch_size is not None and backend.max_batch_size < 1:
-            raise ConfigError(f"backends[{i}].max_batch_size must be at least 1")
+            raise ConfigError(f"backends[{i}].max_batch_size must be at least 1", f"backends[{i}].max_batch_size")
         if backend.max_batch_bytes is not None and backend.max_batch_bytes < MIN_BATCH_BYTES:
-            raise ConfigError(f"backends[{i}].max_batch_bytes must be at least {MIN_BATCH_BYTES}")
+            raise ConfigError(
+                f"backends[{i}].max_batch_bytes must be at least {MIN_BATCH_BYTES}", f"backends[{i}].max_batch_bytes"
+            )
     settings.backends.sort(key=lambda b: b.priority)
 
 
 def _check_delivery(delivery: Delivery) -> None:
     for key in ("backoff_initial_s", "backoff_max_s", "breaker_reset_s", "breaker_max_reset_s", "send_timeout_s"):
         if not getattr(delivery, key) > 0:
-            raise ConfigError(f"delivery.{key} must be positive")
+            raise ConfigError(f"delivery.{key} must be positive", f"delivery.{key}")
     for key in ("backoff_max_s", "breaker_max_reset_s"):
         if getattr(delivery, key) > MAX_PROBE_PAUSE_S:
             raise ConfigError(
                 f"delivery.{key} must be at most {MAX_PROBE_PAUSE_S:g} s: a failing backend is tried again at "
-                "least that often, so delivery resumes within seconds of its return"
+                "least that often, so delivery resumes within seconds of its return",
+                f"delivery.{key}",
             )
     if delivery.backoff_initial_s > delivery.backoff_max_s:
-        raise ConfigError("delivery.backoff_initial_s must not exceed delivery.backoff_max_s")
+        raise ConfigError(
+            "delivery.backoff_initial_s must not exceed delivery.backoff_max_s", "delivery.backoff_initial_s"
+        )
     if delivery.breaker_reset_s > delivery.breaker_max_reset_s:
-        raise ConfigError("delivery.breaker_reset_s must not exceed delivery.breaker_max_reset_s")
+        raise ConfigError(
+            "delivery.breaker_reset_s must not exceed delivery.breaker_max_reset_s", "delivery.breaker_reset_s"
+        )
     if delivery.breaker_failure_threshold < 1:
-        raise ConfigError("delivery.breaker_failure_threshold must be at least 1")
+        raise ConfigError("delivery.breaker_failure_threshold must be at least 1", "delivery.breaker_failure_threshold")
 
 
 def is_loopback(host: str) -> bool:

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from wafermon_schema.settings_loader import describe_validation_error
+
 T = TypeVar("T")
 
 
@@ -160,7 +162,7 @@ def config_struct(struct: type[T], config: Mapping[str, Any], backend_name: str)
     try:
         return msgspec.convert(dict(config), struct, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigurationError(f"backend {backend_name!r}: invalid config: {exc}") from None
+        raise ConfigurationError(f"backend {backend_name!r}: config.{describe_validation_error(exc, struct)}") from None
 
 
 class Backend(ABC):

@@ -17,7 +17,8 @@ import aiohttp
 import msgspec
 
 from ._http import Answer, send_until_settled
-from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
+from .base import Backend, Batch, PermanentError, TransientError, config_struct
+from .http_client import HttpClientConfig, check_url, open_session
 
 MANAGED_PATH = "/v1/ingest/managed"
 # The gateway's documented limits on one request (its settings max_body_bytes, max_events_per_batch),
@@ -27,11 +28,8 @@ GATEWAY_MAX_EVENTS = 10_000
 ENVELOPE_ROOM_BYTES = 1024
 
 
-class ManagedApiConfig(msgspec.Struct, forbid_unknown_fields=True):
-    url: str
+class ManagedApiConfig(HttpClientConfig, forbid_unknown_fields=True, kw_only=True):
     api_key: str | None = None
-    timeout: float = 10.0
-    verify_ssl: bool = True
     site_id: str | None = None  # default: each event's own site_id
     heartbeat_interval_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 30.0  # 0: none (heartbeat.py)
 
@@ -52,9 +50,7 @@ class ManagedApiBackend(Backend):
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         super().__init__(name, config)
         self.settings = config_struct(ManagedApiConfig, config, name)
-        if not self.settings.url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"backend {name!r}: config.url must be an http:// or https:// URL")
-        self.url = endpoint(self.settings.url)
+        self.url = endpoint(check_url(self.settings.url, "url", name))
         self.session: aiohttp.ClientSession | None = None
         self.duplicates = 0
 
@@ -62,11 +58,7 @@ class ManagedApiBackend(Backend):
         headers = {"Content-Type": "application/json"}
         if self.settings.api_key:
             headers["Authorization"] = f"Bearer {self.settings.api_key}"
-        self.session = aiohttp.ClientSession(
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-            connector=aiohttp.TCPConnector(ssl=self.settings.verify_ssl, limit=4),
-        )
+        self.session = open_session(self.settings, self.name, headers)
 
     def _groups(self, batch: Batch) -> dict[str, list[int]]:
         """Batch indexes per site_id: the request carries one site_id."""

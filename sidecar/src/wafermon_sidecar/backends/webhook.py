@@ -18,21 +18,18 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import aiohttp
-import msgspec
 
 from ._http import Answer, send_until_settled
-from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
+from .base import Backend, Batch, PermanentError, TransientError, config_struct
+from .http_client import HttpClientConfig, check_url, open_session
 
 SIGNATURE_HEADER = "X-Wafermon-Signature"
 TIMESTAMP_HEADER = "X-Wafermon-Timestamp"
 
 
-class WebhookConfig(msgspec.Struct, forbid_unknown_fields=True):
-    webhook_url: str
+class WebhookConfig(HttpClientConfig, forbid_unknown_fields=True, kw_only=True):
+    webhook_url: str = ""  # the endpoint (`url` is accepted too)
     method: Literal["POST", "PUT", "PATCH"] = "POST"
-    headers: dict[str, str] = {}
-    timeout: float = 10.0
-    verify_ssl: bool = True
     secret: str | None = None
 
 
@@ -45,19 +42,16 @@ class WebhookBackend(Backend):
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         super().__init__(name, config)
         self.settings = config_struct(WebhookConfig, config, name)
-        if not self.settings.webhook_url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"backend {name!r}: config.webhook_url must be an http:// or https:// URL")
+        given = self.settings.webhook_url or self.settings.url
+        self.url = check_url(given, "webhook_url" if self.settings.webhook_url or not given else "url", name)
         self.session: aiohttp.ClientSession | None = None
 
     async def initialize(self) -> None:
-        self.session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-            connector=aiohttp.TCPConnector(ssl=self.settings.verify_ssl, limit=4),
-        )
+        self.session = open_session(self.settings, self.name, {"Content-Type": "application/json"})
 
     def request_headers(self, body: bytes, count: int) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", **self.settings.headers}
-        headers[TIMESTAMP_HEADER] = str(int(time.time()))
+        """The per-request headers; the session adds Content-Type and the configured headers."""
+        headers = {TIMESTAMP_HEADER: str(int(time.time()))}
         headers["X-Wafermon-Event-Count"] = str(count)
         if self.settings.secret:
             headers[SIGNATURE_HEADER] = sign(self.settings.secret, body)
@@ -71,14 +65,14 @@ class WebhookBackend(Backend):
             body = batch.json_array() if whole else b"[" + b",".join(batch.raw[i] for i in positions) + b"]"
             return await self._request(body, len(positions))
 
-        refused = await send_until_settled(everything, post, self.settings.webhook_url, "the receiver")
+        refused = await send_until_settled(everything, post, self.url, "the receiver")
         if refused:
             first = refused[min(refused)]
             raise PermanentError(f"{len(refused)} of {len(batch)} event(s) refused; the first: {first}", refused)
 
     async def _request(self, body: bytes, count: int) -> Answer:
         assert self.session is not None, "initialize() was not called"
-        url = self.settings.webhook_url
+        url = self.url
         try:
             async with self.session.request(
                 self.settings.method, url, data=body, headers=self.request_headers(body, count)
@@ -89,7 +83,7 @@ class WebhookBackend(Backend):
             raise TransientError(f"{url}: {type(exc).__name__}: {exc}") from exc
 
     async def health(self) -> dict[str, Any]:
-        return {"url": self.settings.webhook_url, "signed": bool(self.settings.secret)}
+        return {"url": self.url, "signed": bool(self.settings.secret)}
 
     async def close(self) -> None:
         if self.session is not None:
