@@ -72,7 +72,7 @@ def test_installed_packages_are_the_wheels_not_the_work_tree(venv: Path) -> None
     )
     for path in where.stdout.split():
         assert path.startswith(str(venv)), f"imported from outside the venv: {path}"
-    assert "0.1.0" in run(venv / "bin" / "wafermon-sidecar", "--version").stdout
+    assert (ROOT / "VERSION").read_text().strip() in run(venv / "bin" / "wafermon-sidecar", "--version").stdout
 
 
 @pytest.fixture
