@@ -25,9 +25,9 @@ from wafermon_testkit.net import free_port
 START_TIMEOUT_S = 60.0
 
 
-def console_script(name: str) -> Path:
+def console_script(name: str) -> str:
     """The path of an installed console script (e.g. ``wafermon-gateway``) next to this Python."""
-    return Path(sys.executable).with_name(name)
+    return str(Path(sys.executable).with_name(name))
 
 
 def clean_env(**variables: str) -> dict[str, str]:
@@ -124,6 +124,6 @@ def gateway_process(
     WAFERMON_* variables; see clean_env); yields its base URL, stops it at the end."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    argv: list[str | Path] = [console_script("wafermon-gateway"), "--port", str(port)]
+    argv = [console_script("wafermon-gateway"), "--port", str(port)]
     with Service(argv, url, log, env=env, timeout=timeout, name="the gateway"):
         yield url

@@ -9,10 +9,13 @@ It stands in for every peer the tests send events to: the sidecar's ingest (``--
 checks the HMAC) and the gateway's managed ingest (``--gateway``).
 
 A body is NDJSON, a JSON array, or ``{"events": [...]}``; ``Content-Encoding: gzip`` is decoded.
-Each event taken is appended to FILE as one JSON line ``{"path", "signature_ok", "event"}``
-(flushed; fsync'd with --fsync). Modes: ok; reject = 400 for everything; fail = 500 for everything;
-reject-second = 207 rejecting index 1 of each batch (the others are stored); blackhole = accept TCP
-connections and never read nor answer (a hung peer). With --path, another path is answered 404.
+Each event taken is appended to FILE as one JSON line ``{"path", "signature_ok", "raw"}``, raw
+being the event's text exactly as received (an NDJSON line; an array item is re-encoded), so a
+test can check the bytes a sender wrote (flushed; fsync'd with --fsync).
+
+Modes: ok; reject = 400 for everything; fail = 500 for everything; reject-second = 207 rejecting
+index 1 of each batch (the others are stored); blackhole = accept TCP connections and never read
+nor answer (a hung peer). With --path, another path is answered 404.
 Like the sidecar, a body over --max-body bytes (decompressed) or with more than --max-events
 events is refused whole with 413 (0 = no limit). --api-key answers 401 to a request without
 ``Authorization: Bearer K``. --gateway rejects events whose metadata.reject is true (index and a
@@ -93,21 +96,25 @@ class Receiver:
             self.proc = None
 
     def records(self) -> list[dict[str, Any]]:
-        """Everything recorded so far: ``{"path", "signature_ok", "event"}`` dicts, in arrival order."""
+        """Everything recorded so far: ``{"path", "signature_ok", "raw"}`` dicts, in arrival order."""
         if not self.out.exists():
             return []
         return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
 
+    def ndjson(self) -> bytes:
+        """The events taken so far as NDJSON, each line the bytes the sender wrote."""
+        return b"".join(str(r["raw"]).encode("utf-8", "surrogateescape") + b"\n" for r in self.records())
+
     def events(self) -> list[dict[str, Any]]:
         """The events taken so far, repeats included, in arrival order."""
-        return [record["event"] for record in self.records()]
+        return [json.loads(record["raw"]) for record in self.records()]
 
     def event_ids(self) -> list[str]:
         return [str(event["event_id"]) for event in self.events()]
 
     def lines(self) -> list[tuple[str, str]]:
         """(event_id, "1" or "0" for the signature checked by --secret; "1" without one) per event."""
-        return [(str(r["event"]["event_id"]), str(int(r["signature_ok"]))) for r in self.records()]
+        return [(str(json.loads(r["raw"])["event_id"]), str(int(r["signature_ok"]))) for r in self.records()]
 
     def wait_for(
         self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 30.0
@@ -228,7 +235,8 @@ def _serve(args: argparse.Namespace) -> None:
                     if event.get("event_id") in seen:
                         duplicates += 1
                     seen.add(event.get("event_id"))
-                    record = {"path": self.path, "signature_ok": signature_ok, "event": event}
+                    text = item.decode("utf-8", "surrogateescape")
+                    record = {"path": self.path, "signature_ok": signature_ok, "raw": text}
                     out.write(json.dumps(record).encode() + b"\n")
                 out.flush()
                 if args.fsync:
