@@ -14,74 +14,59 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-V = r"\d+\.\d+\.\d+"
+PLACES = {"{version}": r"\d+\.\d+\.\d+", "{major}": r"\d+", "{minor}": r"\d+", "{patch}": r"\d+", "{num}": r"\d+"}
 
-Render = Callable[[int, int, int], str]
-
-
-def _text(template: str) -> Render:
-    return lambda major, minor, patch: template.format(version=f"{major}.{minor}.{patch}")
-
-
-# (file, pattern matching each copy whatever its version, that copy for a given version).
-STAMPS: list[tuple[str, str, Render]] = [
-    ("conformance/python/pyproject.toml", rf'(?m)^version = "{V}"', _text('version = "{version}"')),
-    ("sidecar/pyproject.toml", rf'(?m)^version = "{V}"', _text('version = "{version}"')),
-    ("sidecar/pyproject.toml", rf'"wafermon-schema=={V}"', _text('"wafermon-schema=={version}"')),
-    ("gateway/pyproject.toml", rf'(?m)^version = "{V}"', _text('version = "{version}"')),
-    ("gateway/pyproject.toml", rf'"wafermon-schema=={V}"', _text('"wafermon-schema=={version}"')),
-    ("testkit/pyproject.toml", rf'(?m)^version = "{V}"', _text('version = "{version}"')),
-    ("sidecar/src/wafermon_sidecar/__init__.py", rf'__version__ = "{V}"', _text('__version__ = "{version}"')),
-    ("gateway/src/wafermon_gateway/__init__.py", rf'__version__ = "{V}"', _text('__version__ = "{version}"')),
-    (
-        "core/include/wafermon.h",
-        r"#define WAFERMON_VERSION_MAJOR \d+",
-        lambda a, b, c: f"#define WAFERMON_VERSION_MAJOR {a}",
-    ),
-    (
-        "core/include/wafermon.h",
-        r"#define WAFERMON_VERSION_MINOR \d+",
-        lambda a, b, c: f"#define WAFERMON_VERSION_MINOR {b}",
-    ),
-    (
-        "core/include/wafermon.h",
-        r"#define WAFERMON_VERSION_PATCH \d+",
-        lambda a, b, c: f"#define WAFERMON_VERSION_PATCH {c}",
-    ),
-    (
-        "core/include/wafermon.h",
-        rf'#define WAFERMON_VERSION_STRING "{V}"',
-        _text('#define WAFERMON_VERSION_STRING "{version}"'),
-    ),
-    (
-        "sdk-java/pom.xml",
-        rf"<artifactId>wafermon</artifactId>\n  <version>{V}</version>",
-        _text("<artifactId>wafermon</artifactId>\n  <version>{version}</version>"),
-    ),
-    ("sdk-java/src/main/java/dev/wafermon/Version.java", rf'SDK = "{V}";', _text('SDK = "{version}";')),
+# Each copy of the version: (file, the text around it). The text's fields are {version} (X.Y.Z),
+# {major}, {minor}, {patch} and {num} (MAJOR*10000 + MINOR*100 + PATCH); a leading ^ anchors it
+# at the start of a line.
+STAMPS: list[tuple[str, str]] = [
+    ("conformance/python/pyproject.toml", '^version = "{version}"'),
+    ("sidecar/pyproject.toml", '^version = "{version}"'),
+    ("sidecar/pyproject.toml", '"wafermon-schema=={version}"'),
+    ("gateway/pyproject.toml", '^version = "{version}"'),
+    ("gateway/pyproject.toml", '"wafermon-schema=={version}"'),
+    ("testkit/pyproject.toml", '^version = "{version}"'),
+    ("sidecar/src/wafermon_sidecar/__init__.py", '__version__ = "{version}"'),
+    ("gateway/src/wafermon_gateway/__init__.py", '__version__ = "{version}"'),
+    ("core/include/wafermon.h", "#define WAFERMON_VERSION_MAJOR {major}\n"),
+    ("core/include/wafermon.h", "#define WAFERMON_VERSION_MINOR {minor}\n"),
+    ("core/include/wafermon.h", "#define WAFERMON_VERSION_PATCH {patch}\n"),
+    ("core/include/wafermon.h", '#define WAFERMON_VERSION_STRING "{version}"'),
+    ("sdk-java/pom.xml", "<artifactId>wafermon</artifactId>\n  <version>{version}</version>"),
+    ("sdk-java/src/main/java/dev/wafermon/Version.java", 'SDK = "{version}";'),
     (
         "sdk-java/src/test/java/dev/wafermon/StatusTableTest.java",
-        rf'assertEquals\(\d+, NativeLibrary.versionNum\(\), "{V}"\)',
-        lambda a, b, c: f'assertEquals({a * 10000 + b * 100 + c}, NativeLibrary.versionNum(), "{a}.{b}.{c}")',
+        'assertEquals({num}, NativeLibrary.versionNum(), "{version}")',
     ),
-    ("sdk-java/README.md", rf"dev\.wafermon:wafermon:{V}", _text("dev.wafermon:wafermon:{version}")),
-    ("sdk-java/README.md", rf"libwafermon-jni-{V}\.so", _text("libwafermon-jni-{version}.so")),
-    ("docs/java.md", rf"wafermon-jni-{V}", _text("wafermon-jni-{version}")),
-    ("sdk-r/DESCRIPTION", rf"(?m)^Version: {V}$", _text("Version: {version}")),
-    ("sdk-perl/lib/WaferMon.pm", rf"our \$VERSION = '{V}';", _text("our $VERSION = '{version}';")),
-    ("sdk-perl/t/00-load.t", rf"WaferMon::core_version\(\), '{V}'", _text("WaferMon::core_version(), '{version}'")),
-    ("docs/gateway.md", rf'"status": "ok", "version": "{V}"', _text('"status": "ok", "version": "{version}"')),
-    (
-        "docs/sidecar.md",
-        rf'"status": "degraded", "version": "{V}"',
-        _text('"status": "degraded", "version": "{version}"'),
-    ),
+    ("sdk-java/README.md", "dev.wafermon:wafermon:{version}"),
+    ("sdk-java/README.md", "libwafermon-jni-{version}.so"),
+    ("docs/java.md", "wafermon-jni-{version}"),
+    ("sdk-r/DESCRIPTION", "^Version: {version}\n"),
+    ("sdk-perl/lib/WaferMon.pm", "our $VERSION = '{version}';"),
+    ("sdk-perl/t/00-load.t", "WaferMon::core_version(), '{version}'"),
+    ("docs/gateway.md", '"status": "ok", "version": "{version}"'),
+    ("docs/sidecar.md", '"status": "degraded", "version": "{version}"'),
 ]
+
+
+def pattern(text: str) -> str:
+    """The regular expression matching `text` whatever the version in it."""
+    anchored = text.startswith("^")
+    regex = re.escape(text.removeprefix("^"))
+    for field, digits in PLACES.items():
+        regex = regex.replace(re.escape(field), digits)
+    return ("(?m)^" if anchored else "") + regex
+
+
+def render(text: str, version: str) -> str:
+    """`text` holding `version`."""
+    major, minor, patch = parse(version)
+    num = major * 10000 + minor * 100 + patch
+    return text.removeprefix("^").format(version=version, major=major, minor=minor, patch=patch, num=num)
 
 
 def parse(version: str) -> tuple[int, int, int]:
@@ -100,25 +85,24 @@ def read_version(root: Path = ROOT) -> str:
 def disagreements(root: Path = ROOT) -> list[str]:
     """One line per copy that is missing or differs from VERSION (empty when all agree)."""
     version = read_version(root)
-    parts = parse(version)
     problems = []
-    for name, pattern, render in STAMPS:
-        text = (root / name).read_text(encoding="utf-8")
-        found = re.findall(pattern, text)
-        wanted = render(*parts)
+    for name, text in STAMPS:
+        found = re.findall(pattern(text), (root / name).read_text(encoding="utf-8"))
         if not found:
-            problems.append(f"{name}: no copy of the version matches /{pattern}/")
+            problems.append(f"{name}: no copy of the version in the form {text!r}")
+        wanted = render(text, version)
         problems += [f"{name}: {copy!r} disagrees with VERSION {version}" for copy in found if copy != wanted]
     return problems
 
 
 def stamp(new: str, root: Path = ROOT) -> None:
     """Writes `new` into VERSION and every copy. Raises ValueError if `new` is not X.Y.Z."""
-    parts = parse(new)
+    parse(new)
     (root / "VERSION").write_text(new + "\n", encoding="utf-8")
-    for name, pattern, render in STAMPS:
+    for name, text in STAMPS:
         path = root / name
-        path.write_text(re.sub(pattern, render(*parts), path.read_text(encoding="utf-8")), encoding="utf-8")
+        copy = render(text, new).replace("\\", "\\\\")  # a replacement template: backslashes escaped
+        path.write_text(re.sub(pattern(text), copy, path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -20,53 +15,17 @@ from fastapi import FastAPI
 from wafermon_gateway.app import create_app
 from wafermon_gateway.settings import Settings
 from wafermon_gateway.store import Store, make_store
+from wafermon_testkit import free_port
+from wafermon_testkit.postgres import FAST, postgres_server
 
-PG_BINDIR = Path(os.environ.get("WAFERMON_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port"]  # the test kit's, for the test modules
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """initdb into a temp dir and start postgres on a free port; always stopped at the end.
-
-    initdb refuses to run as root, so as root the server runs as the `postgres` user.
-    """
-    if not (PG_BINDIR / "initdb").exists():
-        pytest.fail(f"PostgreSQL server binaries not found in {PG_BINDIR} (apt-get install postgresql)")
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    base = Path(tempfile.mkdtemp(prefix="wafermon-pg-"))
-    base.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-    data, log = base / "data", base / "server.log"
-    port = free_port()
-    subprocess.run(
-        [*as_pg, str(PG_BINDIR / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-         "--locale=C", "--no-sync"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    options = (
-        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c max_connections=300"
-    )
-    started = subprocess.run(
-        [*as_pg, str(PG_BINDIR / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o", options, "start"],
-        capture_output=True,
-    )
-    try:
-        if started.returncode != 0:
-            pytest.fail(f"postgres did not start: {started.stderr.decode()} {log.read_text() if log.exists() else ''}")
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_pg, str(PG_BINDIR / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
+    """A private PostgreSQL server for the session (test kit: initdb in a temp dir, a free port)."""
+    with postgres_server(f"{FAST} -c max_connections=300", stop_mode="immediate") as dsn:
+        yield dsn
 
 
 @pytest.fixture

@@ -22,8 +22,9 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from helpers import job_story
-from process import sqlite_gateway
+
+from wafermon_testkit import sqlite_gateway
+from wafermon_testkit.events import job_story
 
 pytestmark = pytest.mark.slow
 KEYS = [

@@ -5,7 +5,7 @@
 stage_lint_wheels() {
   ruff check scripts/check_lock.py scripts/version.py scripts/tests testkit
   ruff format --check scripts/check_lock.py scripts/version.py scripts/tests testkit
-  mypy --strict testkit/src
+  mypy --strict testkit/src scripts/version.py
   "$PY" scripts/check_lock.py scripts/requirements.lock
   "$PY" -m pytest -q -p no:cacheprovider scripts/tests/test_version.py
 }

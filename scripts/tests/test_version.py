@@ -20,7 +20,7 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def copy_of_stamped_files(tmp_path: Path) -> Path:
     """VERSION, the scripts and every stamped file, in the same layout under tmp_path."""
     listed = run(sys.executable, "-c", "import runpy; s = runpy.run_path('scripts/version.py'); "
-                 "print('\\n'.join(sorted({n for n, _, _ in s['STAMPS']})))")  # fmt: skip
+                 "print('\\n'.join(sorted({n for n, _ in s['STAMPS']})))")  # fmt: skip
     assert listed.returncode == 0, listed.stderr
     for name in ["VERSION", "scripts/version.py", "scripts/bump-version.sh", *listed.stdout.split()]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

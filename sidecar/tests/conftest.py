@@ -13,7 +13,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -134,6 +134,10 @@ class ReceiverProc(Receiver):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
+    def webhook(self, name: str = "hook", **settings: Any) -> dict[str, Any]:
+        """A sidecar backend entry: a webhook named `name` posting here (settings: its other keys)."""
+        return {"type": "webhook", "name": name, "config": {"webhook_url": self.url}, **settings}
+
 
 class GatewayProc:
     """The real wafermon gateway (`wafermon-gateway`) on a free port, over its embedded SQLite store."""
@@ -191,16 +195,29 @@ def procs(tmp_path: Path) -> Iterator[dict[str, list[Any]]]:
         receiver.stop()
 
 
+Proc = TypeVar("Proc", SidecarProc, ReceiverProc, GatewayProc)
+
+
+def tracked(started: list[Any], proc: Proc, start: bool = True) -> Proc:
+    """proc, recorded so that `procs` stops it at the end of the test, and started unless start=False."""
+    started.append(proc)
+    if start:
+        proc.start()
+    return proc
+
+
+def workdir(tmp_path: Path, kind: str, started: list[Any]) -> Path:
+    """A fresh directory for the next process of this kind (sidecar0, sidecar1, ...)."""
+    path = tmp_path / f"{kind}{len(started)}"
+    path.mkdir()
+    return path
+
+
 @pytest.fixture
 def sidecar(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., SidecarProc]:
     def factory(backends: list[dict[str, Any]], start: bool = True, **sections: Any) -> SidecarProc:
-        workdir = tmp_path / f"sidecar{len(procs['sidecars'])}"
-        workdir.mkdir()
-        proc = SidecarProc(workdir, backends, **sections)
-        procs["sidecars"].append(proc)
-        if start:
-            proc.start()
-        return proc
+        proc = SidecarProc(workdir(tmp_path, "sidecar", procs["sidecars"]), backends, **sections)
+        return tracked(procs["sidecars"], proc, start)
 
     return factory
 
@@ -208,11 +225,7 @@ def sidecar(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., Sideca
 @pytest.fixture
 def receiver(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., ReceiverProc]:
     def factory(name: str, start: bool = True, port: int | None = None, **options: Any) -> ReceiverProc:
-        proc = ReceiverProc(tmp_path, name, port, **options)
-        procs["receivers"].append(proc)
-        if start:
-            proc.start()
-        return proc
+        return tracked(procs["receivers"], ReceiverProc(tmp_path, name, port, **options), start)
 
     return factory
 
@@ -224,12 +237,7 @@ def gateway(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., Gatewa
         pytest.skip("wafermon_gateway is not installed (scripts/bootstrap.sh installs it)")
 
     def factory(**settings: Any) -> GatewayProc:
-        workdir = tmp_path / f"gateway{len(procs['gateways'])}"
-        workdir.mkdir()
-        proc = GatewayProc(workdir, **settings)
-        procs["gateways"].append(proc)
-        proc.start()
-        return proc
+        return tracked(procs["gateways"], GatewayProc(workdir(tmp_path, "gateway", procs["gateways"]), **settings))
 
     return factory
 
@@ -244,3 +252,19 @@ def read_jsonl_ids(directory: Path) -> list[str]:
             except (ValueError, KeyError):
                 continue
     return ids
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB tmpfs (so the kernel answers ENOSPC), unmounted at the end; skips unless root."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)

@@ -2,7 +2,7 @@
 
 - ``net``: ``free_port``, ``wait_until``
 - ``process``: ``Service`` (start a process, wait for GET /v1/healthz), ``gateway_process``,
-  ``clean_env``, ``console_script``
+  ``sqlite_gateway``, ``clean_env``, ``console_script``
 - ``receiver``: the one stand-in HTTP receiver (``Receiver``, ``ingest_receiver``)
 - ``postgres``: a throwaway PostgreSQL server (``Postgres``, ``postgres_server``)
 
@@ -10,7 +10,7 @@ Not a product package: installed editable by scripts/bootstrap.sh, never built i
 """
 
 from wafermon_testkit.net import free_port, wait_until
-from wafermon_testkit.process import Service, clean_env, console_script, gateway_process
+from wafermon_testkit.process import Service, clean_env, console_script, gateway_process, sqlite_gateway
 from wafermon_testkit.receiver import Receiver, ingest_receiver
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "free_port",
     "gateway_process",
     "ingest_receiver",
+    "sqlite_gateway",
     "wait_until",
 ]

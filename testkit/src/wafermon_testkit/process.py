@@ -86,6 +86,7 @@ class Service:
             if self.proc.poll() is not None:
                 raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
             if time.monotonic() > deadline:
+                self.stop(5)  # not left running behind a failed test
                 raise AssertionError(
                     f"{self.name} did not answer {self.health_path} in {self.timeout}s:\n{self.log()[-4000:]}"
                 )
@@ -126,4 +127,14 @@ def gateway_process(
     url = f"http://127.0.0.1:{port}"
     argv = [console_script("wafermon-gateway"), "--port", str(port)]
     with Service(argv, url, log, env=env, timeout=timeout, name="the gateway"):
+        yield url
+
+
+@contextmanager
+def sqlite_gateway(workdir: Path, **settings: str) -> Iterator[str]:
+    """The gateway over SQLite in workdir/gw.db (log: workdir/gateway.log), each keyword a
+    WAFERMON_GATEWAY_<NAME> setting (``stream_keepalive_s="1"``); yields its base URL."""
+    env = clean_env(WAFERMON_GATEWAY_SQLITE_PATH=str(workdir / "gw.db"))
+    env |= {"WAFERMON_GATEWAY_" + name.upper(): value for name, value in settings.items()}
+    with gateway_process(workdir / "gateway.log", env) as url:
         yield url

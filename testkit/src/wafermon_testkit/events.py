@@ -1,4 +1,5 @@
-"""Event builders shared by the tests."""
+"""Event builders (wafermon.event/1 dicts) shared by the gateway and alerting tests: one event, or a
+whole job story."""
 
 from __future__ import annotations
 
