@@ -21,19 +21,13 @@ from conftest import free_port
 from test_e2e import Gateway, collect, gateway  # noqa: F401 - the fixture is used by name
 
 from wafermon_testkit import Service, clean_env
+from wafermon_testkit.events import sdk_job_script
 
 pytestmark = pytest.mark.slow
 sdk = pytest.importorskip("wafermon._wafermon", reason="Python SDK core not built")
 pytest.importorskip("wafermon_sidecar", reason="sidecar not installed")
 
-JOB_SCRIPT = """
-import wafermon
-with wafermon.job("batch-e2e", site_id="fab1", metadata={"recipe": "R-9"}) as job:
-    job.progress(0.5)
-    for wafer in ("wafer-1", "wafer-2"):
-        with job.subjob(wafer) as w:
-            w.progress(1.0)
-"""
+JOB_SCRIPT = sdk_job_script("batch-e2e", "R-9")
 
 
 @pytest.fixture
