@@ -5,9 +5,9 @@
 stage_lint_wheels() {
   ruff check scripts/check_lock.py scripts/version.py scripts/tests testkit
   ruff format --check scripts/check_lock.py scripts/version.py scripts/tests testkit
-  mypy --strict testkit/src scripts/version.py
+  mypy --strict testkit/src testkit/tests scripts/version.py
   "$PY" scripts/check_lock.py scripts/requirements.lock
-  "$PY" -m pytest -q -p no:cacheprovider scripts/tests/test_version.py
+  "$PY" -m pytest -q -p no:cacheprovider scripts/tests/test_version.py testkit/tests
 }
 stage_wheels() { "$PY" -m pytest -q -p no:cacheprovider scripts/tests/test_install_from_wheels.py; }
 
