@@ -11,13 +11,12 @@ the target is p95 <= 200 ms for every one.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import uuid
 
 import httpx
-from gateway_query import measure_on_loaded_store, pct, timed_get
+from gateway_query import measure_on_loaded_store, pct, store_arguments, timed_get
 
 TARGET_MS = 200.0
 
@@ -51,11 +50,7 @@ async def measure(url: str, requests: int, jobs: int) -> dict[str, list[float]]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=500_000)
-    parser.add_argument("--events-per-job", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=30, help="rounds over the calls")
-    args = parser.parse_args()
+    args = store_arguments(__doc__, 30, "the calls")
     timings = await measure_on_loaded_store(
         "bench_dashboard", args.jobs, args.events_per_job, lambda url: measure(url, args.requests, args.jobs)
     )

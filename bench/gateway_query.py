@@ -99,6 +99,15 @@ async def measure_on_loaded_store(
             return await measure(url)
 
 
+def store_arguments(doc: str, requests: int, rounds_over: str) -> argparse.Namespace:
+    """--jobs, --events-per-job (the store's size) and --requests (rounds over `rounds_over`)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=500_000)
+    parser.add_argument("--events-per-job", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=requests, help=f"rounds over {rounds_over}")
+    return parser.parse_args()
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -133,11 +142,7 @@ async def measure(url: str, requests: int) -> dict[str, list[float]]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=500_000)
-    parser.add_argument("--events-per-job", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=100, help="rounds over the query mix")
-    args = parser.parse_args()
+    args = store_arguments(__doc__, 100, "the query mix")
     timings = await measure_on_loaded_store(
         "bench_query", args.jobs, args.events_per_job, lambda url: measure(url, args.requests)
     )

@@ -77,10 +77,8 @@ def default_sink(tmp_path: Path) -> Iterator[FileSink]:
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
     """The test kit's receiver keeping the sidecar's ingest contract; ``stop()``/``start()`` keep its port."""
-    r = ingest_receiver(tmp_path / "received.ndjson")
-    r.start()
-    yield r
-    r.stop()
+    with ingest_receiver(tmp_path / "received.ndjson") as r:
+        yield r
 
 
 def sidecar_config(url: str, tmp: Path) -> dict[str, Any]:

@@ -20,10 +20,8 @@ BUILD = Path(os.environ.get("WAFERMON_BUILD_DIR", HERE.parents[2] / "build"))
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    r = ingest_receiver(tmp_path / "received.jsonl")
-    r.start()
-    yield r
-    r.stop()
+    with ingest_receiver(tmp_path / "received.jsonl") as r:
+        yield r
 
 
 @pytest.fixture

@@ -82,13 +82,9 @@ def test_receiver_recovers_while_emitting(receiver: Receiver, emitter: Path, tmp
 
 
 def test_partial_rejection_goes_to_dead_letter_with_reason(emitter: Path, tmp_path: Path) -> None:
-    r = ingest_receiver(tmp_path / "received.jsonl", mode="reject-second")
-    r.start()
-    try:
+    with ingest_receiver(tmp_path / "received.jsonl", mode="reject-second") as r:
         env = client_env(r.url, tmp_path / "spool", batch_size=100, flush_interval=30)  # one batch of 10
         _, stats = run_emitter(emitter, env, "emit", "5", "5")
-    finally:
-        r.stop()
     assert stats["dead_lettered"] == 1 and stats["delivered"] == 9
     dead = [json.loads(line) for line in (tmp_path / "spool" / "dead-letter.jsonl").read_text().splitlines()]
     assert len(dead) == 1
@@ -97,13 +93,9 @@ def test_partial_rejection_goes_to_dead_letter_with_reason(emitter: Path, tmp_pa
 
 
 def test_permanent_refusal_is_not_retried(emitter: Path, tmp_path: Path) -> None:
-    r = ingest_receiver(tmp_path / "received.jsonl", mode="reject")
-    r.start()
-    try:
+    with ingest_receiver(tmp_path / "received.jsonl", mode="reject") as r:
         env = client_env(r.url, tmp_path / "spool")
         _, stats = run_emitter(emitter, env, "emit", "10", "10")
-    finally:
-        r.stop()
     assert stats["dead_lettered"] == 20 and stats["retries"] == 0 and stats["spooled"] == 0
     dead = (tmp_path / "spool" / "dead-letter.jsonl").read_text().splitlines()
     assert len(dead) == 20 and "HTTP 400" in json.loads(dead[0])["reason"]

@@ -23,58 +23,45 @@ def run(emitter: Path, env: dict[str, str], *args: str) -> dict[str, int]:
     return stats
 
 
-def started(tmp_path: Path, max_body: int = MAX_BODY, max_events: int = MAX_EVENTS) -> Receiver:
-    r = ingest_receiver(tmp_path / "received.jsonl", max_body=max_body, max_events=max_events)
-    r.start()
-    return r
+def receiving(tmp_path: Path, max_body: int = MAX_BODY, max_events: int = MAX_EVENTS) -> Receiver:
+    """The receiver with these limits, to start with ``with``."""
+    return ingest_receiver(tmp_path / "received.jsonl", max_body=max_body, max_events=max_events)
 
 
 def test_large_events_go_in_requests_under_the_receivers_body_limit(emitter: Path, tmp_path: Path) -> None:
-    r = started(tmp_path)
-    try:
+    with receiving(tmp_path) as r:
         # 300 jobs with 60 KB metadata in batches of 500: 30 MB per batch by count alone.
         env = client_env(r.url, tmp_path / "spool", batch_size=500, flush_interval=30)
         stats = run(emitter, env, "big", "300", "60000")
         by_id = Counter(e["event_id"] for e in r.events())
-    finally:
-        r.stop()
     assert stats["dead_lettered"] == 0 and stats["delivered"] == 600
     assert len(by_id) == 600
 
 
 def test_a_413_splits_the_batch_until_the_halves_fit(emitter: Path, tmp_path: Path) -> None:
     # The core's byte cap is above this receiver's limit, so only the 413 answers can teach it.
-    r = started(tmp_path, max_body=200_000, max_events=50)
-    env = client_env(r.url, tmp_path / "spool", batch_size=1000, batch_max_bytes=16 * 1024 * 1024, flush_interval=1)
-    try:
+    with receiving(tmp_path, max_body=200_000, max_events=50) as r:
+        env = client_env(r.url, tmp_path / "spool", batch_size=1000, batch_max_bytes=16 * 1024 * 1024, flush_interval=1)
         stats = run(emitter, env, "big", "100", "20000")
         by_id = Counter(e["event_id"] for e in r.events())
-    finally:
-        r.stop()
     assert stats["dead_lettered"] == 0 and stats["delivered"] == 200
     assert len(by_id) == 200
 
 
 def test_too_many_events_for_one_request_are_split_not_dead_lettered(emitter: Path, tmp_path: Path) -> None:
-    r = started(tmp_path, max_events=64)
-    try:
+    with receiving(tmp_path, max_events=64) as r:
         stats = run(
             emitter, client_env(r.url, tmp_path / "spool", batch_size=500, flush_interval=1), "emit", "300", "300"
         )
         by_id = Counter(e["event_id"] for e in r.events())
-    finally:
-        r.stop()
     assert stats["dead_lettered"] == 0 and stats["delivered"] == 600
     assert len(by_id) == 600
 
 
 def test_only_an_event_too_big_for_any_request_is_dead_lettered(emitter: Path, tmp_path: Path) -> None:
-    r = started(tmp_path, max_body=30_000)
-    try:
+    with receiving(tmp_path, max_body=30_000) as r:
         stats = run(emitter, client_env(r.url, tmp_path / "spool", flush_interval=1), "big", "10", "40000", "10")
         kinds = Counter(e["event_kind"] for e in r.events())
-    finally:
-        r.stop()
     dead = [json.loads(line) for line in (tmp_path / "spool" / "dead-letter.jsonl").read_text().splitlines()]
     too_big = [d for d in dead if len(json.dumps(d["event"])) > 30_000]
     assert len(dead) == len(too_big) == stats["dead_lettered"] > 0

@@ -23,8 +23,9 @@ message naming the event) and answers 400 when it rejects every event, as the ga
 An ``ok`` answer is ``{"accepted", "duplicates", "rejected"}``; an event_id seen before counts as a
 duplicate (it is still recorded). Prints ``ready PORT PID`` once listening.
 
-Imported, ``Receiver`` drives it as a child process: ``stop()`` then ``start()`` keep its port and
-its FILE, so a test can take the peer down and bring it back.
+Imported, ``Receiver`` drives it as a child process (also as ``with Receiver(...) as r:``):
+``stop()`` then ``start()`` keep its port and its FILE, so a test can take the peer down and bring
+it back.
 """
 
 from __future__ import annotations
@@ -101,6 +102,13 @@ class Receiver:
             if self.proc.stdout is not None:
                 self.proc.stdout.close()
             self.proc = None
+
+    def __enter__(self) -> Receiver:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def records(self) -> list[dict[str, Any]]:
         """Everything recorded so far: ``{"path", "signature_ok", "raw"}`` dicts, in arrival order."""
