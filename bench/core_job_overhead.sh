@@ -13,7 +13,7 @@ cc -O2 -g bench/core_job_overhead.c $(pkg-config --cflags --libs wafermon) -Wl,-
   -o "$WORK/core_job_overhead"
 
 # The test kit's receiver keeping the sidecar's ingest contract; it prints "ready PORT PID".
-.venv/bin/python -m wafermon_testkit.receiver --port 0 --out "$WORK/received.jsonl" \
+.venv/bin/python -m wafermon_testkit.receiver_server --port 0 --out "$WORK/received.jsonl" \
   --path /v1/ingest/events:batch --ok-status 202 > "$WORK/receiver.out" &
 RECEIVER_PID=$!
 for _ in $(seq 50); do grep -q ready "$WORK/receiver.out" 2>/dev/null && break; sleep 0.1; done
