@@ -12,10 +12,12 @@ export PKG_CONFIG_PATH="$ROOT/build/prefix/lib/pkgconfig"
 cc -O2 -g bench/core_job_overhead.c $(pkg-config --cflags --libs wafermon) -Wl,-rpath,"$ROOT/build/prefix/lib" \
   -o "$WORK/core_job_overhead"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-.venv/bin/python core/tests/integration/receiver.py "$PORT" "$WORK/received.jsonl" > "$WORK/receiver.out" &
+# The test kit's receiver keeping the sidecar's ingest contract; it prints "ready PORT PID".
+.venv/bin/python -m wafermon_testkit.receiver_server --port 0 --out "$WORK/received.jsonl" \
+  --path /v1/ingest/events:batch --ok-status 202 > "$WORK/receiver.out" &
 RECEIVER_PID=$!
 for _ in $(seq 50); do grep -q ready "$WORK/receiver.out" 2>/dev/null && break; sleep 0.1; done
+PORT=$(awk '/^ready/ {print $2}' "$WORK/receiver.out")
 
 N_WALL=${N_WALL:-200000}
 N_CG=${N_CG:-2000}

@@ -11,21 +11,14 @@ the target is p95 <= 200 ms for every one.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import asyncpg
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gateway_common import gateway_process, postgres_server
-from gateway_ingest import fresh_schema
-from gateway_query import load, pct
+from gateway_query import measure_on_loaded_store, pct, store_arguments, timed_get
 
 from wafermon_gateway.store import hourly
 
@@ -54,14 +47,10 @@ async def measure(url: str, requests: int, jobs: int) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {name: [] for name in calls}
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         for path in calls.values():  # warm-up
-            r = await client.get(path)
-            assert r.status_code == 200, (path, r.text)
+            await timed_get(client, path)
         for _ in range(requests):
             for name, path in calls.items():
-                t = time.perf_counter()
-                r = await client.get(path)
-                timings[name].append(time.perf_counter() - t)
-                assert r.status_code == 200, r.text
+                timings[name].append(await timed_get(client, path))
     return timings
 
 
@@ -84,18 +73,14 @@ async def backfill(dsn: str) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=500_000)
-    parser.add_argument("--events-per-job", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=30, help="rounds over the calls")
-    args = parser.parse_args()
-    with postgres_server() as admin:
-        dsn = await fresh_schema(admin, "bench_dashboard")
-        print(f"loading {args.jobs * args.events_per_job:,} events ...", flush=True)
-        await load(dsn, args.jobs, args.events_per_job)
-        await backfill(dsn)
-        with gateway_process(dsn) as url:
-            timings = await measure(url, args.requests, args.jobs)
+    args = store_arguments(__doc__, 30, "the calls")
+    timings = await measure_on_loaded_store(
+        "bench_dashboard",
+        args.jobs,
+        args.events_per_job,
+        lambda url: measure(url, args.requests, args.jobs),
+        after_load=backfill,
+    )
     print(f"dashboard API over HTTP, {args.jobs * args.events_per_job:,} events / {args.jobs:,} jobs in store:")
     worst = 0.0
     for name, values in timings.items():

@@ -1,4 +1,5 @@
-"""Shared by the gateway benchmarks: a throwaway PostgreSQL server and a gateway process.
+"""Shared by the gateway benchmarks: a throwaway PostgreSQL server and a gateway process (both the
+test kit's, wafermon_testkit), and a fresh database.
 
 Not part of the test suite; run the benchmarks by hand (see docs/gateway.md, "Benchmarks").
 Set WAFERMON_BENCH_DATABASE_URL to use an existing server (databases are created in it) instead.
@@ -8,26 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
-import httpx
 
-PG_BINDIR = Path(os.environ.get("WAFERMON_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from wafermon_testkit import clean_env
+from wafermon_testkit import gateway_process as testkit_gateway
+from wafermon_testkit.postgres import postgres_server as testkit_postgres
 
 
 @contextlib.contextmanager
@@ -37,23 +28,8 @@ def postgres_server() -> Iterator[str]:
     if given:
         yield given
         return
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    base = Path(tempfile.mkdtemp(prefix="wafermon-bench-pg-"))
-    base.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-    data, port = base / "data", free_port()
-    subprocess.run([*as_pg, str(PG_BINDIR / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                    "-E", "UTF8", "--locale=C"], check=True, capture_output=True)  # fmt: skip
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c shared_buffers=512MB -c max_wal_size=4GB"
-    subprocess.run([*as_pg, str(PG_BINDIR / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w",
-                    "-o", options, "start"], check=True, capture_output=True)  # fmt: skip
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_pg, str(PG_BINDIR / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-                       capture_output=True)  # fmt: skip
-        shutil.rmtree(base, ignore_errors=True)
+    with testkit_postgres("-c shared_buffers=512MB -c max_wal_size=4GB") as dsn:
+        yield dsn
 
 
 async def create_database(admin_dsn: str, prefix: str) -> str:
@@ -68,25 +44,10 @@ async def create_database(admin_dsn: str, prefix: str) -> str:
 
 @contextlib.contextmanager
 def gateway_process(dsn: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-    env |= {"WAFERMON_DATABASE_URL": dsn, "WAFERMON_GATEWAY_LOG_LEVEL": "warning"} | (extra_env or {})
-    exe = Path(sys.executable).with_name("wafermon-gateway")
-    proc = subprocess.Popen([str(exe), "--port", str(port)], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/v1/healthz", timeout=2).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gateway did not start")
-            time.sleep(0.2)
+    """The gateway on `dsn` (log level warning, its log in a temporary file); yields its base URL."""
+    env = clean_env(WAFERMON_DATABASE_URL=dsn, WAFERMON_GATEWAY_LOG_LEVEL="warning") | (extra_env or {})
+    with (
+        tempfile.TemporaryDirectory(prefix="wafermon-bench-gw-") as tmp,
+        testkit_gateway(Path(tmp) / "log", env) as url,
+    ):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()

@@ -17,18 +17,14 @@ import argparse
 import asyncio
 import contextlib
 import random
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import orjson
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway_common import create_database, gateway_process, postgres_server
 
 from wafermon_gateway.settings import Settings

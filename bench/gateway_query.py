@@ -14,15 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway_common import gateway_process, postgres_server
 from gateway_ingest import fresh_schema
 
@@ -80,6 +77,43 @@ async def load(dsn: str, jobs: int, per_job: int) -> None:
         await conn.close()
 
 
+async def timed_get(client: httpx.AsyncClient, path: str) -> float:
+    """Seconds one GET of path takes; asserts a 200."""
+    t = time.perf_counter()
+    r = await client.get(path)
+    elapsed = time.perf_counter() - t
+    assert r.status_code == 200, (path, r.text)
+    return elapsed
+
+
+async def measure_on_loaded_store(
+    prefix: str,
+    jobs: int,
+    per_job: int,
+    measure: Callable[[str], Awaitable[dict[str, list[float]]]],
+    after_load: Callable[[str], Awaitable[None]] | None = None,
+) -> dict[str, list[float]]:
+    """Loads jobs x per_job events into a fresh database on a private server, runs after_load(dsn)
+    when given, starts the gateway on it and returns measure(gateway URL)."""
+    with postgres_server() as admin:
+        dsn = await fresh_schema(admin, prefix)
+        print(f"loading {jobs * per_job:,} events ...", flush=True)
+        await load(dsn, jobs, per_job)
+        if after_load is not None:
+            await after_load(dsn)
+        with gateway_process(dsn) as url:
+            return await measure(url)
+
+
+def store_arguments(doc: str, requests: int, rounds_over: str) -> argparse.Namespace:
+    """--jobs, --events-per-job (the store's size) and --requests (rounds over `rounds_over`)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=500_000)
+    parser.add_argument("--events-per-job", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=requests, help=f"rounds over {rounds_over}")
+    return parser.parse_args()
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -103,10 +137,7 @@ async def measure(url: str, requests: int) -> dict[str, list[float]]:
             await client.get(path)
         for _ in range(requests):
             for name, path in queries.items():
-                t = time.perf_counter()
-                r = await client.get(path)
-                timings[name].append(time.perf_counter() - t)
-                assert r.status_code == 200, r.text
+                timings[name].append(await timed_get(client, path))
             cursor = (await client.get("/v1/jobs?site_id=fab1&limit=50")).json()["next_cursor"]
             for _page in range(4):
                 t = time.perf_counter()
@@ -117,17 +148,10 @@ async def measure(url: str, requests: int) -> dict[str, list[float]]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=500_000)
-    parser.add_argument("--events-per-job", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=100, help="rounds over the query mix")
-    args = parser.parse_args()
-    with postgres_server() as admin:
-        dsn = await fresh_schema(admin, "bench_query")
-        print(f"loading {args.jobs * args.events_per_job:,} events ...", flush=True)
-        await load(dsn, args.jobs, args.events_per_job)
-        with gateway_process(dsn) as url:
-            timings = await measure(url, args.requests)
+    args = store_arguments(__doc__, 100, "the query mix")
+    timings = await measure_on_loaded_store(
+        "bench_query", args.jobs, args.events_per_job, lambda url: measure(url, args.requests)
+    )
     everything = [t for values in timings.values() for t in values]
     print(f"GET /v1/jobs over HTTP, {args.jobs * args.events_per_job:,} events / {args.jobs:,} jobs in store:")
     for name, values in timings.items():

@@ -73,9 +73,11 @@ from typing import Any
 import asyncpg
 import httpx
 
+from wafermon_testkit import free_port
+from wafermon_testkit import postgres as testkit_postgres
+from wafermon_testkit import process as testkit_process
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from gateway_common import PG_BINDIR, free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 Key = tuple[str, int]  # (entity_id, seq)
@@ -93,41 +95,22 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interva
         time.sleep(interval)
 
 
-def answers(url: str) -> bool:
-    """True when a process answers HTTP at url (any status: a gateway without its store says 503)."""
-    try:
-        httpx.get(url, timeout=2)
-        return True
-    except httpx.TransportError:
-        return False
-
-
-class Service:
-    """A server process restarted on the same port: kill -9, stop, start."""
+class Service(testkit_process.Service):
+    """The test kit's service process, restarted on the same port by the chaos: kill -9, freeze, stop,
+    start. Any HTTP answer counts as up (a gateway without its store says 503)."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int, log_path: Path) -> None:
-        self.name, self.argv, self.env, self.port, self.log_path = name, argv, env, port, log_path
-        self.proc: subprocess.Popen[bytes] | None = None
+        url = f"http://127.0.0.1:{port}"
+        super().__init__(argv, url, log_path, env=env, ready=lambda status: True, timeout=90, name=name)
+        self.port = port
         self.starts = 0
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 90) -> None:
+    def start(self) -> Service:
         with open(self.log_path, "ab") as out:
             out.write(f"---- start {self.starts} at {time.strftime('%H:%M:%S')}\n".encode())
-            out.flush()
-            self.proc = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         self.starts += 1
-
-        def up() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
-            return answers(self.url + "/v1/healthz")
-
-        wait_until(up, timeout, f"{self.name} to answer")
+        super().start()
+        return self
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -141,60 +124,13 @@ class Service:
             time.sleep(seconds)
             self.proc.send_signal(signal.SIGCONT)
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
-
-class Postgres:
-    """A private PostgreSQL server (initdb in a temporary directory; as root it runs as `postgres`)."""
+class Postgres(testkit_postgres.Postgres):
+    """The test kit's private PostgreSQL server, which the chaos thread restarts (immediate or fast)."""
 
     def __init__(self, base: Path) -> None:
-        self.as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        self.base = base
-        base.parent.chmod(0o755)  # the postgres user must reach it
-        base.mkdir()
-        base.chmod(0o755)
-        if os.geteuid() == 0:
-            shutil.chown(base, "postgres", "postgres")
-        self.data, self.port = base / "data", free_port()
-        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        super().__init__(base, "-c max_connections=100")
         self.restarts: list[str] = []
-
-    def _run(self, *argv: str) -> None:
-        done = subprocess.run([*self.as_pg, *argv], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{Path(argv[0]).name} failed: {done.stdout}{done.stderr}")
-
-    def _ctl(self, *args: str) -> None:
-        self._run(str(PG_BINDIR / "pg_ctl"), "-D", str(self.data), *args)
-
-    def init(self) -> None:
-        self._run(
-            str(PG_BINDIR / "initdb"),
-            "-D",
-            str(self.data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        )
-        self.start()
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=100"
-        self._ctl("-l", str(self.base / "log"), "-w", "-o", options, "start")
-
-    def stop(self, mode: str) -> None:
-        self._ctl("-m", mode, "-w", "stop")
 
     def restart(self, mode: str, down_s: float) -> None:
         self.stop(mode)

@@ -16,7 +16,7 @@ def canonicalize_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-OWN = {"wafermon", "wafermon-sidecar", "wafermon-gateway", "wafermon-schema"}
+OWN = {"wafermon", "wafermon-sidecar", "wafermon-gateway", "wafermon-schema", "wafermon-testkit"}
 
 
 def read_lock(path: str) -> dict[str, str]:

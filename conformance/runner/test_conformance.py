@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,7 @@ from expected import DEFAULT_SITE, compare, expected_entities
 from testees import ROOT, TESTEES
 
 from wafermon_schema.validate import check_batch
-
-# The core's integration tests own the receiver (script and process wrapper); the runner reuses it.
-sys.path.insert(0, str(ROOT / "core" / "tests" / "integration"))
-from receiver import Receiver, free_port
+from wafermon_testkit import ingest_receiver
 
 SCENARIOS = sorted((ROOT / "conformance" / "scenarios").glob("*.json"))
 LANGS = os.environ.get("WAFERMON_CONFORMANCE_LANGS", "c,python,java,r,perl").split(",")
@@ -34,7 +30,7 @@ def known_failures(lang: str) -> set[str]:
 
 def run_scenario(lang: str, scenario: dict[str, Any], path: Path, tmp: Path) -> tuple[list[dict[str, Any]], bytes]:
     """Runs the testee; returns its per-step results and the raw NDJSON the receiver got."""
-    receiver = Receiver(free_port(), tmp / "received.jsonl")
+    receiver = ingest_receiver(tmp / "received.jsonl")
     down_first = scenario.get("receiver") == "down_then_up"
     if not down_first:
         receiver.start()
@@ -68,7 +64,7 @@ def run_scenario(lang: str, scenario: dict[str, Any], path: Path, tmp: Path) -> 
             proc.kill()
         receiver.stop()
     assert code == 0, f"{lang} testee exited {code}: {stderr[-2000:]}"
-    body = receiver.out.read_bytes() if receiver.out.exists() else b""
+    body = receiver.ndjson()
     return results, body
 
 

@@ -7,12 +7,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import signal
-import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,34 +20,9 @@ import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-EXE = Path(sys.executable).with_name("wafermon-gateway")
+from wafermon_testkit import Service, clean_env, console_script, free_port, wait_until
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
-def terminate(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL after 15 s."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+__all__ = ["wait_until"]  # the test kit's, for the test module
 
 
 class HttpReceiver:
@@ -150,31 +122,20 @@ class Alertmanager:
         config.write_text("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n")
         storage = workdir / "am-data"
         storage.mkdir()
-        self.log = (workdir / "alertmanager.log").open("wb")
-        self.proc = subprocess.Popen(
-            ["prometheus-alertmanager", f"--config.file={config}", f"--storage.path={storage}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        wait_until(self._ready, 30, "alertmanager to start")
+        argv = ["prometheus-alertmanager", f"--config.file={config}", f"--storage.path={storage}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="]  # fmt: skip
+        self.service = Service(argv, self.url, workdir / "alertmanager.log", health_path="/-/ready", timeout=30)
+        self.service.start()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _ready(self) -> bool:
-        try:
-            return httpx.get(self.url + "/-/ready", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
     def alerts(self, **params: str) -> list[dict[str, Any]]:
         return list(httpx.get(self.url + "/api/v2/alerts", params=params, timeout=5).json())
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.log.close()
+        self.service.stop(10)
 
 
 class GatewayProcess:
@@ -185,37 +146,24 @@ class GatewayProcess:
         self.port = free_port()
         self.config_file = workdir / "gateway.json"
         self.config_file.write_text(json.dumps({"sqlite_path": str(workdir / "gw.db"), **config}))
-        self.proc: subprocess.Popen[bytes] | None = None
+        argv = [console_script("wafermon-gateway"), "--config", str(self.config_file), "--port", str(self.port)]
+        self.service = Service(argv, self.url, workdir / "gateway.log", env=clean_env(), timeout=30, name="the gateway")
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> GatewayProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-        log = (self.workdir / "gateway.log").open("ab")
-        self.proc = subprocess.Popen([str(EXE), "--config", str(self.config_file), "--port", str(self.port)],
-                                     env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-        log.close()
-
-        def up() -> bool:
-            assert self.proc is not None and self.proc.poll() is None, (self.workdir / "gateway.log").read_text()
-            try:
-                return httpx.get(self.url + "/v1/healthz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(up, 30, "the gateway to start")
+        self.service.start()
         return self
 
     def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        assert self.service.proc is not None
+        self.service.proc.send_signal(signal.SIGKILL)
+        self.service.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            terminate(self.proc)
+        self.service.stop(15)
 
     def ingest(self, events: list[dict[str, Any]]) -> None:
         r = httpx.post(self.url + "/v1/ingest/managed", json={"events": events}, timeout=10)
@@ -243,22 +191,13 @@ class SidecarProcess:
             f'backends:\n  - {{type: managed_api, name: gateway, config: {{url: "{gateway_url}"{beat}}}}}\n'
             + extra_backends
         )
+        argv = [console_script("wafermon-sidecar"), "--config", str(self.config)]
+        self.service = Service(argv, self.url, workdir / "sidecar.log", env=clean_env(), timeout=30, name="the sidecar")
         self.start()
 
     def start(self) -> SidecarProcess:
-        self.log = (self.workdir / "sidecar.log").open("ab")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-        self.proc = subprocess.Popen([str(EXE.with_name("wafermon-sidecar")), "--config", str(self.config)], env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
-
-        def up() -> bool:
-            assert self.proc.poll() is None, (self.workdir / "sidecar.log").read_text()
-            try:
-                return httpx.get(self.url + "/v1/healthz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(up, 30, "the sidecar to start")
+        """Starts it (again, after kill9 or stop) and waits until it answers /v1/healthz."""
+        self.service.start()
         return self
 
     @property
@@ -266,11 +205,9 @@ class SidecarProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-        self.log.close()
+        assert self.service.proc is not None
+        self.service.proc.send_signal(signal.SIGKILL)
+        self.service.proc.wait()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            terminate(self.proc)
-        self.log.close()
+        self.service.stop(15)

@@ -16,9 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import job_story
 from peers import (
-    EXE,
     Alertmanager,
     GatewayProcess,
     HttpReceiver,
@@ -27,6 +25,9 @@ from peers import (
     SmtpServer,
     wait_until,
 )
+
+from wafermon_testkit import console_script
+from wafermon_testkit.events import job_story
 
 SECRET = "hook-secret-0123"
 FAST = {"group_wait_s": 0.2, "evaluate_interval_s": 1, "backoff_initial_s": 0.2, "backoff_max_s": 1.0,
@@ -200,7 +201,7 @@ def test_real_sdk_job_through_the_sidecar_alerts_within_2s(workdir: Path, hook: 
         env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
         env |= {"WAFERMON_SIDECAR_URL": sidecar.url, "WAFERMON_SPOOL_DIR": str(workdir / "client-spool"),
                 "WAFERMON_APP_NAME": "nightly-etl", "WAFERMON_APP_VERSION": "1.0"}  # fmt: skip
-        done = subprocess.run([str(EXE.with_name("wafermon")), "run", "--site", "fab1", "--key", "etl-2026-12-01",
+        done = subprocess.run([console_script("wafermon"), "run", "--site", "fab1", "--key", "etl-2026-12-01",
                                "--", "sh", "-c", "exit 3"], env=env, capture_output=True, timeout=60)  # fmt: skip
         ended = time.monotonic()
         assert done.returncode == 3, done.stderr.decode()

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from helpers import job_story
 from peers import GatewayProcess, HttpReceiver, SidecarProcess, wait_until
+
+from wafermon_testkit.events import job_story
 
 HEARTBEAT_S = 1.0
 FAST = {"group_wait_s": 0.2, "evaluate_interval_s": 1, "backoff_initial_s": 0.2, "backoff_max_s": 1.0}

@@ -11,28 +11,25 @@ from typing import Any
 
 import asyncpg
 import pytest
-from helpers import job_story
 from peers import GatewayProcess, HttpReceiver, wait_until
-from pgcluster import PgCluster
+
+from wafermon_testkit.events import job_story
+from wafermon_testkit.postgres import FAST, postgres_server
 
 SECRET = "hook-secret-0123"
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    cluster = PgCluster()
-    try:
-        cluster.start()
+    with postgres_server(f"{FAST} -c max_connections=300", stop_mode="immediate") as dsn:
 
         async def create() -> None:
-            conn = await asyncpg.connect(cluster.dsn)
+            conn = await asyncpg.connect(dsn)
             await conn.execute("CREATE DATABASE gw")
             await conn.close()
 
         asyncio.run(create())
-        yield cluster.dsn.rsplit("/", 1)[0] + "/gw"
-    finally:
-        cluster.remove()
+        yield dsn.rsplit("/", 1)[0] + "/gw"
 
 
 def _gateway(workdir: Path, dsn: str, hook: HttpReceiver) -> GatewayProcess:

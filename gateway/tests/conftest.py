@@ -11,34 +11,31 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from pgcluster import PgCluster
-from pgcluster import free_port as free_port  # re-exported: tests import it from conftest
 
 from wafermon_gateway.app import create_app
 from wafermon_gateway.settings import Settings, load_settings
 from wafermon_gateway.store import Store, make_store
+from wafermon_testkit import free_port
+from wafermon_testkit.postgres import FAST, Postgres, postgres_server
+
+__all__ = ["free_port"]  # the test kit's, for the test modules
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """One PostgreSQL server for the session; always stopped at the end."""
-    cluster = PgCluster()
-    try:
-        cluster.start()
-        yield cluster.dsn
-    finally:
-        cluster.remove()
+    """A private PostgreSQL server for the session (test kit: initdb in a temp dir, a free port)."""
+    with postgres_server(f"{FAST} -c max_connections=300", stop_mode="immediate") as dsn:
+        yield dsn
 
 
 @pytest.fixture
-def pg_cluster() -> Iterator[PgCluster]:
-    """A PostgreSQL server of the test's own, for tests that stop and restart it."""
-    cluster = PgCluster()
+def pg_cluster(tmp_path: Path) -> Iterator[Postgres]:
+    """A PostgreSQL server of the test's own, for tests that stop and restart it (test kit)."""
+    server = Postgres(tmp_path / "pg", f"{FAST} -c max_connections=300")
     try:
-        cluster.start()
-        yield cluster
+        yield server.init()
     finally:
-        cluster.remove()
+        server.destroy("immediate")
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from helpers import event, job_story, new_id
+
+from wafermon_testkit.events import event, job_story, new_id
 
 ADMIN = {"Authorization": "Bearer admin-key-0123456789"}
 READ = {"Authorization": "Bearer read-key-01234567890"}

@@ -14,10 +14,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from conftest import PgCluster, free_port
 
 from wafermon_gateway.alerting.direct import DirectMessage, DirectQueue
 from wafermon_gateway.alerting.notifiers.base import Message
+from wafermon_testkit import free_port
+from wafermon_testkit.postgres import Postgres
 
 ADMIN = {"Authorization": "Bearer admin-key-0123456789"}
 KEYS = [{"name": "ops", "key": "admin-key-0123456789", "scopes": ["admin"]}]
@@ -79,7 +80,7 @@ async def test_store_unreachable_fires_directly_and_is_recorded_when_back(
 
 
 async def test_store_unreachable_message_waits_for_the_notifier_and_is_persisted_when_the_store_is_back(
-    make_client: Callable[..., Awaitable[httpx.AsyncClient]], pg_cluster: PgCluster, backend: str
+    make_client: Callable[..., Awaitable[httpx.AsyncClient]], pg_cluster: Postgres, backend: str
 ) -> None:
     """A real PostgreSQL server stopped and restarted (pg_ctl) while the notifier is down too: the firing
     message is kept in memory and retried, then persisted in the outbox when the store is back, and
@@ -123,7 +124,7 @@ async def test_store_unreachable_message_waits_for_the_notifier_and_is_persisted
 
 
 async def test_store_unreachable_message_retried_while_the_store_is_down(
-    make_client: Callable[..., Awaitable[httpx.AsyncClient]], pg_cluster: PgCluster, backend: str
+    make_client: Callable[..., Awaitable[httpx.AsyncClient]], pg_cluster: Postgres, backend: str
 ) -> None:
     """The notifier comes back before the store: the queued message is delivered by a retry, once, and
     only the resolved message goes through the outbox later."""

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from helpers import event, job_story, new_id
+
+from wafermon_testkit.events import event, job_story, new_id
 
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 INGEST = "/v1/ingest/managed"

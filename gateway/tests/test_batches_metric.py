@@ -10,8 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import job_story
-from process import sqlite_gateway
+
+from wafermon_testkit import sqlite_gateway
+from wafermon_testkit.events import job_story
 
 pytestmark = pytest.mark.slow
 INGEST = "/v1/ingest/managed"

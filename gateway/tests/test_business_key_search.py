@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import orjson
 import pytest
-from helpers import job_story
+
+from wafermon_testkit.events import job_story
 
 KEYS = ("LOT-100%", "lot-100x", "lot_2", "lot-2", "lotX2", "wafer\\9", "other")
 

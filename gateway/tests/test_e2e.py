@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -19,10 +17,12 @@ import httpx
 import orjson
 import pytest
 from conftest import free_port
-from helpers import job_story
+
+from wafermon_testkit import Service, clean_env, console_script
+from wafermon_testkit.events import job_story
 
 pytestmark = pytest.mark.slow
-EXE = Path(sys.executable).with_name("wafermon-gateway")
+EXE = console_script("wafermon-gateway")
 
 
 class Gateway:
@@ -46,35 +46,18 @@ class Gateway:
 def gateway(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Gateway]:
     dsn = request.getfixturevalue("pg_database") if backend == "postgres" else ""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-    env |= {"WAFERMON_GATEWAY_SQLITE_PATH": str(tmp_path / "gw.db"), "WAFERMON_GATEWAY_STREAM_KEEPALIVE_S": "1"}
+    env = clean_env(WAFERMON_GATEWAY_SQLITE_PATH=str(tmp_path / "gw.db"), WAFERMON_GATEWAY_STREAM_KEEPALIVE_S="1")
     if dsn:
         env["WAFERMON_DATABASE_URL"] = dsn
-    log = (tmp_path / "gateway.log").open("wb")
-    proc = subprocess.Popen([str(EXE), "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    service = Service([EXE, "--port", str(port)], url, tmp_path / "gateway.log", env=env, name="the gateway").start()
+    assert service.proc is not None
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/v1/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gateway did not start: {(tmp_path / 'gateway.log').read_text()}")
-            time.sleep(0.1)
-        yield Gateway(proc, url, dsn, tmp_path / "gw.db")
+        yield Gateway(service.proc, url, dsn, tmp_path / "gw.db")
     finally:
-        proc.terminate()
-        try:
-            code = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-        log.close()
+        code = service.stop(15)
     # uvicorn re-raises SIGTERM after a clean shutdown, so -15 is a normal exit here.
-    text = (tmp_path / "gateway.log").read_text()
+    text = service.log()
     assert code in (0, -15) and "Application shutdown complete" in text and "Traceback" not in text, text
 
 
@@ -181,30 +164,24 @@ async def test_stream_rejects_bad_filters_and_sql(gateway: Gateway) -> None:
 
 
 def test_non_loopback_without_keys_refuses_to_start(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-    env["WAFERMON_GATEWAY_SQLITE_PATH"] = str(tmp_path / "x.db")
-    done = subprocess.run([str(EXE), "--host", "0.0.0.0", "--port", str(free_port())], env=env,
+    env = clean_env(WAFERMON_GATEWAY_SQLITE_PATH=str(tmp_path / "x.db"))
+    done = subprocess.run([EXE, "--host", "0.0.0.0", "--port", str(free_port())], env=env,
                           capture_output=True, timeout=30)  # fmt: skip
     assert done.returncode == 2
     assert b"refusing to listen on 0.0.0.0 without API keys" in done.stderr
-    done = subprocess.run([str(EXE), "--config", str(tmp_path / "missing.toml")], env=env, capture_output=True,
+    done = subprocess.run([EXE, "--config", str(tmp_path / "missing.toml")], env=env, capture_output=True,
                           timeout=30)  # fmt: skip
     assert done.returncode == 2 and b"cannot read config file" in done.stderr
 
 
 async def test_sigterm_with_open_stream_exits_promptly(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-    env["WAFERMON_GATEWAY_SQLITE_PATH"] = str(tmp_path / "s.db")
+    env = clean_env(WAFERMON_GATEWAY_SQLITE_PATH=str(tmp_path / "s.db"))
     port = free_port()
-    proc = subprocess.Popen([str(EXE), "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    service = Service([EXE, "--port", str(port)], url, tmp_path / "gateway.log", env=env, name="the gateway").start()
+    proc = service.proc
+    assert proc is not None
     try:
-        for _ in range(300):
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/v1/healthz", timeout=1).status_code == 200:
-                    break
-            await asyncio.sleep(0.1)
         stream = asyncio.create_task(collect(url + "/v1/stream", want=1, timeout=60))
         await asyncio.sleep(0.5)
         started = time.monotonic()

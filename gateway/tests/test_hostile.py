@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from helpers import job_story
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wafermon_gateway.app import create_app
 from wafermon_gateway.settings import Settings
+from wafermon_testkit.events import job_story
 
 PAYLOADS = [
     "'; DROP TABLE jobs; --",

@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from helpers import event, new_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_store import ingest
@@ -27,6 +26,7 @@ from wafermon_gateway.store import Store, make_store
 from wafermon_gateway.store.hourly import TABLES, Deltas, floor_hour, from_scratch, hist_quantile
 from wafermon_gateway.store.postgres import PostgresStore, _normalise
 from wafermon_gateway.store.stats import Scope, _overview_jobs, history, overview
+from wafermon_testkit.events import event, new_id
 
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 

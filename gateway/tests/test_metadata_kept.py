@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
-from helpers import event, new_id
 from test_reducer import facts
 
 from wafermon_gateway.reducer import fold
+from wafermon_testkit.events import event, new_id
 
 TREE = {"recipe": "etch-7", "tool": {"id": "ETCH-03", "chamber": [1, 2]}, "wafermon.heartbeat_s": 5}
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import event, new_id
+
+from wafermon_testkit.events import event, new_id
 
 ADMIN = {"Authorization": "Bearer admin-key-0123456789"}
 KEYS = [{"name": "ops", "key": "admin-key-0123456789", "scopes": ["admin"]}]

@@ -7,12 +7,10 @@ SDK's compiled core or the sidecar is not available, so the gateway stage does n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,18 +20,14 @@ import pytest
 from conftest import free_port
 from test_e2e import Gateway, collect, gateway  # noqa: F401 - the fixture is used by name
 
+from wafermon_testkit import Service, clean_env
+from wafermon_testkit.events import sdk_job_script
+
 pytestmark = pytest.mark.slow
 sdk = pytest.importorskip("wafermon._wafermon", reason="Python SDK core not built")
 pytest.importorskip("wafermon_sidecar", reason="sidecar not installed")
 
-JOB_SCRIPT = """
-import wafermon
-with wafermon.job("batch-e2e", site_id="fab1", metadata={"recipe": "R-9"}) as job:
-    job.progress(0.5)
-    for wafer in ("wafer-1", "wafer-2"):
-        with job.subjob(wafer) as w:
-            w.progress(1.0)
-"""
+JOB_SCRIPT = sdk_job_script("batch-e2e", "R-9")
 
 
 @pytest.fixture
@@ -45,31 +39,11 @@ def sidecar(gateway: Gateway, tmp_path: Path) -> Iterator[str]:  # noqa: F811
         "backends": [{"type": "managed_api", "name": "gateway", "config": {"url": gateway.url}}],
     }
     (tmp_path / "sidecar.json").write_text(json.dumps(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-    log = (tmp_path / "sidecar.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "wafermon_sidecar", "--config", str(tmp_path / "sidecar.json")],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    argv = [sys.executable, "-m", "wafermon_sidecar", "--config", str(tmp_path / "sidecar.json")]
     url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/v1/healthz", timeout=1).status_code < 500:
-                    break
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("sidecar did not start")
-        if proc.poll() is not None:
-            pytest.fail(f"sidecar exited: {(tmp_path / 'sidecar.log').read_text()}")
+    log = tmp_path / "sidecar.log"
+    with Service(argv, url, log, env=clean_env(), ready=lambda status: status < 500, timeout=30, name="the sidecar"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 async def test_sdk_to_sidecar_to_gateway(gateway: Gateway, sidecar: str, tmp_path: Path) -> None:  # noqa: F811

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from helpers import event, new_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wafermon_gateway.reducer import EntityState, Facts, facts_from_event, fold, heartbeat_from_metadata, reduce
 from wafermon_schema import Event
+from wafermon_testkit.events import event, new_id
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import httpx
-from helpers import job_story
+
+from wafermon_testkit.events import job_story
 
 
 async def test_ingest_and_list(client: httpx.AsyncClient) -> None:

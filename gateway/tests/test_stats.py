@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 import pytest
-from helpers import job_story
+
+from wafermon_testkit.events import job_story
 
 INGEST = "/v1/ingest/managed"
 

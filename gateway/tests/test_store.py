@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from helpers import event, job_story, new_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_reducer import shuffled_with_duplicates
@@ -27,6 +26,7 @@ from wafermon_gateway.store import Store, make_store
 from wafermon_gateway.store.base import entity_view, state_record
 from wafermon_gateway.store.migrations import POSTGRES, SQLITE
 from wafermon_gateway.store.postgres import PostgresStore
+from wafermon_testkit.events import event, job_story, new_id
 
 StoreFactory = Callable[..., Awaitable[Store]]
 

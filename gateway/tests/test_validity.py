@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from helpers import event, job_story, new_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +22,7 @@ from wafermon_gateway.liveness import NEVER, deadline
 from wafermon_gateway.reducer import EntityState
 from wafermon_gateway.settings import Settings
 from wafermon_schema import MAX_HEARTBEAT_S, Accepted, check_event
+from wafermon_testkit.events import event, job_story, new_id
 
 INGEST = "/v1/ingest/managed"
 HEARTBEAT = "metadata.wafermon.heartbeat_s"

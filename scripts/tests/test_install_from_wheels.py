@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,32 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from wafermon_testkit import Service, free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "scripts" / "requirements.lock"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(*cmd: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
     assert result.returncode == 0, f"{cmd} failed:\n{result.stdout}\n{result.stderr}"
     return result  # type: ignore[no-any-return]
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"{url}: the process exited:\n{log.read_text()}"
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer in 60 s:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -72,55 +55,31 @@ def test_installed_packages_are_the_wheels_not_the_work_tree(venv: Path) -> None
     )
     for path in where.stdout.split():
         assert path.startswith(str(venv)), f"imported from outside the venv: {path}"
-    assert "0.1.0" in run(venv / "bin" / "wafermon-sidecar", "--version").stdout
+    assert (ROOT / "VERSION").read_text().strip() in run(venv / "bin" / "wafermon-sidecar", "--version").stdout
 
 
 @pytest.fixture
 def stack(venv: Path, tmp_path: Path) -> Iterator[str]:
     """The installed gateway (SQLite) and sidecar on free ports; yields the sidecar's URL and the gateway's."""
     gw_port, sc_port = free_port(), free_port()
-    procs: list[subprocess.Popen[bytes]] = []
-    gw_log, sc_log = tmp_path / "gateway.log", tmp_path / "sidecar.log"
-    env = {**os.environ, "WAFERMON_GATEWAY_SQLITE_PATH": str(tmp_path / "gw.db")}
-    with open(gw_log, "wb") as out:
-        procs.append(
-            subprocess.Popen(
-                [venv / "bin" / "wafermon-gateway", "--port", str(gw_port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        )
+    gw_url, sc_url = f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{sc_port}"
     config = tmp_path / "sidecar.json"
     config.write_text(
         json.dumps(
             {
                 "ingest": {"host": "127.0.0.1", "port": sc_port},
                 "spool": {"path": str(tmp_path / "spool")},
-                "backends": [
-                    {"type": "managed_api", "name": "gateway", "config": {"url": f"http://127.0.0.1:{gw_port}"}}
-                ],
+                "backends": [{"type": "managed_api", "name": "gateway", "config": {"url": gw_url}}],
             }
         )
     )
-    with open(sc_log, "wb") as out:
-        procs.append(
-            subprocess.Popen(
-                [venv / "bin" / "wafermon-sidecar", "--config", config], stdout=out, stderr=subprocess.STDOUT
-            )
-        )
-    try:
-        wait_http(f"http://127.0.0.1:{gw_port}/v1/healthz", procs[0], gw_log)
-        wait_http(f"http://127.0.0.1:{sc_port}/v1/healthz", procs[1], sc_log)
-        yield f"http://127.0.0.1:{sc_port} http://127.0.0.1:{gw_port}"
-    finally:
-        for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    gw_env = {**os.environ, "WAFERMON_GATEWAY_SQLITE_PATH": str(tmp_path / "gw.db")}
+    gw_argv: list[str | Path] = [venv / "bin" / "wafermon-gateway", "--port", str(gw_port)]
+    with (
+        Service(gw_argv, gw_url, tmp_path / "gateway.log", env=gw_env, name="the installed gateway"),
+        Service([venv / "bin" / "wafermon-sidecar", "--config", config], sc_url, tmp_path / "sidecar.log"),
+    ):
+        yield f"{sc_url} {gw_url}"
 
 
 def test_a_job_from_the_installed_sdk_reaches_the_installed_gateway(venv: Path, stack: str, tmp_path: Path) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import wafermon
+from wafermon_testkit import Receiver, ingest_receiver
+
+__all__ = ["Receiver", "ingest_receiver"]  # the test kit's, for the test modules
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -74,61 +74,11 @@ def default_sink(tmp_path: Path) -> Iterator[FileSink]:
     wafermon.shutdown(5)
 
 
-class Receiver:
-    """A receiver.py process; ``stop()``/``start()`` keep the same port."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.port = 0
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        args = [sys.executable, str(HERE / "receiver.py"), str(self.out)]
-        if self.port:
-            args.append(str(self.port))
-        deadline = time.monotonic() + 10
-        while True:
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-            assert self.proc.stdout is not None
-            line = self.proc.stdout.readline()
-            if line.strip():
-                self.port = int(line)
-                return
-            self.proc.wait()  # port not free yet after a restart: try again
-            if time.monotonic() > deadline:
-                raise RuntimeError("receiver did not start")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def events(self) -> list[Event]:
-        if not self.out.exists():
-            return []
-        return [json.loads(line) for line in self.out.read_text().split("\n") if line]
-
-    def wait_for(self, predicate: Callable[[list[Event]], bool], timeout: float = 30) -> list[Event]:
-        deadline = time.monotonic() + timeout
-        while True:
-            events = self.events()
-            if predicate(events) or time.monotonic() > deadline:
-                return events
-            time.sleep(0.05)
-
-
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    r = Receiver(tmp_path / "received.ndjson")
-    r.start()
-    yield r
-    r.stop()
+    """The test kit's receiver keeping the sidecar's ingest contract; ``stop()``/``start()`` keep its port."""
+    with ingest_receiver(tmp_path / "received.ndjson") as r:
+        yield r
 
 
 def sidecar_config(url: str, tmp: Path) -> dict[str, Any]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +15,9 @@ from typing import Any
 
 import pytest
 
+from wafermon_testkit import free_port, sqlite_gateway
+
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _event(kind: str, eid: str, seq: int, when: datetime, key: str, **extra: Any) -> dict[str, Any]:
@@ -55,27 +49,8 @@ def _story(key: str, outcome: str, subjobs: int = 0) -> tuple[str, list[dict[str
 
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-    env |= {"WAFERMON_GATEWAY_SQLITE_PATH": str(tmp_path / "gw.db"), "WAFERMON_GATEWAY_STREAM_KEEPALIVE_S": "1"}
-    log = tmp_path / "gateway.log"
-    proc = subprocess.Popen([str(BIN / "wafermon-gateway"), "--port", str(port)], env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/v1/healthz", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gateway did not start: {log.read_text()}")
-                time.sleep(0.1)
+    with sqlite_gateway(tmp_path, stream_keepalive_s="1") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _ingest(url: str, events: list[dict[str, Any]]) -> None:
@@ -131,7 +106,7 @@ def test_tail_follows_the_stream(gateway: str) -> None:
 def test_errors_are_one_line_with_exit_1(gateway: str) -> None:
     out = _wafermon("job", "not-a-uuid", "--gateway", gateway)
     assert out.returncode == 1 and "gateway answered 400" in out.stderr and "job_id" in out.stderr
-    out = _wafermon("jobs", "--gateway", f"http://127.0.0.1:{_free_port()}")
+    out = _wafermon("jobs", "--gateway", f"http://127.0.0.1:{free_port()}")
     assert out.returncode == 1 and "cannot reach the gateway" in out.stderr
     out = _wafermon("jobs", "--gateway", gateway, "--since", "yesterday")
     assert out.returncode == 1 and "since" in out.stderr

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Receiver, clean_env, direct_config, read_jsonl_dir, sidecar_config
+from conftest import Receiver, clean_env, direct_config, ingest_receiver, read_jsonl_dir, sidecar_config
 
 import wafermon
 
@@ -96,8 +96,7 @@ def hung_config(port: int, tmp_path: Path) -> dict[str, object]:
 
 
 def deliver_spool_to_receiver(port: int, config: dict[str, object], tmp_path: Path, expected: int) -> int:
-    receiver = Receiver(tmp_path / "received.ndjson")
-    receiver.port = port  # the spool belongs to this URL
+    receiver = ingest_receiver(tmp_path / "received.ndjson", port)  # the spool belongs to this URL
     receiver.start()
     try:
         with wafermon.Client(config):

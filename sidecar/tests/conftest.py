@@ -7,20 +7,21 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from wafermon_schema import vectors_path
+from wafermon_testkit import Receiver, Service, console_script, free_port, wait_until
+
+__all__ = ["Receiver", "free_port", "wait_until"]  # the test kit's, for the test modules
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -39,13 +40,6 @@ FAST_DELIVERY = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def make_events(n: int, **extra: Any) -> list[dict[str, Any]]:
     """n valid events (copies of the valid vectors) with fresh, unique event_ids."""
     events = []
@@ -55,15 +49,6 @@ def make_events(n: int, **extra: Any) -> list[dict[str, Any]]:
         event.update(extra)
         events.append(event)
     return events
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class SidecarProc:
@@ -90,23 +75,13 @@ class SidecarProc:
         self.token: str | None = config["ingest"].get("auth_token")
 
     def start(self, extra_args: list[str] | None = None, env: dict[str, str] | None = None) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [SIDECAR_EXE, "--config", str(self.config_path), *(extra_args or [])],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})},
-            )
-        wait_until(self._ready, 30, "the sidecar to answer /v1/healthz")
-
-    def _ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"the sidecar exited with {self.proc.returncode}:\n{self.log()}")
+        argv = [SIDECAR_EXE, "--config", str(self.config_path), *(extra_args or [])]
+        url = f"http://127.0.0.1:{self.port}"
+        service = Service(argv, url, self.log_path, env={**os.environ, **(env or {})}, timeout=30, name="the sidecar")
         try:
-            return self.client.get("/v1/healthz").status_code == 200
-        except httpx.TransportError:
-            return False
+            service.start()
+        finally:
+            self.proc = service.proc
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -149,41 +124,19 @@ class SidecarProc:
         return value
 
 
-class ReceiverProc:
-    """A stand-in receiver (tests/receiver.py) in its own process."""
+class ReceiverProc(Receiver):
+    """The test kit's stand-in receiver as a webhook at /hook (options: mode, secret, gateway, ...)."""
 
     def __init__(self, workdir: Path, name: str, port: int | None = None, **options: Any) -> None:
-        self.port = port or free_port()
-        self.out = workdir / f"{name}.received"
-        self.options = options
-        self.proc: subprocess.Popen[str] | None = None
+        super().__init__(workdir / f"{name}.received", port, **options)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
-    def start(self) -> None:
-        args = [sys.executable, str(HERE / "receiver.py"), "--port", str(self.port), "--out", str(self.out)]
-        for key, value in self.options.items():
-            flag = "--" + key.replace("_", "-")
-            args += [flag] if value is True else [flag, str(value)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("ready"), line
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    def lines(self) -> list[tuple[str, str]]:
-        if not self.out.exists():
-            return []
-        return [tuple(line.split()) for line in self.out.read_text().splitlines() if line.strip()]  # type: ignore[misc]
-
-    def event_ids(self) -> list[str]:
-        return [line[0] for line in self.lines()]
+    def webhook(self, name: str = "hook", **settings: Any) -> dict[str, Any]:
+        """A sidecar backend entry: a webhook named `name` posting here (settings: its other keys)."""
+        return {"type": "webhook", "name": name, "config": {"webhook_url": self.url}, **settings}
 
 
 class GatewayProc:
@@ -205,23 +158,12 @@ class GatewayProc:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        exe = str(Path(sys.executable).with_name("wafermon-gateway"))
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [exe, "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env=self.env
-            )
-        wait_until(self._ready, 60, "the gateway to answer /v1/healthz")
-
-    def _ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(
-                f"the gateway exited with {self.proc.returncode}:\n{self.log_path.read_text()[-2000:]}"
-            )
+        argv = [console_script("wafermon-gateway"), "--port", str(self.port)]
+        service = Service(argv, self.url, self.log_path, env=self.env, ready=lambda status: status < 500)
         try:
-            return httpx.get(f"{self.url}/v1/healthz").status_code < 500
-        except httpx.TransportError:
-            return False
+            service.start()
+        finally:
+            self.proc = service.proc
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -253,16 +195,29 @@ def procs(tmp_path: Path) -> Iterator[dict[str, list[Any]]]:
         receiver.stop()
 
 
+Proc = TypeVar("Proc", SidecarProc, ReceiverProc, GatewayProc)
+
+
+def tracked(started: list[Any], proc: Proc, start: bool = True) -> Proc:
+    """proc, recorded so that `procs` stops it at the end of the test, and started unless start=False."""
+    started.append(proc)
+    if start:
+        proc.start()
+    return proc
+
+
+def workdir(tmp_path: Path, kind: str, started: list[Any]) -> Path:
+    """A fresh directory for the next process of this kind (sidecar0, sidecar1, ...)."""
+    path = tmp_path / f"{kind}{len(started)}"
+    path.mkdir()
+    return path
+
+
 @pytest.fixture
 def sidecar(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., SidecarProc]:
     def factory(backends: list[dict[str, Any]], start: bool = True, **sections: Any) -> SidecarProc:
-        workdir = tmp_path / f"sidecar{len(procs['sidecars'])}"
-        workdir.mkdir()
-        proc = SidecarProc(workdir, backends, **sections)
-        procs["sidecars"].append(proc)
-        if start:
-            proc.start()
-        return proc
+        proc = SidecarProc(workdir(tmp_path, "sidecar", procs["sidecars"]), backends, **sections)
+        return tracked(procs["sidecars"], proc, start)
 
     return factory
 
@@ -270,11 +225,7 @@ def sidecar(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., Sideca
 @pytest.fixture
 def receiver(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., ReceiverProc]:
     def factory(name: str, start: bool = True, port: int | None = None, **options: Any) -> ReceiverProc:
-        proc = ReceiverProc(tmp_path, name, port, **options)
-        procs["receivers"].append(proc)
-        if start:
-            proc.start()
-        return proc
+        return tracked(procs["receivers"], ReceiverProc(tmp_path, name, port, **options), start)
 
     return factory
 
@@ -286,12 +237,7 @@ def gateway(procs: dict[str, list[Any]], tmp_path: Path) -> Callable[..., Gatewa
         pytest.skip("wafermon_gateway is not installed (scripts/bootstrap.sh installs it)")
 
     def factory(**settings: Any) -> GatewayProc:
-        workdir = tmp_path / f"gateway{len(procs['gateways'])}"
-        workdir.mkdir()
-        proc = GatewayProc(workdir, **settings)
-        procs["gateways"].append(proc)
-        proc.start()
-        return proc
+        return tracked(procs["gateways"], GatewayProc(workdir(tmp_path, "gateway", procs["gateways"]), **settings))
 
     return factory
 
@@ -306,3 +252,19 @@ def read_jsonl_ids(directory: Path) -> list[str]:
             except (ValueError, KeyError):
                 continue
     return ids
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB tmpfs (so the kernel answers ENOSPC), unmounted at the end; skips unless root."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)

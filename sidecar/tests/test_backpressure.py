@@ -4,13 +4,10 @@ once the backend drains, and no acknowledged event is lost."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from conftest import ReceiverProc, SidecarProc, make_events, wait_until
 
 
@@ -33,11 +30,7 @@ def test_spool_full_answers_503_with_retry_after_then_recovers(
     sidecar: Callable[..., SidecarProc], receiver: Callable[..., ReceiverProc], tmp_path: Path
 ) -> None:
     hook = receiver("hook", start=False)
-    sc = sidecar(
-        [{"type": "webhook", "name": "hook", "config": {"webhook_url": hook.url}}],
-        ingest={"max_body_bytes": 65536},
-        spool={"max_size_mb": 0.1},
-    )
+    sc = sidecar([hook.webhook()], ingest={"max_body_bytes": 65536}, spool={"max_size_mb": 0.1})
     acked: list[str] = []
     body = fill_until_refused(sc, acked)
     assert "spool is full" in str(body["error"]) and "max_size_mb" in str(body["error"])
@@ -52,29 +45,11 @@ def test_spool_full_answers_503_with_retry_after_then_recovers(
     assert set(acked) <= set(hook.event_ids())
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
 def test_disk_full_enospc_is_503_not_a_crash(
     sidecar: Callable[..., SidecarProc], receiver: Callable[..., ReceiverProc], tiny_disk: Path
 ) -> None:
     hook = receiver("hook", start=False)
-    sc = sidecar(
-        [{"type": "webhook", "name": "hook", "config": {"webhook_url": hook.url}}],
-        spool={"max_size_mb": 100, "path": str(tiny_disk / "spool"), "segment_size_mb": 0.1},
-    )
+    sc = sidecar([hook.webhook()], spool={"max_size_mb": 100, "path": str(tiny_disk / "spool"), "segment_size_mb": 0.1})
     acked: list[str] = []
     body = fill_until_refused(sc, acked)
     # the spool stops short of the disk's reserve (kept for dead letters and cursors), or the kernel says ENOSPC

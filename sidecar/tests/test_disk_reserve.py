@@ -8,27 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import ReceiverProc, SidecarProc, make_events, wait_until
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def dead_letters(spool: Path) -> list[dict[str, object]]:
@@ -40,13 +25,15 @@ def dead_letters(spool: Path) -> list[dict[str, object]]:
     return lines
 
 
-def test_permanent_refusal_on_a_full_disk_is_dead_lettered_and_ingest_recovers(
-    sidecar: Callable[..., SidecarProc], receiver: Callable[..., ReceiverProc], tiny_disk: Path
-) -> None:
+def spool_filled_behind_a_refusing_hook(
+    sidecar: Callable[..., SidecarProc], receiver: Callable[..., ReceiverProc], spool: Path
+) -> tuple[ReceiverProc, SidecarProc, list[str], httpx.Response]:
+    """A sidecar spooling to `spool` for a webhook that is down (and answers 400 to everything once
+    started), filled until ingest refuses: the hook, the sidecar, the event_ids acknowledged and the
+    answer that ended the filling."""
     hook = receiver("hook", start=False, mode="reject")
-    spool = tiny_disk / "spool"
     sc = sidecar(
-        [{"type": "webhook", "name": "hook", "config": {"webhook_url": hook.url}}],
+        [hook.webhook()],
         ingest={"max_body_bytes": 65536},
         spool={"max_size_mb": 100, "path": str(spool), "segment_size_mb": 0.05},
     )
@@ -57,6 +44,14 @@ def test_permanent_refusal_on_a_full_disk_is_dead_lettered_and_ingest_recovers(
         if r.status_code != 202:
             break
         acked += [e["event_id"] for e in events]
+    return hook, sc, acked, r
+
+
+def test_permanent_refusal_on_a_full_disk_is_dead_lettered_and_ingest_recovers(
+    sidecar: Callable[..., SidecarProc], receiver: Callable[..., ReceiverProc], tiny_disk: Path
+) -> None:
+    spool = tiny_disk / "spool"
+    hook, sc, acked, r = spool_filled_behind_a_refusing_hook(sidecar, receiver, spool)
     assert r.status_code == 503, r.text
     assert len(acked) > 200, f"only {len(acked)} events fit on the spool"
     assert sc.lag("hook") == len(acked)
@@ -77,7 +72,7 @@ def test_a_request_that_can_never_fit_is_413_naming_the_limit(
 ) -> None:
     hook = receiver("hook", start=False)
     sc = sidecar(
-        [{"type": "webhook", "name": "hook", "config": {"webhook_url": hook.url}}],
+        [hook.webhook()],
         ingest={"max_body_bytes": 2 * 1024 * 1024, "max_events_per_request": 10_000},
         spool={"max_size_mb": 100, "path": str(tiny_disk / "spool")},
     )
@@ -100,19 +95,8 @@ def test_config_refuses_a_spool_smaller_than_the_largest_accepted_request() -> N
 def test_dead_letters_meeting_enospc_are_written_in_parts_without_torn_lines(
     sidecar: Callable[..., SidecarProc], receiver: Callable[..., ReceiverProc], tiny_disk: Path
 ) -> None:
-    hook = receiver("hook", start=False, mode="reject")
     spool = tiny_disk / "spool"
-    sc = sidecar(
-        [{"type": "webhook", "name": "hook", "config": {"webhook_url": hook.url}}],
-        ingest={"max_body_bytes": 65536},
-        spool={"max_size_mb": 100, "path": str(spool), "segment_size_mb": 0.05},
-    )
-    acked: list[str] = []
-    for _ in range(400):
-        events = make_events(20)
-        if sc.post(events).status_code != 202:
-            break
-        acked += [e["event_id"] for e in events]
+    hook, sc, acked, _ = spool_filled_behind_a_refusing_hook(sidecar, receiver, spool)
     # Another process takes the reserve too, so the dead letters really meet ENOSPC.
     ballast = tiny_disk / "ballast"
     stats = os.statvfs(tiny_disk)

@@ -19,6 +19,19 @@ from conftest import SidecarProc, make_events, wait_until
 from wafermon_sidecar.backends import torn_tail
 
 
+def _torn_file(tmp_path: Path, name: str, whole: bytes, torn: bytes) -> tuple[Path, Path]:
+    """The backend's directory and its file `name` as a crash mid-append leaves it: whole, then torn."""
+    out = tmp_path / "files"
+    out.mkdir()
+    target = out / name
+    target.write_bytes(whole + torn)
+    return out, target
+
+
+def _ndjson(events: list[dict[str, object]]) -> bytes:
+    return b"".join(json.dumps(e).encode() + b"\n" for e in events)
+
+
 def _deliver(sidecar: Callable[..., SidecarProc], out: Path, **config: str) -> tuple[SidecarProc, list[str]]:
     sc = sidecar([{"type": "filesystem", "name": "files", "config": {"path": str(out), "rotation": "none", **config}}])
     events = make_events(12)
@@ -33,12 +46,9 @@ def _deliver(sidecar: Callable[..., SidecarProc], out: Path, **config: str) -> t
 def test_a_torn_json_line_is_cut_and_the_first_delivery_succeeds(
     sidecar: Callable[..., SidecarProc], tmp_path: Path
 ) -> None:
-    out = tmp_path / "files"
-    out.mkdir()
-    target = out / "wafermon-events.jsonl"
     before = make_events(3)
-    whole = b"".join(json.dumps(e).encode() + b"\n" for e in before)
-    target.write_bytes(whole + b'{"event_id":"torn-half-li')
+    whole = _ndjson(before)
+    out, target = _torn_file(tmp_path, "wafermon-events.jsonl", whole, b'{"event_id":"torn-half-li')
     _, ids = _deliver(sidecar, out)
     lines = target.read_bytes().split(b"\n")
     assert lines[-1] == b""  # ends on a newline
@@ -48,12 +58,9 @@ def test_a_torn_json_line_is_cut_and_the_first_delivery_succeeds(
 
 
 def test_a_torn_csv_row_with_an_open_quote_is_cut(sidecar: Callable[..., SidecarProc], tmp_path: Path) -> None:
-    out = tmp_path / "files"
-    out.mkdir()
-    target = out / "wafermon-events.csv"
     # a whole header and row whose quoted field holds a newline, then a row torn inside a quoted field
     whole = b'event_id,error_message\nold-1,"two\nlines"\n'
-    target.write_bytes(whole + b'old-2,"torn in the mid')
+    out, target = _torn_file(tmp_path, "wafermon-events.csv", whole, b'old-2,"torn in the mid')
     _, ids = _deliver(sidecar, out, format="csv")
     data = target.read_bytes()
     assert data.startswith(whole)
@@ -65,13 +72,10 @@ def test_a_torn_csv_row_with_an_open_quote_is_cut(sidecar: Callable[..., Sidecar
 def test_a_torn_gzip_member_is_cut_so_later_members_stay_readable(
     sidecar: Callable[..., SidecarProc], tmp_path: Path
 ) -> None:
-    out = tmp_path / "files"
-    out.mkdir()
-    target = out / "wafermon-events.jsonl.gz"
     before = make_events(2)
-    whole = gzip.compress(b"".join(json.dumps(e).encode() + b"\n" for e in before))
-    torn = gzip.compress(b"".join(json.dumps(e).encode() + b"\n" for e in make_events(5)))
-    target.write_bytes(whole + torn[: len(torn) // 2])
+    whole = gzip.compress(_ndjson(before))
+    torn = gzip.compress(_ndjson(make_events(5)))
+    out, target = _torn_file(tmp_path, "wafermon-events.jsonl.gz", whole, torn[: len(torn) // 2])
     _, ids = _deliver(sidecar, out, compression="gzip")
     data = target.read_bytes()
     assert data.startswith(whole)

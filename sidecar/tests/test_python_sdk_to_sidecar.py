@@ -16,16 +16,11 @@ from pathlib import Path
 import pytest
 from conftest import ReceiverProc, SidecarProc, read_jsonl_ids, wait_until
 
+from wafermon_testkit.events import sdk_job_script
+
 pytest.importorskip("wafermon._wafermon", reason="the Python SDK (with its compiled core) is not installed")
 
-JOB = """
-import wafermon
-with wafermon.job("batch-sdk", site_id="fab1", metadata={"recipe": "R-1"}) as job:
-    job.progress(0.5)
-    for wafer in ("wafer-1", "wafer-2"):
-        with job.subjob(wafer) as w:
-            w.progress(1.0)
-"""
+JOB = sdk_job_script("batch-sdk", "R-1")
 
 
 def test_python_sdk_through_the_sidecar_to_three_backends(

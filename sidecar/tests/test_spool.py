@@ -14,6 +14,13 @@ from wafermon_sidecar.framing import HEADER_SIZE, decode_header, encode_record, 
 from wafermon_sidecar.spool import Spool, SpoolFull
 
 
+def opened(path: Path, max_bytes: int = 10_000_000, segment_bytes: int = 10_000_000) -> Spool:
+    """A spool in path, opened (recovery done); 10 MB of room and one segment unless told."""
+    spool = Spool(path, max_bytes=max_bytes, segment_bytes=segment_bytes)
+    spool.open()
+    return spool
+
+
 def events(start: int, n: int) -> bytes:
     return b"\n".join(b'{"n":%d}' % i for i in range(start, start + n))
 
@@ -35,8 +42,7 @@ async def _fill(spool: Spool, batches: int, size: int, concurrent: bool = False)
 
 def test_group_commit_orders_sequences_and_reads_back(tmp_path: Path) -> None:
     async def run() -> None:
-        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=2_000)
-        spool.open()
+        spool = opened(tmp_path, segment_bytes=2_000)
         firsts = await _fill(spool, 30, 10, concurrent=True)
         assert firsts == list(range(0, 300, 10))  # in arrival order
         assert len(spool.segments[0].firsts) >= 29  # the 29 that queued behind the first write went together
@@ -55,8 +61,7 @@ def test_group_commit_orders_sequences_and_reads_back(tmp_path: Path) -> None:
 
 def test_release_deletes_only_passed_segments_and_never_the_active_one(tmp_path: Path) -> None:
     async def run() -> None:
-        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=1_000)
-        spool.open()
+        spool = opened(tmp_path, segment_bytes=1_000)
         await _fill(spool, 20, 10)
         count = len(spool.segments)
         boundary = spool.segments[2].base_seq
@@ -73,8 +78,7 @@ def test_release_deletes_only_passed_segments_and_never_the_active_one(tmp_path:
 
 def test_size_limit_refuses_before_writing(tmp_path: Path) -> None:
     async def run() -> None:
-        spool = Spool(tmp_path, max_bytes=2_000, segment_bytes=500)
-        spool.open()
+        spool = opened(tmp_path, max_bytes=2_000, segment_bytes=500)
         with pytest.raises(SpoolFull):
             for i in range(100):
                 await spool.append(events(i, 10), 10)
@@ -87,8 +91,7 @@ def test_size_limit_refuses_before_writing(tmp_path: Path) -> None:
 @pytest.mark.parametrize("damage", ["torn_header", "torn_payload", "flipped_byte", "garbage_tail"])
 def test_recovery_truncates_a_bad_tail_with_a_warning(tmp_path: Path, damage: str) -> None:
     async def write() -> None:
-        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
-        spool.open()
+        spool = opened(tmp_path)
         await _fill(spool, 5, 4)
         await spool.close()
 
@@ -107,8 +110,7 @@ def test_recovery_truncates_a_bad_tail_with_a_warning(tmp_path: Path, damage: st
         segment.write_bytes(data + b"\x00\x13garbage")
         good = len(data)
 
-    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
-    spool.open()
+    spool = opened(tmp_path)
     assert os.path.getsize(segment) == good
     expected_events = 20 if damage == "garbage_tail" else 16
     assert spool.next_seq == expected_events
@@ -125,8 +127,7 @@ def test_recovery_truncates_a_bad_tail_with_a_warning(tmp_path: Path, damage: st
 
 def test_restart_keeps_sequence_numbers_above_cursors(tmp_path: Path) -> None:
     async def run() -> None:
-        spool = Spool(tmp_path / "seg", max_bytes=10_000_000, segment_bytes=300)
-        spool.open()
+        spool = opened(tmp_path / "seg", segment_bytes=300)
         await _fill(spool, 6, 5)
         spool.release(30)
         await spool.close()
@@ -160,8 +161,7 @@ def test_a_record_corrupted_after_recovery_is_reported_with_its_range(tmp_path: 
     from wafermon_sidecar.spool import CorruptRecord
 
     async def run() -> None:
-        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
-        spool.open()
+        spool = opened(tmp_path)
         await _fill(spool, 3, 5)
         seg = spool.segments[0]
         with open(seg.path, "r+b") as fh:  # flip a payload byte of the middle record
@@ -182,8 +182,7 @@ def test_a_record_corrupted_after_recovery_is_reported_with_its_range(tmp_path: 
 
 def test_a_cursor_ahead_of_the_files_starts_a_fresh_segment(tmp_path: Path) -> None:
     async def run() -> None:
-        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
-        spool.open()
+        spool = opened(tmp_path)
         await _fill(spool, 2, 5)
         await spool.close()
         again = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
@@ -203,8 +202,7 @@ def _three_records(tmp_path: Path, payload_b: bytes | None = None) -> tuple[Path
     """Segment with records A (events 0..3), B (4..7), C (8..11) and D (12..15): (path, offsets, lengths)."""
 
     async def write() -> None:
-        spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
-        spool.open()
+        spool = opened(tmp_path)
         for i in range(4):
             body = payload_b if (i == 1 and payload_b is not None) else events(i * 4, 4)
             await spool.append(body, 4)
@@ -239,8 +237,7 @@ def test_one_corrupt_record_mid_segment_loses_only_itself(tmp_path: Path, where:
     size = segment.stat().st_size
     _flip(segment, offsets[1] + _B_DAMAGE[where], 0x01 if where != "length" else 0x40)
 
-    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
-    spool.open()
+    spool = opened(tmp_path)
     got = spool.read(0, 100)[0]
     assert got == events(0, 4).split(b"\n") + events(8, 8).split(b"\n")  # A, C and D; only B is gone
     assert segment.stat().st_size == size  # nothing truncated: C and D stay on disk
@@ -266,8 +263,7 @@ def test_several_corrupt_records_and_a_corrupt_first_record_are_each_skipped(tmp
     segment, offsets, lengths = _three_records(tmp_path)
     _flip(segment, offsets[0] + HEADER_SIZE)  # A
     _flip(segment, offsets[2] + 2)  # C's magic
-    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
-    spool.open()
+    spool = opened(tmp_path)
     assert spool.read(0, 100)[0] == events(4, 4).split(b"\n") + events(12, 4).split(b"\n")
     assert (spool.skipped_records, spool.skipped_bytes) == (2, lengths[0] + lengths[2])
     assert spool.first_seq == 4
@@ -281,8 +277,7 @@ def test_a_header_inside_a_corrupt_payload_does_not_fool_resynchronisation(tmp_p
     payload_b = b'{"n":4,"note":"' + fake.hex().encode() + b" WMR1 " + b'"}\n' + events(5, 3)
     segment, offsets, _ = _three_records(tmp_path, payload_b)
     _flip(segment, offsets[1] + HEADER_SIZE + 1)
-    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
-    spool.open()
+    spool = opened(tmp_path)
     assert spool.read(0, 100)[0] == events(0, 4).split(b"\n") + events(8, 8).split(b"\n")
     assert spool.skipped_records == 1
     asyncio.run(spool.close())
@@ -293,8 +288,7 @@ def test_a_corrupt_record_followed_only_by_a_torn_tail_is_truncated(tmp_path: Pa
     _flip(segment, offsets[2] + HEADER_SIZE)  # C corrupt ...
     data = segment.read_bytes()
     segment.write_bytes(data[:-5])  # ... and D torn: nothing valid follows C, so the tail goes
-    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
-    spool.open()
+    spool = opened(tmp_path)
     assert segment.stat().st_size == offsets[2]
     assert spool.read(0, 100)[0] == events(0, 8).split(b"\n") and spool.next_seq == 8
     assert spool.skipped_records == 0 and spool.truncated_bytes == len(data) - 5 - offsets[2]
@@ -310,8 +304,7 @@ def test_a_record_that_breaks_the_sequence_is_not_taken_for_the_next_one(tmp_pat
     assert len(stale) == lengths[1]
     data[offsets[1] : offsets[1] + lengths[1]] = stale  # B's place holds a copy of A
     segment.write_bytes(bytes(data))
-    spool = Spool(tmp_path, max_bytes=10_000_000, segment_bytes=10_000_000)
-    spool.open()
+    spool = opened(tmp_path)
     assert spool.read(0, 100)[0] == events(0, 4).split(b"\n") + events(8, 8).split(b"\n")
     assert (spool.skipped_records, spool.skipped_bytes) == (1, lengths[1])
     asyncio.run(spool.close())

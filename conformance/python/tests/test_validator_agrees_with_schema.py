@@ -10,17 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wafermon_schema import (
-    MAX_EVENT_BYTES,
-    Accepted,
-    BatchFormatError,
-    Problem,
-    check_batch,
-    check_event,
-    schema_path,
-    split_body,
-    vectors_path,
-)
+from wafermon_schema import schema_path, vectors_path
+from wafermon_schema import validate as fast  # the fast validator under test
 
 SCHEMA = json.loads(schema_path().read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -36,11 +27,11 @@ def test_vector(vector: dict[str, Any]) -> None:
     raw = json.dumps(vector["event"]).encode()
     # "schema_valid": the JSON Schema alone accepts it; a rule beyond it (rules.py) refuses it.
     assert VALIDATOR.is_valid(vector["event"]) is vector.get("schema_valid", vector["valid"])
-    verdict = check_event(0, raw)
+    verdict = fast.check_event(0, raw)
     if vector["valid"]:
-        assert isinstance(verdict, Accepted), verdict
+        assert isinstance(verdict, fast.Accepted), verdict
     else:
-        assert isinstance(verdict, Problem)
+        assert isinstance(verdict, fast.Problem)
         assert verdict.field.split(".")[0] == vector["field"], verdict
 
 
@@ -82,7 +73,9 @@ def test_generated_events_get_the_same_verdict(changes: dict[str, Any], removed:
     for key in removed:
         del event[key]
     raw = json.dumps(event).encode()
-    assert isinstance(check_event(0, raw), Accepted) == (VALIDATOR.is_valid(event) and _rules_accept(event)), event
+    assert isinstance(fast.check_event(0, raw), fast.Accepted) == (
+        VALIDATOR.is_valid(event) and _rules_accept(event)
+    ), event
 
 
 def _strings(value: Any) -> list[str]:
@@ -116,7 +109,7 @@ def test_batch_keeps_good_events_beside_bad_ones() -> None:
     good = _base()
     bad = _base() | {"seq": -1}
     body = json.dumps([good, bad, good]).encode()
-    accepted, problems = check_batch(body)
+    accepted, problems = fast.check_batch(body)
     assert [a.index for a in accepted] == [0, 2]
     assert [(p.index, p.field) for p in problems] == [(1, "seq")]
     assert json.loads(accepted[0].raw) == good
@@ -124,28 +117,28 @@ def test_batch_keeps_good_events_beside_bad_ones() -> None:
 
 def test_ndjson_and_single_object_bodies() -> None:
     good = json.dumps(_base()).encode()
-    assert len(split_body(good + b"\n" + good + b"\n")) == 2
-    assert len(split_body(good)) == 1
-    accepted, problems = check_batch(good + b"\n{not json\n")
+    assert len(fast.split_body(good + b"\n" + good + b"\n")) == 2
+    assert len(fast.split_body(good)) == 1
+    accepted, problems = fast.check_batch(good + b"\n{not json\n")
     assert len(accepted) == 1 and problems[0].field == "event"
 
 
 @pytest.mark.parametrize("body", [b"", b"   ", b"[1, 2", b"[{]"])
 def test_malformed_bodies_name_the_problem(body: bytes) -> None:
-    with pytest.raises(BatchFormatError):
-        check_batch(body)
+    with pytest.raises(fast.BatchFormatError):
+        fast.check_batch(body)
 
 
 def test_oversized_event_is_refused_by_size() -> None:
-    event = _base() | {"metadata": {"blob": "x" * MAX_EVENT_BYTES}}
-    verdict = check_event(0, json.dumps(event).encode())
-    assert isinstance(verdict, Problem) and verdict.field == "event" and "limit" in verdict.message
+    event = _base() | {"metadata": {"blob": "x" * fast.MAX_EVENT_BYTES}}
+    verdict = fast.check_event(0, json.dumps(event).encode())
+    assert isinstance(verdict, fast.Problem) and verdict.field == "event" and "limit" in verdict.message
 
 
 def test_nested_problem_names_the_nested_field() -> None:
     event = _base() | {"app": {"name": "x", "version": "1", "colour": "red"}}
-    verdict = check_event(0, json.dumps(event).encode())
-    assert isinstance(verdict, Problem) and verdict.field == "app.colour"
+    verdict = fast.check_event(0, json.dumps(event).encode())
+    assert isinstance(verdict, fast.Problem) and verdict.field == "app.colour"
 
 
 def test_deeply_nested_metadata_is_a_problem_not_a_crash() -> None:
@@ -162,7 +155,7 @@ def test_invalid_utf8_in_a_string_is_that_events_problem() -> None:
     good = json.dumps(_base()).encode()
     bad = json.dumps(_base() | {"business_key": "PLACEHOLDER"}).encode().replace(b"PLACEHOLDER", b"caf\xe9")
     for body in (b"[" + good + b"," + bad + b"," + good + b"]", good + b"\n" + bad + b"\n" + good):
-        accepted, problems = check_batch(body)
+        accepted, problems = fast.check_batch(body)
         assert [a.index for a in accepted] == [0, 2]
         assert [(p.index, p.field) for p in problems] == [(1, "event")]
         assert problems[0].message == f"a string in the event is not valid UTF-8 (byte {bad.index(b'caf') + 3})"
@@ -172,7 +165,7 @@ def test_an_array_item_nested_too_deeply_to_split_keeps_its_neighbours() -> None
     good = json.dumps(_base()).encode()
     deep = b"[" * 200000 + b"]" * 200000  # beyond the decoder's recursion even to find its end
     tricky = json.dumps(_base() | {"metadata": {"s": 'a "]}," string'}}).encode()
-    accepted, problems = check_batch(b"[" + good + b", " + deep + b",\n" + tricky + b"]")
+    accepted, problems = fast.check_batch(b"[" + good + b", " + deep + b",\n" + tricky + b"]")
     assert [a.index for a in accepted] == [0, 2]
     assert [p.index for p in problems] == [1]
     assert accepted[1].event.metadata == {"s": 'a "]}," string'}
@@ -180,5 +173,5 @@ def test_an_array_item_nested_too_deeply_to_split_keeps_its_neighbours() -> None
 
 @pytest.mark.parametrize("body", [b"[" * 200000, b"[" * 200000 + b"]" * 200001, b"[" * 200000 + b"]" * 200000 + b"x"])
 def test_a_too_deep_body_that_is_not_an_array_is_a_format_error(body: bytes) -> None:
-    with pytest.raises(BatchFormatError, match="not a valid JSON array"):
-        check_batch(body)
+    with pytest.raises(fast.BatchFormatError, match="not a valid JSON array"):
+        fast.check_batch(body)

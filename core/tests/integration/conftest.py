@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from receiver import Receiver, free_port
 
-__all__ = ["BUILD", "HERE", "Receiver", "client_env", "free_port"]
+from wafermon_testkit import Receiver, free_port, ingest_receiver
+
+__all__ = ["BUILD", "HERE", "Receiver", "client_env", "free_port", "ingest_receiver"]
 
 HERE = Path(__file__).parent
 BUILD = Path(os.environ.get("WAFERMON_BUILD_DIR", HERE.parents[2] / "build"))
@@ -19,10 +20,8 @@ BUILD = Path(os.environ.get("WAFERMON_BUILD_DIR", HERE.parents[2] / "build"))
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    r = Receiver(free_port(), tmp_path / "received.jsonl")
-    r.start()
-    yield r
-    r.stop()
+    with ingest_receiver(tmp_path / "received.jsonl") as r:
+        yield r
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from conftest import Receiver, client_env
+from conftest import Receiver, client_env, ingest_receiver
 
 from wafermon_schema.validate import check_batch
 
@@ -42,7 +42,7 @@ def test_outage_spools_then_delivers_exactly_once(receiver: Receiver, emitter: P
     assert len(by_id) == 500 and max(by_id.values()) == 1  # every event exactly once
     counts = entity_counts(events)
     assert all(counts[i] == 2 for i in ids + ids_down)
-    accepted, problems = check_batch(receiver.out.read_bytes())
+    accepted, problems = check_batch(receiver.ndjson())
     assert not problems and len(accepted) == 500
 
 
@@ -82,15 +82,9 @@ def test_receiver_recovers_while_emitting(receiver: Receiver, emitter: Path, tmp
 
 
 def test_partial_rejection_goes_to_dead_letter_with_reason(emitter: Path, tmp_path: Path) -> None:
-    from conftest import free_port
-
-    r = Receiver(free_port(), tmp_path / "received.jsonl", mode="reject-second")
-    r.start()
-    try:
+    with ingest_receiver(tmp_path / "received.jsonl", mode="reject-second") as r:
         env = client_env(r.url, tmp_path / "spool", batch_size=100, flush_interval=30)  # one batch of 10
         _, stats = run_emitter(emitter, env, "emit", "5", "5")
-    finally:
-        r.stop()
     assert stats["dead_lettered"] == 1 and stats["delivered"] == 9
     dead = [json.loads(line) for line in (tmp_path / "spool" / "dead-letter.jsonl").read_text().splitlines()]
     assert len(dead) == 1
@@ -99,15 +93,9 @@ def test_partial_rejection_goes_to_dead_letter_with_reason(emitter: Path, tmp_pa
 
 
 def test_permanent_refusal_is_not_retried(emitter: Path, tmp_path: Path) -> None:
-    from conftest import free_port
-
-    r = Receiver(free_port(), tmp_path / "received.jsonl", mode="refuse")
-    r.start()
-    try:
+    with ingest_receiver(tmp_path / "received.jsonl", mode="reject") as r:
         env = client_env(r.url, tmp_path / "spool")
         _, stats = run_emitter(emitter, env, "emit", "10", "10")
-    finally:
-        r.stop()
     assert stats["dead_lettered"] == 20 and stats["retries"] == 0 and stats["spooled"] == 0
     dead = (tmp_path / "spool" / "dead-letter.jsonl").read_text().splitlines()
     assert len(dead) == 20 and "HTTP 400" in json.loads(dead[0])["reason"]
@@ -117,7 +105,7 @@ def test_gzip_batches_arrive_intact(receiver: Receiver, emitter: Path, tmp_path:
     env = client_env(receiver.url, tmp_path / "spool", sidecar={"url": receiver.url, "gzip": True})
     _, stats = run_emitter(emitter, env, "emit", "100", "50")
     assert stats["delivered"] == 200
-    accepted, problems = check_batch(receiver.out.read_bytes())
+    accepted, problems = check_batch(receiver.ndjson())
     assert not problems and len(accepted) == 200
 
 

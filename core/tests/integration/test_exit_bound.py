@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import Receiver, client_env, free_port
+from conftest import client_env, free_port, ingest_receiver
 
 # docs/c-core.md: the process is gone within exit_flush_timeout + 0.5 s (abort the request in
 # flight, spool it). The test allows more for a loaded machine; before the fix it took 4 x 30 s.
@@ -22,7 +22,7 @@ BOUND_SLACK_S = 3.0
 @pytest.mark.parametrize("how", [["exit", "300"], ["close", "300", "0.5"]], ids=["exit-handler", "close"])
 def test_hung_sidecar_costs_at_most_the_bound_and_loses_nothing(emitter: Path, tmp_path: Path, how: list[str]) -> None:
     port = free_port()
-    hole = Receiver(port, tmp_path / "unused.jsonl", mode="blackhole")
+    hole = ingest_receiver(tmp_path / "unused.jsonl", port, mode="blackhole")
     hole.start()
     env = client_env(
         hole.url,
@@ -41,7 +41,7 @@ def test_hung_sidecar_costs_at_most_the_bound_and_loses_nothing(emitter: Path, t
     assert done.returncode == 0, done.stderr
     assert took < 0.5 + BOUND_SLACK_S, f"took {took:.1f}s"
 
-    receiver = Receiver(port, tmp_path / "received.jsonl")
+    receiver = ingest_receiver(tmp_path / "received.jsonl", port)
     receiver.start()
     try:
         drained = subprocess.run([str(emitter), "drain", "60"], env=env, capture_output=True, text=True, timeout=120)

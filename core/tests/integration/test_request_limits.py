@@ -11,8 +11,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conftest import Receiver, client_env, free_port
-from receiver import MAX_BODY, MAX_EVENTS
+from conftest import client_env, free_port, ingest_receiver
+
+from wafermon_testkit.receiver import SIDECAR_MAX_BODY as MAX_BODY
+from wafermon_testkit.receiver import SIDECAR_MAX_EVENTS as MAX_EVENTS
 
 
 def run(emitter: Path, env: dict[str, str], *args: str) -> dict[str, int]:
@@ -31,18 +33,9 @@ def run_against_receiver(
     **config: Any,
 ) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Runs the emitter against a receiver process with these limits; its stats and what arrived."""
-    r = started(tmp_path, max_body=max_body, max_events=max_events)
-    try:
+    with ingest_receiver(tmp_path / "received.jsonl", max_body=max_body, max_events=max_events) as r:
         stats = run(emitter, client_env(r.url, tmp_path / "spool", **config), *args)
         return stats, r.events()
-    finally:
-        r.stop()
-
-
-def started(tmp_path: Path, max_body: int = MAX_BODY, max_events: int = MAX_EVENTS) -> Receiver:
-    r = Receiver(free_port(), tmp_path / "received.jsonl", max_body=max_body, max_events=max_events)
-    r.start()
-    return r
 
 
 def test_large_events_go_in_requests_under_the_receivers_body_limit(emitter: Path, tmp_path: Path) -> None:
@@ -96,7 +89,7 @@ def test_spooled_batches_over_the_limit_are_split_at_replay(emitter: Path, tmp_p
     env = client_env(f"http://127.0.0.1:{port}", tmp_path / "spool", batch_size=500, exit_flush_timeout=0.2)
     done = subprocess.run([str(emitter), "exit", "150"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    r = Receiver(port, tmp_path / "received.jsonl", max_events=64)
+    r = ingest_receiver(tmp_path / "received.jsonl", port, max_events=64)
     r.start()
     try:
         stats = run(emitter, env, "drain", "60")

@@ -10,78 +10,34 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from wafermon_testkit import Service, clean_env, console_script, free_port, sqlite_gateway
+
 HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
-    pytest.fail(f"{url} did not come up: {log.read_text()}")
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAFERMON_")}
-    gw_port, sc_port = free_port(), free_port()
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        gw_log = tmp_path / "gateway.log"
-        gw = subprocess.Popen(
-            [str(BIN / "wafermon-gateway"), "--port", str(gw_port)],
-            env=env | {"WAFERMON_GATEWAY_SQLITE_PATH": str(tmp_path / "gw.db"),
-                       "WAFERMON_GATEWAY_STREAM_KEEPALIVE_S": "1"},
-            stdout=gw_log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        procs.append(gw)
-        gateway = f"http://127.0.0.1:{gw_port}"
-        wait_http(gateway + "/v1/healthz", gw, gw_log)
+    """The real gateway (SQLite, stream keep-alive 1 s) and a sidecar delivering to it."""
+    sc_port = free_port()
+    with sqlite_gateway(tmp_path, stream_keepalive_s="1") as gateway:
         config = tmp_path / "sidecar.yaml"
         config.write_text(
             f"ingest: {{host: 127.0.0.1, port: {sc_port}}}\n"
             f"spool: {{path: {tmp_path / 'spool'}, max_size_mb: 64}}\n"
             f'backends:\n  - {{type: managed_api, name: gateway, config: {{url: "{gateway}"}}}}\n'
         )
-        sc_log = tmp_path / "sidecar.log"
-        sc = subprocess.Popen(
-            [str(BIN / "wafermon-sidecar"), "--config", str(config)], env=env,
-            stdout=sc_log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        procs.append(sc)
         sidecar = f"http://127.0.0.1:{sc_port}"
-        wait_http(sidecar + "/v1/healthz", sc, sc_log)
-        yield gateway, sidecar
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        argv = [console_script("wafermon-sidecar"), "--config", str(config)]
+        with Service(argv, sidecar, tmp_path / "sidecar.log", env=clean_env(), name="the sidecar"):
+            yield gateway, sidecar
 
 
 def test_dashboard_in_headless_chromium(stack: tuple[str, str], tmp_path: Path) -> None:

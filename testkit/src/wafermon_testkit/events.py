@@ -1,4 +1,5 @@
-"""Event builders shared by the tests."""
+"""Events for the tests: wafermon.event/1 dicts (one event, or a whole job story) and a Python program
+that reports a job through the SDK."""
 
 from __future__ import annotations
 
@@ -93,3 +94,16 @@ def job_story(
         seq = progress_steps + 1
         out.append(event("finished", job_id, seq, t0 + timedelta(seconds=progress_steps + 2), status=outcome, **common))
     return out
+
+
+def sdk_job_script(business_key: str, recipe: str) -> str:
+    """A Python program that reports one job through the SDK (site fab1, metadata.recipe = recipe):
+    progress 0.5, then sub-jobs wafer-1 and wafer-2 each at progress 1.0; all succeed."""
+    return f"""
+import wafermon
+with wafermon.job({business_key!r}, site_id="fab1", metadata={{"recipe": {recipe!r}}}) as job:
+    job.progress(0.5)
+    for wafer in ("wafer-1", "wafer-2"):
+        with job.subjob(wafer) as w:
+            w.progress(1.0)
+"""

@@ -1,6 +1,0 @@
-"""The alerting stage shares the gateway tests' event builders (gateway/tests/helpers.py)."""
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
