@@ -39,6 +39,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODES = ("ok", "reject", "fail", "reject-second", "blackhole")
+# The gateway's route for a sidecar's own reports (docs/sidecar.md, "Heartbeat"): answered, not recorded.
+HEARTBEAT_PATH = "/v1/sidecars/heartbeat"
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -92,6 +94,10 @@ def _serve(args: argparse.Namespace) -> None:
             self.wfile.write(data)
 
         def do_POST(self) -> None:
+            if self.path == HEARTBEAT_PATH:  # a sidecar reporting itself to its gateway: not an event
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self._reply(200, {"sidecar_id": "", "first": False})
+                return
             if args.path and self.path != args.path:
                 self._reply(404, {"error": f"no route {self.path}"})
                 return
