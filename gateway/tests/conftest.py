@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -29,13 +31,16 @@ def pg_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_cluster(tmp_path: Path) -> Iterator[Postgres]:
-    """A PostgreSQL server of the test's own, for tests that stop and restart it (test kit)."""
-    server = Postgres(tmp_path / "pg", f"{FAST} -c max_connections=300")
+def pg_cluster() -> Iterator[Postgres]:
+    """A PostgreSQL server of the test's own, for tests that stop and restart it (test kit). Not under
+    tmp_path: pytest makes its parents 0700, which the postgres user cannot enter."""
+    parent = Path(tempfile.mkdtemp(prefix="wafermon-pg-"))
+    server = Postgres(parent / "pg", f"{FAST} -c max_connections=300")
     try:
         yield server.init()
     finally:
         server.destroy("immediate")
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture
