@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import calendar
 import json
+import os
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -14,10 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import rfc8785
-from conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+import yaml
+from conftest import REPO, SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
 
+from wafermon_sidecar.backends.loki import LokiConfig
 from wafermon_testkit.events import event, job_story
 from wafermon_testkit.loki_double import LokiDouble
 
@@ -151,7 +156,7 @@ def test_loki_against_protocol_double_line_over_the_limit_is_dead_lettered_neigh
     sc = sidecar([loki_backend(loki)])
     events = mixed_batch()
     big = event("started", events[0]["entity_id"], 20, datetime.now(UTC), metadata={"blob": "x" * 6000})
-    batch = events[:4] + [big] + events[4:]
+    batch = [*events[:4], big, *events[4:]]
     assert sc.post(batch).status_code == 202
     wait_until(lambda: sc.lag("loki") == 0, 60, "the loki backend")
     stored = [json.loads(e["line"])["event_id"] for e in loki.entries()]
@@ -229,3 +234,33 @@ def test_loki_bad_config_key_is_named(tmp_path: Path, config: dict[str, Any], na
     done = subprocess.run([SIDECAR_EXE, "--config", str(path), "--check-config"], capture_output=True, text=True)
     assert done.returncode == 2, done.stdout
     assert "'logs'" in done.stderr and named in done.stderr, done.stderr
+
+
+DOC = (REPO / "docs" / "sidecar.md").read_text()
+DOC_SECTION = DOC[DOC.index("### loki") : DOC.index("### Heartbeat")]
+DOC_CONFIG = re.search(r"<!-- loki-doc-test: config -->\n```yaml\n(.*?)```", DOC_SECTION, re.DOTALL)
+
+
+def test_loki_doc_example_checks_and_runs_against_protocol_double(
+    sidecar: Callable[..., SidecarProc], double: Callable[..., LokiDouble], tmp_path: Path
+) -> None:
+    assert DOC_CONFIG is not None
+    path = tmp_path / "sidecar.yaml"
+    path.write_text(DOC_CONFIG.group(1))
+    env = {**os.environ, "LOKI_PASSWORD": "pw"}
+    done = subprocess.run(
+        [SIDECAR_EXE, "--config", str(path), "--check-config"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0 and "configuration OK" in done.stdout, done.stderr
+    for field in msgspec.structs.fields(LokiConfig):
+        assert re.search(rf"`{field.name}`", DOC_SECTION + DOC), f"LokiConfig.{field.name} is not documented"
+    backend = yaml.safe_load(DOC_CONFIG.group(1))["backends"][0]
+    loki = double(tenant_required=True, basic_auth="wafermon:pw")
+    backend["config"]["url"] = loki.url
+    sc = sidecar([backend], start=False)
+    sc.start(env={"LOKI_PASSWORD": "pw"})
+    events = mixed_batch()
+    assert sc.post(events).status_code == 202
+    entries = loki.wait_for(len(events))
+    assert len(entries) == len(events)
+    assert all(e["tenant"] == "fab1" and e["stream"]["job"] == "wafermon" for e in entries)

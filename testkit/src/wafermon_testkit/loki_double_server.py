@@ -257,7 +257,8 @@ def _serve(args: argparse.Namespace) -> None:
                 tenant = given
             content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
             if content_type != "application/json":
-                return 400, f"the double speaks only the JSON push (Content-Type: application/json), got {content_type!r}", {}
+                wanted = "the double speaks only the JSON push (Content-Type: application/json)"
+                return 400, f"{wanted}, got {content_type!r}", {}
             encoding = self.headers.get("Content-Encoding", "identity")
             if encoding == "gzip":
                 try:
@@ -307,7 +308,8 @@ def _serve(args: argparse.Namespace) -> None:
                         continue
                     store.add(tenant, labels, ts, line)
             if ignored:
-                return 400, ",\n".join(ignored) + f",\nuser '{tenant}', total ignored: {len(ignored)} out of {total}", {}
+                summary = f"user '{tenant}', total ignored: {len(ignored)} out of {total}"
+                return 400, ",\n".join([*ignored, summary]), {}
             return 204, "", {}
 
         def _entry_problem(
@@ -329,7 +331,8 @@ def _serve(args: argparse.Namespace) -> None:
                     f"while adding an entry with length '{size}' bytes"
                 )
             if ts < oldest_ns:
-                return f"entry has timestamp too old: {_ts_text(ts)}, oldest acceptable timestamp is: {_ts_text(oldest_ns)}"
+                oldest = _ts_text(oldest_ns)
+                return f"entry has timestamp too old: {_ts_text(ts)}, oldest acceptable timestamp is: {oldest}"
             if ts > newest_ns:
                 return f"entry has timestamp too new: {_ts_text(ts)}"
             if ts < previous:

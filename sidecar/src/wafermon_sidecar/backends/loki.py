@@ -45,6 +45,13 @@ MAX_LABEL_VALUE_BYTES = 2048
 TENANT_ID = re.compile(r"^[A-Za-z0-9!_.*'()-]{1,150}$")
 
 
+class _SplitBudget:
+    """Requests left for splitting refused pushes in one batch."""
+
+    def __init__(self, requests: int) -> None:
+        self.left = requests
+
+
 class LokiConfig(HttpClientConfig, forbid_unknown_fields=True, kw_only=True):
     """The loki backend's `config` block: the shared HTTP client keys (url = Loki's base URL) and these."""
 
@@ -52,7 +59,7 @@ class LokiConfig(HttpClientConfig, forbid_unknown_fields=True, kw_only=True):
     username: str | None = None  # basic auth, with password (a proxy in front of Loki checks it)
     password: str | None = None
     bearer_token: str | None = None  # Authorization: Bearer <token>
-    external_labels: dict[str, str] = {}  # static labels on every stream, e.g. {job: wafermon}
+    external_labels: dict[str, str] = msgspec.field(default_factory=dict)  # on every stream, e.g. {job: wafermon}
     max_push_bytes: Annotated[int, msgspec.Meta(ge=1024, le=MAX_PUSH_BYTES)] = DEFAULT_MAX_PUSH_BYTES
 
 
@@ -87,9 +94,13 @@ def auth_headers(settings: LokiConfig, name: str) -> dict[str, str]:
     key when they are incomplete or clash."""
     given = [key for key in ("username", "password", "bearer_token") if getattr(settings, key) is not None]
     if "bearer_token" in given and len(given) > 1:
-        raise ConfigurationError(f"backend {name!r}: config.bearer_token and config.username/password exclude each other")
+        raise ConfigurationError(
+            f"backend {name!r}: config.bearer_token and config.username/password exclude each other"
+        )
     if given and any(header.lower() == "authorization" for header in settings.headers):
-        raise ConfigurationError(f"backend {name!r}: config.{given[0]} and an Authorization entry in config.headers clash")
+        raise ConfigurationError(
+            f"backend {name!r}: config.{given[0]} and an Authorization entry in config.headers clash"
+        )
     if settings.bearer_token is not None:
         return {"Authorization": f"Bearer {settings.bearer_token}"}
     if given:
@@ -132,14 +143,14 @@ class LokiBackend(Backend):
                 entries.append(entry(raw, index, self.external_labels))
             except RecordError as exc:
                 refused[index] = f"cannot be written as a Loki entry: {exc}"
-        budget = [SPLIT_REQUESTS_PER_BATCH]
+        budget = _SplitBudget(SPLIT_REQUESTS_PER_BATCH)
         for push in pushes(entries, self.max_push_bytes):
             refused.update(await self._settle(push, budget))
         if refused:
             first = refused[min(refused)]
             raise PermanentError(f"{len(refused)} of {len(batch)} event(s) refused; the first: {first}", refused)
 
-    async def _settle(self, push: list[Entry], budget: list[int]) -> dict[int, str]:
+    async def _settle(self, push: list[Entry], budget: _SplitBudget) -> dict[int, str]:
         """Send one push; batch position → reason for each entry Loki refused (see the module docstring)."""
         body = push_body(push)
         status, text, retry_after = await self._post(body)
@@ -151,10 +162,10 @@ class LokiBackend(Backend):
                 self.max_push_bytes = max(min(self.max_push_bytes, len(body) // 2), 1024)
             if len(push) == 1:
                 return {push[0].index: f"Loki refused the entry: HTTP {status}: {snippet}"}
-            if budget[0] < 2:
+            if budget.left < 2:
                 why = f"Loki refused a push of {len(push)} entries with HTTP {status} (no split left in this batch)"
                 return {item.index: f"{why}: {snippet}" for item in push}
-            budget[0] -= 2
+            budget.left -= 2
             self.split_requests += 2
             middle = len(push) // 2
             refused = await self._settle(push[:middle], budget)
