@@ -32,9 +32,8 @@ EVENT_LABELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-# A 4-byte UTF-8 sequence or an escaped high surrogate: a character outside the BMP, whose UTF-16 sort
-# order (JCS's) may differ from the code-point order msgspec sorts keys by.
-_OUTSIDE_BMP = re.compile(rb"[\xf0-\xf4]|\\u[dD][89abAB]")
+# Above this, a character's UTF-16 sort order (JCS's) may differ from the code-point order msgspec sorts by.
+_LAST_BMP = "\uffff"
 _VALUE_OVERHEAD = len(b'{"stream":,"values":[]}') + 1
 _BODY_OVERHEAD = len(b'{"streams":[]}')
 
@@ -76,11 +75,12 @@ def decode(raw: bytes) -> Any:
         raise RecordError(f"the event is not JSON: {exc}") from None
 
 
-def canonical_line(raw: bytes, event: Any) -> bytes:
+def canonical_line(event: Any) -> str:
     """The event as canonical JSON (module docstring); `event` is decode(raw)."""
-    if _OUTSIDE_BMP.search(raw):
-        return bytes(_encoder.encode(_utf16_sorted(event)))
-    return _encoder.encode(event)
+    line = _encoder.encode(event).decode()
+    if not line.isascii() and max(line) > _LAST_BMP:  # only then may UTF-16 order differ: sort again
+        line = _encoder.encode(_utf16_sorted(event)).decode()
+    return line
 
 
 def timestamp_ns(at: object) -> int:
@@ -126,7 +126,7 @@ def entry(raw: bytes, index: int, external: dict[str, str]) -> Entry:
     if not isinstance(event, dict):
         raise RecordError("the event is not a JSON object")
     ts = timestamp_ns(event.get("at"))
-    line = canonical_line(raw, event).decode()
+    line = canonical_line(event)
     stream = _encoder.encode(stream_labels(event, external))
     return Entry(index, stream, ts, b'["' + str(ts).encode() + b'",' + _encoder.encode(line) + b"]")
 
