@@ -197,3 +197,27 @@ def test_entry_shape_for_one_event() -> None:
         "entity_type": "job",
         "status": "running",
     }
+
+
+def test_an_event_without_an_entry_form_is_refused_alone(tmp_path: Path) -> None:
+    moment = datetime.now(UTC)
+    good = [msgspec.json.encode(event("started", new_id(), 0, moment)) for _ in range(2)]
+    broken = b'{"event_id":"x","at":"2026-11-30T12:00:00.000000Z"}'  # no site_id, app, ...
+
+    async def send() -> PermanentError:
+        backend = LokiBackend("loki", {"url": loki.url})
+        await backend.initialize()
+        try:
+            await backend.send_batch(Batch([good[0], broken, good[1]]))
+        except PermanentError as exc:
+            return exc
+        finally:
+            await backend.close()
+        raise AssertionError("the broken event was not refused")
+
+    with LokiDouble(tmp_path / "store.jsonl") as loki:
+        refused = asyncio.run(send())
+        stored = loki.entries()
+    assert list(refused.rejected) == [1]
+    assert "field 'site_id' (stream label 'site')" in refused.rejected[1]
+    assert len(stored) == 2

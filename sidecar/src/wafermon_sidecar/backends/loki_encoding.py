@@ -72,7 +72,7 @@ def decode(raw: bytes) -> Any:
     try:
         return _decoder.decode(raw)
     except msgspec.DecodeError as exc:
-        raise RecordError(f"the event is not JSON: {exc}") from None
+        raise RecordError(f"the event cannot be decoded: {exc}") from None
 
 
 def canonical_line(event: Any) -> str:
