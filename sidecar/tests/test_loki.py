@@ -204,15 +204,28 @@ def test_loki_against_protocol_double_multi_tenant_refuses_a_push_without_tenant
     assert loki.entries() == []
 
 
-def test_loki_against_protocol_double_basic_auth_from_an_env_secret(
-    sidecar: Callable[..., SidecarProc], double: Callable[..., LokiDouble]
+@pytest.mark.parametrize(
+    ("double_options", "config"),
+    [
+        ({"basic_auth": "wafer:s3cr3t"}, {"username": "wafer", "password": "${LOKI_SECRET}"}),
+        ({"bearer": "s3cr3t"}, {"bearer_token": "${LOKI_SECRET}"}),
+        ({"bearer": "s3cr3t"}, {"headers": {"Authorization": "Bearer ${LOKI_SECRET}"}}),
+    ],
+    ids=["basic", "bearer_token", "headers"],
+)
+def test_loki_against_protocol_double_auth_from_an_env_secret(
+    sidecar: Callable[..., SidecarProc],
+    double: Callable[..., LokiDouble],
+    double_options: dict[str, str],
+    config: dict[str, Any],
 ) -> None:
-    loki = double(basic_auth="wafer:s3cr3t")
-    sc = sidecar([loki_backend(loki, username="wafer", password="${LOKI_PASSWORD}")], start=False)
-    sc.start(env={"LOKI_PASSWORD": "s3cr3t"})
+    loki = double(**double_options)
+    sc = sidecar([loki_backend(loki, **config)], start=False)
+    sc.start(env={"LOKI_SECRET": "s3cr3t"})
     events = mixed_batch()
     assert sc.post(events).status_code == 202
-    wait_until(lambda: len(loki.entries()) == len(events), 60, "delivery with basic auth")
+    wait_until(lambda: len(loki.entries()) == len(events), 60, "delivery with the credentials")
+    assert "s3cr3t" not in json.dumps(sc.health())  # the secret is not shown in health
 
 
 @pytest.mark.parametrize(
