@@ -120,6 +120,14 @@ def test_loki_against_protocol_double_replay_leaves_the_store_unchanged(
     pushed = sum(r["entries"] for r in loki.requests())
     assert pushed >= 2 * len(events)  # the replay did reach the double
     assert loki.entries() == first
+    # A replay from the spool: the cursor lost (as after a crash before it was persisted), so the
+    # restarted sidecar sends everything still on its spool again.
+    assert sc.stop() == 0
+    (sc.spool_dir / "cursors" / "loki.json").unlink()
+    sc.start()
+    wait_until(lambda: sum(r["entries"] for r in loki.requests()) >= pushed + 2 * len(events), 60, "the spool replay")
+    wait_until(lambda: sc.lag("loki") == 0, 60, "the spool replay to settle")
+    assert loki.entries() == first
     assert sc.health()["backends"]["loki"]["dead_lettered_events"] == 0
 
 
