@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +221,43 @@ def test_an_event_without_an_entry_form_is_refused_alone(tmp_path: Path) -> None
     assert list(refused.rejected) == [1]
     assert "field 'site_id' (stream label 'site')" in refused.rejected[1]
     assert len(stored) == 2
+
+
+def send_direct(double: LokiDouble, raws: list[bytes], **config: Any) -> LokiBackend:
+    """LokiBackend.send_batch of raws into the double (no sidecar); returns the backend for its health."""
+
+    async def send() -> LokiBackend:
+        backend = LokiBackend("loki", {"url": double.url, **config})
+        await backend.initialize()
+        try:
+            await backend.send_batch(Batch(raws))
+        finally:
+            await backend.close()
+        return backend
+
+    return asyncio.run(send())
+
+
+def test_pushes_pass_loki_with_ordered_writes_across_several_pushes(tmp_path: Path) -> None:
+    start = datetime.now(UTC)
+    times = [start.replace(microsecond=0) + timedelta(seconds=s) for s in (9, 3, 7, 1, 8, 2, 6, 4, 5, 0)]
+    raws = [msgspec.json.encode(event("progress", new_id(), 1, t, site_id="fab1")) for t in times]
+    with LokiDouble(tmp_path / "store.jsonl", ordered_writes=True) as double:
+        send_direct(double, raws, max_push_bytes=1500)  # ~2 entries a push
+        requests = double.requests()
+        stored = double.entries()
+    assert len(requests) >= 4 and all(r["status"] == 204 for r in requests)
+    assert [int(e["ts"]) for e in stored] == sorted(int(e["ts"]) for e in stored)
+    assert len(stored) == len(raws)
+
+
+def test_a_413_splits_the_push_and_later_pushes_stay_smaller(tmp_path: Path) -> None:
+    moment = datetime.now(UTC)
+    raws = [msgspec.json.encode(event("started", new_id(), 0, moment)) for _ in range(10)]
+    with LokiDouble(tmp_path / "store.jsonl") as double:
+        double.inject(413, 1, message="request entity too large")
+        backend = send_direct(double, raws)
+        statuses = [r["status"] for r in double.requests()]
+        stored = double.entries()
+    assert statuses == [413, 204, 204] and len(stored) == 10
+    assert backend.max_push_bytes < 1024 * 1024
