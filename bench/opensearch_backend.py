@@ -56,7 +56,12 @@ async def through_backend(url: str, raw: list[bytes], batch: int) -> float:
 def through_opensearch_py(url: str, raw: list[bytes], batch: int) -> float:
     client = OpenSearch(url, timeout=60)
     actions = (
-        {"_op_type": "create", "_index": index_name("bench-client", e["at"]), "_id": e["event_id"], "_source": to_document(e)}
+        {
+            "_op_type": "create",
+            "_index": index_name("bench-client", e["at"]),
+            "_id": e["event_id"],
+            "_source": to_document(e),
+        }
         for e in (json.loads(r) for r in raw[1:])
     )
     started = time.perf_counter()

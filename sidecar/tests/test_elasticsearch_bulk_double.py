@@ -22,7 +22,10 @@ from wafermon_testkit.events import event
 CREATED = {"status": 201, "result": "created"}
 DUPLICATE = {"status": 409, "error": {"type": "version_conflict_engine_exception", "reason": "document already exists"}}
 BUSY = {"status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "rejected execution"}}
-UNAVAILABLE = {"status": 503, "error": {"type": "unavailable_shards_exception", "reason": "primary shard is not active"}}
+UNAVAILABLE = {
+    "status": 503,
+    "error": {"type": "unavailable_shards_exception", "reason": "primary shard is not active"},
+}
 BAD = {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [x]"}}
 
 Decide = Callable[[int, str], dict[str, Any]]  # (call number, event id) → item answer
@@ -78,7 +81,9 @@ def make_batch(n: int) -> tuple[Batch, list[str]]:
 def test_bulk_double_retries_only_the_429_and_5xx_items() -> None:
     batch, ids = make_batch(6)
     flaky = {ids[1]: BUSY, ids[4]: UNAVAILABLE}
-    requests, outcomes = run_against_bulk_double(lambda call, i: flaky.get(i, CREATED) if call == 1 else CREATED, [batch])
+    requests, outcomes = run_against_bulk_double(
+        lambda call, i: flaky.get(i, CREATED) if call == 1 else CREATED, [batch]
+    )
     assert outcomes == [None]
     assert requests == [ids, [ids[1], ids[4]]]  # the good items were not sent again
 

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from opensearch_peer import OpenSearchNode
 
 _path = Path(__file__).resolve().parents[1] / "tests" / "conftest.py"

@@ -28,7 +28,9 @@ def mixed_events() -> list[dict[str, Any]]:
     events = job_story(start=day1, subjobs=2, metadata={"recipe": "R-17", "lot": {"id": "L-9", "wafers": [1, 2]}})
     events += job_story(start=day1 + timedelta(hours=3), outcome="failed", app="gravure-ätz", site_id="fab-β")
     events.append(
-        event("finished", str(uuid.uuid4()), 1, day1, metadata={"operator": "Zoë 東京", "deep": {"a": {"b": {"c": 1.5}}}})
+        event(
+            "finished", str(uuid.uuid4()), 1, day1, metadata={"operator": "Zoë 東京", "deep": {"a": {"b": {"c": 1.5}}}}
+        )
     )
     return events
 
@@ -130,7 +132,9 @@ def test_node_stopped_mid_stream_lags_alone_then_everything_arrives_once(
     assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
     assert opensearch.count("outage-*") == len(everything)  # _id = event_id: once each
     docs = opensearch.request(
-        "POST", "/_mget", {"docs": [{"_index": index_name("outage", e["at"]), "_id": e["event_id"]} for e in everything]}
+        "POST",
+        "/_mget",
+        {"docs": [{"_index": index_name("outage", e["at"]), "_id": e["event_id"]} for e in everything]},
     )["docs"]
     assert all(d["found"] and d["_version"] == 1 for d in docs)
 
@@ -147,11 +151,18 @@ def test_seed_elk_example_loads_with_check_config(tmp_path: Path) -> None:
             "password": "changeme",
         },
     }
-    api_key = {"type": "elk", "name": "keyed", "config": {"elasticsearch_url": "https://es:9200", "api_key": "${ES_KEY}"}}
+    api_key = {
+        "type": "elk",
+        "name": "keyed",
+        "config": {"elasticsearch_url": "https://es:9200", "api_key": "${ES_KEY}"},
+    }
     path = tmp_path / "sidecar.json"
     path.write_text(json.dumps({"spool": {"path": str(tmp_path / "spool")}, "backends": [seed, api_key]}))
     done = subprocess.run(
-        [SIDECAR_EXE, "--config", str(path), "--check-config"], capture_output=True, text=True, env={"ES_KEY": "aWQ6a2V5"}
+        [SIDECAR_EXE, "--config", str(path), "--check-config"],
+        capture_output=True,
+        text=True,
+        env={"ES_KEY": "aWQ6a2V5"},
     )
     assert done.returncode == 0, done.stderr
     seed["config"]["index_prefix"] = "Wafer Monitor"  # a bad value: named in our own words

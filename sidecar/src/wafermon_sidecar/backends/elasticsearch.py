@@ -164,7 +164,9 @@ class ElasticsearchBackend(Backend):
     def _auth_header(self, name: str) -> dict[str, str]:
         s = self.settings
         if s.api_key and (s.username or s.password):
-            raise ConfigurationError(f"backend {name!r}: config.api_key and config.username/password exclude each other")
+            raise ConfigurationError(
+                f"backend {name!r}: config.api_key and config.username/password exclude each other"
+            )
         if (s.username is None) != (s.password is None):
             raise ConfigurationError(f"backend {name!r}: config.username and config.password go together")
         if s.api_key:
@@ -181,9 +183,7 @@ class ElasticsearchBackend(Backend):
         assert self.session is not None, "initialize() was not called"
         url = f"{self.url}{path}"
         try:
-            async with self.session.request(
-                method, url, data=body, headers={"Content-Type": content_type}
-            ) as response:
+            async with self.session.request(method, url, data=body, headers={"Content-Type": content_type}) as response:
                 text = await response.text(errors="replace")
                 raise_for_status(response.status, text, response.headers.get("Retry-After"), url)
                 return response.status, text
