@@ -26,6 +26,10 @@ UNAVAILABLE = {
     "status": 503,
     "error": {"type": "unavailable_shards_exception", "reason": "primary shard is not active"},
 }
+BLOCKED = {
+    "status": 403,
+    "error": {"type": "cluster_block_exception", "reason": "index [x] blocked by: [FORBIDDEN/8/index write (api)]"},
+}
 BAD = {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [x]"}}
 
 Decide = Callable[[int, str], dict[str, Any]]  # (call number, event id) → item answer
@@ -78,14 +82,14 @@ def make_batch(n: int) -> tuple[Batch, list[str]]:
     return Batch([json.dumps(e).encode() for e in events]), [e["event_id"] for e in events]
 
 
-def test_bulk_double_retries_only_the_429_and_5xx_items() -> None:
+def test_bulk_double_retries_only_the_429_403_and_5xx_items() -> None:
     batch, ids = make_batch(6)
-    flaky = {ids[1]: BUSY, ids[4]: UNAVAILABLE}
+    flaky = {ids[1]: BUSY, ids[3]: BLOCKED, ids[4]: UNAVAILABLE}
     requests, outcomes = run_against_bulk_double(
         lambda call, i: flaky.get(i, CREATED) if call == 1 else CREATED, [batch]
     )
     assert outcomes == [None]
-    assert requests == [ids, [ids[1], ids[4]]]  # the good items were not sent again
+    assert requests == [ids, [ids[1], ids[3], ids[4]]]  # the good items were not sent again
 
 
 def test_bulk_double_dead_letters_4xx_items_alone_and_counts_409_as_delivered() -> None:

@@ -15,9 +15,10 @@ user's metadata as `flat_object` on OpenSearch (2.7+) / `flattened` on Elasticse
 metadata shape fits without mapping explosions or conflicts; `metadata_type: object` (dynamic false)
 is there for clusters that have neither. Unknown fields stay in `_source`, unindexed (dynamic false).
 
-Per-item answers: 2xx or 409 → delivered; 429 and 5xx → only those items are sent again (a few
-times in the same call, then TransientError); other 4xx → that event alone is dead-lettered with
-the cluster's reason. Items the cluster took during an attempt that ends in TransientError are
+Per-item answers: 2xx or 409 → delivered; 5xx, 429 and the other statuses _http.RETRYABLE_4XX names
+(403 `cluster_block_exception` from a full disk, 404 `index_not_found_exception` where auto-create
+is off: faults someone fixes) → only those items are sent again (a few times in the same call, then
+TransientError); other 4xx → that event alone is dead-lettered with the cluster's reason. Items the cluster took during an attempt that ends in TransientError are
 remembered (bounded), so the worker's retry of the batch does not send them again.
 """
 
@@ -34,7 +35,7 @@ from typing import Annotated, Any, Literal
 import aiohttp
 import msgspec
 
-from ._http import raise_for_status
+from ._http import RETRYABLE_4XX, raise_for_status
 from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
 from .http_client import HttpClientConfig, check_url, open_session
 
@@ -235,6 +236,8 @@ class ElasticsearchBackend(Backend):
                 f"{len(pending)} of {len(batch)} event(s) not taken after {self.settings.item_retries + 1}"
                 f" attempt(s); the last reason: {last_retry_reason}"
             )
+        for event in events:  # settled: the batch will not come back for these
+            self._delivered.pop(str(event.get("event_id")), None)
         if refused:
             first = refused[min(refused)]
             raise PermanentError(f"{len(refused)} of {len(batch)} event(s) refused; the first: {first}", refused)
@@ -262,7 +265,7 @@ class ElasticsearchBackend(Backend):
             status = int(result.get("status", 0))
             if 200 <= status < 300 or status == 409:
                 continue  # 409: the document is already there (a replay)
-            if status == 429 or status >= 500:
+            if status >= 500 or status in RETRYABLE_4XX:
                 retry.append(position)
                 reason = _item_reason(result)
             else:
