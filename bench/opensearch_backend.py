@@ -53,12 +53,12 @@ async def through_backend(url: str, raw: list[bytes], batch: int) -> float:
     return (len(raw) - 1) / elapsed
 
 
-def through_opensearch_py(url: str, raw: list[bytes], batch: int) -> float:
+def through_opensearch_py(url: str, raw: list[bytes], batch: int, prefix: str = "bench-client") -> float:
     client = OpenSearch(url, timeout=60)
     actions = (
         {
             "_op_type": "create",
-            "_index": index_name("bench-client", e["at"]),
+            "_index": index_name(prefix, e["at"]),
             "_id": e["event_id"],
             "_source": to_document(e),
         }
@@ -81,6 +81,8 @@ def main() -> None:
         node = OpenSearchNode(Path(tmp))
         node.start()
         try:
+            # Warm the node's JIT first, so neither side pays for it.
+            through_opensearch_py(node.url, make_events(args.events // 4 + 1), args.batch, "bench-warmup")
             raw = make_events(args.events + 1)
             backend_rate = asyncio.run(through_backend(node.url, raw, args.batch))
             client_rate = through_opensearch_py(node.url, make_events(args.events + 1), args.batch)

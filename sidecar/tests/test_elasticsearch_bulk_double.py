@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from test_http_client import Pki, pki, serve, server_tls  # noqa: F401  (pki: a fixture)
 
 from wafermon_sidecar.backends import Batch, PermanentError, TransientError
 from wafermon_sidecar.backends.elasticsearch import ElasticsearchBackend
+from wafermon_sidecar.config import build_settings
 from wafermon_testkit.events import event
 
 # Item answers as OpenSearch 2.19.6 gave them (trimmed to the fields the backend reads).
@@ -128,3 +130,40 @@ def test_bad_config_names_the_key(config: dict[str, Any], key: str) -> None:
     with pytest.raises(ValueError, match="backend 'es'") as info:
         ElasticsearchBackend("es", {"elasticsearch_url": "http://127.0.0.1:9200", **config})
     assert key in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("auth", "header"),
+    [
+        ({"username": "elastic", "password": "${ES_PASSWORD}"}, "Basic ZWxhc3RpYzpjaGFuZ2VtZQ=="),
+        ({"api_key": "${ES_PASSWORD}"}, "ApiKey changeme"),
+    ],
+)
+def test_bulk_double_over_https_with_a_ca_file_and_auth(pki: Pki, auth: dict[str, str], header: str) -> None:  # noqa: F811
+    seen: list[tuple[str, str | None]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append((request.path, request.headers.get("Authorization")))
+        if request.path == "/_bulk":
+            lines = (await request.read()).decode().splitlines()
+            items = [{"create": {"_id": json.loads(a)["create"]["_id"], **CREATED}} for a in lines[::2]]
+            return web.json_response({"took": 1, "errors": False, "items": items})
+        return web.json_response({"version": {"distribution": "opensearch", "number": "2.19.6"}})
+
+    async def run() -> None:
+        async with serve(handle, server_tls(pki, require_client_cert=False)) as port:
+            block = {"elasticsearch_url": f"https://127.0.0.1:{port}", "ca_file": str(pki.ca), **auth}
+            settings = build_settings(
+                {"backends": [{"type": "elk", "config": block}]}, environ={"ES_PASSWORD": "changeme"}
+            )
+            backend = ElasticsearchBackend("es", settings.backends[0].config)
+            await backend.initialize()
+            try:
+                await backend.send_batch(make_batch(3)[0])
+            finally:
+                await backend.close()
+            assert backend.metadata_type == "flat_object"  # asked of the cluster's GET /
+
+    asyncio.run(run())
+    assert [path for path, _ in seen] == ["/", "/_index_template/wafermon-events", "/_bulk"]
+    assert {auth_header for _, auth_header in seen} == {header}
