@@ -69,7 +69,7 @@ def through_opensearch_py(url: str, raw: list[bytes], batch: int, prefix: str = 
     elapsed = time.perf_counter() - started
     assert ok == len(raw) - 1 and not errors, errors
     client.close()
-    return ok / elapsed
+    return float(ok) / elapsed
 
 
 def main() -> None:

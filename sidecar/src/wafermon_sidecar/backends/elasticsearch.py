@@ -18,8 +18,9 @@ is there for clusters that have neither. Unknown fields stay in `_source`, unind
 Per-item answers: 2xx or 409 → delivered; 5xx, 429 and the other statuses _http.RETRYABLE_4XX names
 (403 `cluster_block_exception` from a full disk, 404 `index_not_found_exception` where auto-create
 is off: faults someone fixes) → only those items are sent again (a few times in the same call, then
-TransientError); other 4xx → that event alone is dead-lettered with the cluster's reason. Items the cluster took during an attempt that ends in TransientError are
-remembered (bounded), so the worker's retry of the batch does not send them again.
+TransientError); other 4xx → that event alone is dead-lettered with the cluster's reason. Items
+the cluster took during an attempt that ends in TransientError are remembered (bounded), so the
+worker's retry of the batch does not send them again.
 """
 
 from __future__ import annotations
