@@ -167,3 +167,23 @@ def test_bulk_double_over_https_with_a_ca_file_and_auth(pki: Pki, auth: dict[str
     asyncio.run(run())
     assert [path for path, _ in seen] == ["/", "/_index_template/wafermon-events", "/_bulk"]
     assert {auth_header for _, auth_header in seen} == {header}
+
+
+def test_bulk_double_answering_no_json_is_a_transient_error_that_says_so() -> None:
+    async def run() -> str:
+        async def handle(request: web.Request) -> web.Response:
+            return web.Response(text="<html>gateway page</html>", content_type="text/html")
+
+        async with serve(handle) as port:
+            backend = ElasticsearchBackend("es", {"elasticsearch_url": f"http://127.0.0.1:{port}"})
+            await backend.initialize()
+            try:
+                await backend.send_batch(make_batch(2)[0])
+            except TransientError as exc:
+                return str(exc)
+            finally:
+                await backend.close()
+        return "delivered"
+
+    message = asyncio.run(run())
+    assert "answered something other than a JSON object" in message and "gateway page" in message

@@ -137,6 +137,17 @@ def index_template(prefix: str, metadata_type: str) -> dict[str, Any]:
     }
 
 
+def _json_object(text: str, where: str) -> dict[str, Any]:
+    """The JSON object `text`; TransientError naming `where` when it is none (e.g. a proxy's page)."""
+    try:
+        value = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise TransientError(f"{where} answered something other than a JSON object: {text[:200]!r}")
+    return value
+
+
 def _item_reason(item: Mapping[str, Any]) -> str:
     error = item.get("error")
     if isinstance(error, Mapping):
@@ -198,8 +209,8 @@ class ElasticsearchBackend(Backend):
             return
         if self.metadata_type is None:
             _, text = await self._request("GET", "/", None, "application/json")
-            info = msgspec.json.decode(text)
-            is_opensearch = isinstance(info, dict) and info.get("version", {}).get("distribution") == "opensearch"
+            version = _json_object(text, f"{self.url}/").get("version")
+            is_opensearch = isinstance(version, dict) and version.get("distribution") == "opensearch"
             self.metadata_type = "flat_object" if is_opensearch else "flattened"
         template = index_template(self.settings.index_prefix, self.metadata_type)
         path = f"/_index_template/{self.settings.index_prefix}-events"
@@ -255,8 +266,7 @@ class ElasticsearchBackend(Backend):
         except TransientError:
             self._remember_delivered(events, [p for p in lines if p not in positions and p not in refused])
             raise
-        answer = msgspec.json.decode(text)
-        items = answer.get("items") if isinstance(answer, dict) else None
+        items = _json_object(text, f"{self.url}/_bulk").get("items")
         if not isinstance(items, list) or len(items) != len(positions):
             raise TransientError(f"{self.url}/_bulk answered {len(items or [])} item(s) for {len(positions)} sent")
         retry: list[int] = []
