@@ -32,6 +32,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The OpenSearch test peer (server jar + transport-netty4 from Maven Central) into var/peers/.
+sidecar/peers/opensearch/fetch.sh
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
