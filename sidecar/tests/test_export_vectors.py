@@ -115,7 +115,9 @@ def test_an_event_without_a_usable_time_is_refused_alone(at: object, tmp_path: P
         (JsonBackend, {"output_dir": "/x", "dedup_window": -1}, "dedup_window"),
     ],
 )
-def test_a_bad_key_is_named_with_the_backend(cls: type[CsvBackend | JsonBackend], config: dict[str, Any], key: str) -> None:
+def test_a_bad_key_is_named_with_the_backend(
+    cls: type[CsvBackend | JsonBackend], config: dict[str, Any], key: str
+) -> None:
     with pytest.raises(ConfigurationError) as error:
         cls("my-export", config)
     message = str(error.value)

@@ -136,9 +136,8 @@ def test_a_mixed_batch_reads_back_field_by_field_and_a_replay_changes_nothing(
         assert [r["event_id"] for r in records] == [e["event_id"] for e in events], name  # all, in order, once
         for record in records:
             _check_record(name, record, by_id[record["event_id"]])
-    if True:  # the header row once, at the top
-        raw = (out / "csv" / "wafer_events_20261123.csv").read_bytes().decode()
-        assert raw.startswith("timestamp,site_id,app_name,") and raw.count("timestamp,site_id") == 1
+    raw = (out / "csv" / "wafer_events_20261123.csv").read_bytes().decode()
+    assert raw.startswith("timestamp,site_id,app_name,") and raw.count("timestamp,site_id") == 1  # header once
 
     before = {name: sorted((out / name).iterdir()) for name in LAYOUTS}
     snapshot = {p: p.read_bytes() for paths in before.values() for p in paths}
@@ -184,9 +183,10 @@ def _torn(name: str, whole: bytes) -> bytes:
     if name == "jsonl-gz":
         member = gzip.compress(b'{"event_id": "never-finished"}\n' * 50)
         return member[: len(member) // 2]
-    return {"csv": b'2026-11-23T08:15:30.000001Z,fab1,"half a quoted\ncell', "jsonl": b'{"timestamp":"2026-11-23T08:'}.get(
-        name, b'{\n  "timestamp": "2026-11-23T08:15:31.000000Z",\n  "site_id": "fa'
-    )
+    return {
+        "csv": b'2026-11-23T08:15:30.000001Z,fab1,"half a quoted\ncell',
+        "jsonl": b'{"timestamp":"2026-11-23T08:',
+    }.get(name, b'{\n  "timestamp": "2026-11-23T08:15:31.000000Z",\n  "site_id": "fa')
 
 
 def test_a_torn_tail_is_cut_and_the_replay_that_follows_writes_each_event_once(
@@ -253,7 +253,12 @@ SEED_JSON = {
     "config": {"output_dir": "/var/log/wafer-monitor", "rotation": "daily", "pretty_print": False, "compression": True},
 }
 SEED_SCENARIO = [  # the seeds' scenario 1 and 2 entries, and the quick-start "backup"
-    {"type": "csv", "name": "compliance", "enabled": True, "config": {"output_dir": "/compliance/logs", "rotation": "daily"}},
+    {
+        "type": "csv",
+        "name": "compliance",
+        "enabled": True,
+        "config": {"output_dir": "/compliance/logs", "rotation": "daily"},
+    },
     {
         "type": "json",
         "name": "debug",

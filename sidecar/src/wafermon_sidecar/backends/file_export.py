@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import fcntl
 import logging
 import os
@@ -171,10 +172,8 @@ class FileExportBackend(Backend):
                     fsync_directory(path.parent)  # the new file's name is durable too
             except OSError:
                 self._checked.discard(path.name)  # check the tail again before the next append
-                try:
+                with contextlib.suppress(OSError):
                     os.ftruncate(fd, before)  # nothing half-written stays behind
-                except OSError:
-                    pass
                 raise
             for event in fresh:
                 self.window.add(event["event_id"])

@@ -107,7 +107,9 @@ class JsonBackend(FileExportBackend):
                 while chunk := stream.read(CHUNK):
                     yield chunk
             except (OSError, EOFError, zlib.error) as exc:
-                log.warning("backend %s: %s is unreadable past some point (%s); ids after it not read", self.name, path, exc)
+                log.warning(
+                    "backend %s: %s is unreadable past some point (%s); ids after it not read", self.name, path, exc
+                )
 
     def stored_ids(self, fd: int, path: Path) -> Iterator[str]:
         """Ids of the records, split at their end marks; a record that does not decode is passed over."""
