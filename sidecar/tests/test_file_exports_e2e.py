@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import subprocess
 from collections import Counter
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SIDECAR_EXE, SidecarProc, wait_until
+from conftest import REPO, SIDECAR_EXE, SidecarProc, wait_until
 
 from wafermon_testkit.events import event, job_story, new_id
 
@@ -309,3 +310,35 @@ def test_a_disabled_export_writes_nothing(sidecar: Callable[..., SidecarProc], t
     wait_until(lambda: sc.lag("csv") == 0, 60, "the csv export")
     assert not (out / "jsonl").exists()
     assert sc.health()["backends"]["jsonl"]["state"] == "disabled"
+
+
+DOC_EXAMPLES = {
+    m.group(1): json.loads(m.group(2))
+    for m in re.finditer(
+        r"<!-- export-example: (\S+) -->\n```json\n(.*?)```", (REPO / "docs" / "sidecar.md").read_text(), re.DOTALL
+    )
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "file_name"), [("csv", "wafer_events_20261123.csv"), ("json", "wafer_events_20261123.jsonl.gz")]
+)
+def test_the_docs_examples_load_and_write_the_documented_files(
+    kind: str, file_name: str, sidecar: Callable[..., SidecarProc], tmp_path: Path
+) -> None:
+    example = DOC_EXAMPLES[kind]
+    done = _check_config(tmp_path, example["backends"])  # as written (its output_dir is not touched by a check)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    backends = [dict(b, config={**b["config"], "output_dir": str(out)}) for b in example["backends"]]
+    sc = sidecar(backends)
+    events = _mixed_batch()
+    assert sc.post(events).status_code == 202
+    name = backends[0]["name"]
+    wait_until(lambda: sc.lag(name) == 0, 60, f"the {kind} export")
+    assert [p.name for p in out.iterdir()] == [file_name]
+    records = _read_csv(out / file_name) if kind == "csv" else _read_json(out / file_name)
+    by_id = {e["event_id"]: e for e in events}
+    assert [r["event_id"] for r in records] == list(by_id)
+    for record in records:
+        _check_record(kind, record, by_id[record["event_id"]])
