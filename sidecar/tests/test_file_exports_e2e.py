@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import re
 import subprocess
 from collections import Counter
@@ -342,3 +343,41 @@ def test_the_docs_examples_load_and_write_the_documented_files(
     assert [r["event_id"] for r in records] == list(by_id)
     for record in records:
         _check_record(kind, record, by_id[record["event_id"]])
+
+
+def _fill(disk: Path, leave: int) -> Path:
+    """A file taking all of the disk's space but `leave` bytes."""
+    filler = disk / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    size = filler.stat().st_size
+    os.truncate(filler, max(size - leave, 0))
+    return filler
+
+
+def test_a_full_disk_mid_append_leaves_whole_rows_and_delivers_everything_once_space_returns(
+    sidecar: Callable[..., SidecarProc], tiny_disk: Path
+) -> None:
+    out = tiny_disk / "csv"
+    out.mkdir()
+    filler = _fill(tiny_disk, 24 * 1024)
+    sc = sidecar([{"type": "csv", "name": "csv", "config": {"output_dir": str(out)}}])
+    small = job_story(start=T0)
+    assert sc.post(small).status_code == 202
+    wait_until(lambda: sc.lag("csv") == 0, 60, "the first rows")
+    big = job_story(start=T0 + timedelta(minutes=1), subjobs=60, metadata={"blob": "x" * 2000})  # > 24 KiB
+    assert sc.post(big).status_code == 202
+    wait_until(lambda: sc.health()["backends"]["csv"]["failed_attempts"] >= 2, 60, "the append to fail")
+    (path,) = out.iterdir()
+    # between attempts the file holds whole rows only: the failed append was cut back at once
+    assert [r["event_id"] for r in _read_csv(path)] == [e["event_id"] for e in small]
+    assert path.read_bytes().endswith(b"\r\n")
+    assert "No space left" in (sc.health()["backends"]["csv"]["last_error"] or "")
+    filler.unlink()
+    wait_until(lambda: sc.lag("csv") == 0, 60, "delivery once space returns")
+    assert Counter(r["event_id"] for r in _read_csv(path)) == Counter(e["event_id"] for e in small + big)
