@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from wafermon_sidecar.backends import ConfigurationError, PermanentError
 from wafermon_sidecar.backends.base import Batch
 from wafermon_sidecar.backends.csv_export import CsvBackend
+from wafermon_sidecar.backends.export_record import flat_record, flat_values
 from wafermon_sidecar.backends.file_export import period_stamp
 from wafermon_sidecar.backends.json_export import JsonBackend
 
@@ -158,3 +159,18 @@ def test_csv_any_text_round_trips_and_any_torn_tail_is_cut(
     assert rows[0] == CSV_VECTORS["columns"]
     assert sorted(r[9] for r in rows[1:]) == sorted(e["event_id"] for e in events)  # each once, all whole
     assert all(len(r) == len(CSV_VECTORS["columns"]) for r in rows)
+
+
+@pytest.mark.parametrize("vector", CSV_VECTORS["vectors"], ids=lambda v: v["description"][:40])
+@pytest.mark.parametrize(
+    "damage",
+    [{}, {"metrics": None}, {"app": "not an object"}, {"error": []}, {"trace": None, "sdk": 3}, {"metadata": None}],
+    ids=["as-is", "null-metrics", "string-app", "list-error", "odd-sdk-trace", "null-metadata"],
+)
+def test_the_fast_path_from_bytes_matches_the_general_one(vector: dict[str, Any], damage: dict[str, Any]) -> None:
+    """flat_values (one typed decode of the spool's bytes) gives what flat_record gives for the decoded
+    event, also for shapes validation would refuse (a backend never crashes on them)."""
+    event = {**vector["input"], **damage}
+    raw = json.dumps(event, ensure_ascii=False).encode()
+    assert flat_values(raw) == list(flat_record(event).values())
+    assert flat_values(b"[1, 2]") is None and flat_values(b"{torn") is None

@@ -17,8 +17,8 @@ from typing import Any
 import msgspec
 
 from .base import ConfigurationError, TransientError, config_struct
-from .export_record import EVENT_ID_COLUMN, FIELDS, csv_cells
-from .file_export import DEFAULT_DEDUP_WINDOW, FileExportBackend, Rotation
+from .export_record import EVENT_ID_COLUMN, FIELDS, csv_cells_of
+from .file_export import DEFAULT_DEDUP_WINDOW, FileExportBackend, Item, Rotation
 from .torn_tail import csv_intact_length
 
 
@@ -47,12 +47,12 @@ class CsvBackend(FileExportBackend):
     def _writer(self, out: io.StringIO) -> Any:
         return csv.writer(out, delimiter=self.settings.delimiter, lineterminator="\r\n")
 
-    def encode(self, events: list[Mapping[str, Any]], new_file: bool) -> bytes:
+    def encode(self, items: list[Item], new_file: bool) -> bytes:
         out = io.StringIO()
         writer = self._writer(out)
         if new_file and self.settings.include_headers:
             writer.writerow(FIELDS)
-        writer.writerows(csv_cells(event) for event in events)
+        writer.writerows(csv_cells_of(values) for _, values in items)
         return out.getvalue().encode()
 
     def intact_length(self, fd: int, size: int) -> int | None:

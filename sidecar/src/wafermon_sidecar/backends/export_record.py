@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 #: The record's fields, in order: the CSV header row and the JSON record's keys (before "event").
 FIELDS: list[str] = [
     "timestamp", "site_id", "app_name", "entity_type", "event_kind", "status", "duration_s", "cpu_user_s",
@@ -71,3 +73,96 @@ def json_record(event: Mapping[str, Any]) -> dict[str, Any]:
     record = flat_record(event)
     record["event"] = event
     return record
+
+
+# --- the fast path from the spool's bytes (one typed decode; the event itself is not re-encoded) -----
+
+
+class _App(msgspec.Struct, frozen=True):
+    name: Any = None
+    id: Any = None
+    version: Any = None
+
+
+class _Metrics(msgspec.Struct, frozen=True):
+    duration_s: Any = None
+    cpu_user_s: Any = None
+    cpu_sys_s: Any = None
+    mem_max_mb: Any = None
+
+
+class _Error(msgspec.Struct, frozen=True):
+    type: Any = None
+    message: Any = None
+
+
+class _Sdk(msgspec.Struct, frozen=True):
+    lang: Any = None
+    version: Any = None
+
+
+class _Trace(msgspec.Struct, frozen=True):
+    trace_id: Any = None
+    span_id: Any = None
+
+
+class _Event(msgspec.Struct):
+    at: Any = None
+    site_id: Any = None
+    app: _App = _App()
+    entity_type: Any = None
+    event_kind: Any = None
+    status: Any = None
+    metrics: _Metrics = _Metrics()
+    event_id: Any = None
+    entity_id: Any = None
+    parent_id: Any = None
+    seq: Any = None
+    business_key: Any = None
+    sub_key: Any = None
+    progress: Any = None
+    error: _Error = _Error()
+    host: Any = None
+    pid: Any = None
+    sdk: _Sdk = _Sdk()
+    trace: _Trace = _Trace()
+    metadata: Any = None
+
+
+_typed = msgspec.json.Decoder(_Event)
+_untyped = msgspec.json.Decoder()
+_compact = msgspec.json.Encoder()
+
+
+def flat_values(raw: bytes) -> list[Any] | None:
+    """flat_record(event).values() straight from the event's JSON bytes; None when they are not a JSON
+    object. A null or non-object app / metrics / error / sdk / trace reads as absent, as in flat_record."""
+    try:
+        e = _typed.decode(raw)
+    except msgspec.ValidationError:  # e.g. "metrics": null: the general path
+        try:
+            event = _untyped.decode(raw)
+        except msgspec.DecodeError:
+            return None
+        return list(flat_record(event).values()) if isinstance(event, dict) else None
+    except msgspec.DecodeError:
+        return None
+    a, m, err, sdk, tr = e.app, e.metrics, e.error, e.sdk, e.trace
+    return [
+        e.at, e.site_id, a.name, e.entity_type, e.event_kind, e.status, m.duration_s, m.cpu_user_s, m.mem_max_mb,
+        e.event_id, e.entity_id, e.parent_id, e.seq, e.business_key, e.sub_key, a.id, a.version, e.progress,
+        m.cpu_sys_s, err.type, err.message, e.host, e.pid, sdk.lang, sdk.version, tr.trace_id, tr.span_id,
+        {} if e.metadata is None else e.metadata,
+    ]  # fmt: skip
+
+
+def csv_cells_of(values: list[Any]) -> list[str]:
+    """flat_values as one CSV row."""
+    return [value if type(value) is str else csv_text(value) for value in values]
+
+
+def json_line(values: list[Any], raw: bytes) -> bytes:
+    """One compact JSON export record: the flat fields, then the event's own bytes under "event"."""
+    record: dict[str, Any] = dict(zip(FIELDS, values, strict=True))
+    record["event"] = msgspec.Raw(raw)
+    return _compact.encode(record)

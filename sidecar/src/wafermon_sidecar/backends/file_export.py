@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from ..fileio import write_all
 from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError
+from .export_record import EVENT_ID_COLUMN, FIELDS, flat_values
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ FILE_PREFIX = "wafer_events_"
 DEFAULT_DEDUP_WINDOW = 100_000
 MAX_DEDUP_WINDOW = 10_000_000
 Rotation = Literal["hourly", "daily", "none"]
+#: one event: its JSON bytes as the spool holds them, and its flat values (export_record.FIELDS order)
+Item = tuple[bytes, list[Any]]
+TIMESTAMP_COLUMN = FIELDS.index("timestamp")
 
 
 class IdWindow:
@@ -107,8 +111,9 @@ class FileExportBackend(Backend):
     extension: str = ""
 
     @abstractmethod
-    def encode(self, events: list[Mapping[str, Any]], new_file: bool) -> bytes:
-        """The bytes that append these events to a file (new_file: the file is empty)."""
+    def encode(self, items: list[Item], new_file: bool) -> bytes:
+        """The bytes that append these events (their JSON bytes and flat values) to a file (new_file: the
+        file is empty)."""
 
     @abstractmethod
     def intact_length(self, fd: int, size: int) -> int | None:
@@ -133,34 +138,35 @@ class FileExportBackend(Backend):
             raise TransientError(f"cannot write to {self.directory}: {exc.strerror or exc}") from exc
 
     def _write(self, batch: Batch) -> None:
-        by_file: dict[str, list[Mapping[str, Any]]] = {}
+        by_file: dict[str, list[Item]] = {}
         rejected: dict[int, str] = {}
-        for index, event in enumerate(batch.events()):
-            stamp = period_stamp(event.get("at"), self.rotation)
-            if stamp is None or not isinstance(event.get("event_id"), str):
+        for index, raw in enumerate(batch.raw):
+            values = flat_values(raw)
+            stamp = None if values is None else period_stamp(values[TIMESTAMP_COLUMN], self.rotation)
+            if values is None or stamp is None or not isinstance(values[EVENT_ID_COLUMN], str):
                 rejected[index] = "the event has no usable `at` (RFC 3339 UTC) or `event_id` to file it by"
                 continue
-            by_file.setdefault(self.file_name(stamp), []).append(event)
-        for file_name, events in by_file.items():  # in the order of the batch's first event per file
-            self._append(self.directory / file_name, events)
+            by_file.setdefault(self.file_name(stamp), []).append((raw, values))
+        for file_name, items in by_file.items():  # in the order of the batch's first event per file
+            self._append(self.directory / file_name, items)
         if rejected:
             raise PermanentError(f"{len(rejected)} event(s) cannot be filed", rejected)
 
-    def _append(self, path: Path, events: list[Mapping[str, Any]]) -> None:
+    def _append(self, path: Path, items: list[Item]) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # another writer's append in flight is not a torn tail
             if path.name not in self._checked:
                 self._open_existing(fd, path)
-            fresh: list[Mapping[str, Any]] = []
+            fresh: list[Item] = []
             batch_ids: set[str] = set()
-            for event in events:
-                event_id = event["event_id"]
+            for item in items:
+                event_id = item[1][EVENT_ID_COLUMN]
                 if event_id in self.window or event_id in batch_ids:
                     self.skipped_duplicates += 1
                     continue
                 batch_ids.add(event_id)
-                fresh.append(event)
+                fresh.append(item)
             if not fresh:
                 return
             before = os.fstat(fd).st_size
@@ -175,8 +181,8 @@ class FileExportBackend(Backend):
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, before)  # nothing half-written stays behind
                 raise
-            for event in fresh:
-                self.window.add(event["event_id"])
+            for _, values in fresh:
+                self.window.add(values[EVENT_ID_COLUMN])
         finally:
             os.close(fd)
         self.last_file = str(path)

@@ -27,8 +27,8 @@ from typing import Any
 import msgspec
 
 from .base import ConfigurationError, config_struct
-from .export_record import json_record
-from .file_export import DEFAULT_DEDUP_WINDOW, FileExportBackend, Rotation
+from .export_record import FIELDS, json_line
+from .file_export import DEFAULT_DEDUP_WINDOW, FileExportBackend, Item, Rotation
 from .torn_tail import CHUNK, gzip_intact_length
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class _Id(msgspec.Struct):
 
 
 _id_decoder = msgspec.json.Decoder(_Id)
-_encoder = msgspec.json.Encoder()
+_any = msgspec.json.Decoder()
 
 
 def last_end(fd: int, size: int, end_mark: bytes) -> int:
@@ -81,12 +81,12 @@ class JsonBackend(FileExportBackend):
         self.end_mark = PRETTY_END if settings.pretty_print else b"\n"
         self.extension = (".json" if settings.pretty_print else ".jsonl") + (".gz" if self.gzip else "")
 
-    def encode(self, events: list[Mapping[str, Any]], new_file: bool) -> bytes:
+    def encode(self, items: list[Item], new_file: bool) -> bytes:
         if self.settings.pretty_print:
-            text = "".join(json.dumps(json_record(e), ensure_ascii=False, indent=2) + "\n" for e in events)
-            data = text.encode()
+            records = ({**dict(zip(FIELDS, values, strict=True)), "event": _any.decode(raw)} for raw, values in items)
+            data = "".join(json.dumps(r, ensure_ascii=False, indent=2) + "\n" for r in records).encode()
         else:
-            data = b"".join(_encoder.encode(json_record(e)) + b"\n" for e in events)
+            data = b"".join([json_line(values, raw) + b"\n" for raw, values in items])
         return gzip.compress(data, compresslevel=6) if self.gzip else data
 
     def intact_length(self, fd: int, size: int) -> int | None:
