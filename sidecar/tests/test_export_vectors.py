@@ -174,3 +174,30 @@ def test_the_fast_path_from_bytes_matches_the_general_one(vector: dict[str, Any]
     raw = json.dumps(event, ensure_ascii=False).encode()
     assert flat_values(raw) == list(flat_record(event).values())
     assert flat_values(b"[1, 2]") is None and flat_values(b"{torn") is None
+
+
+def test_an_output_dir_removed_while_running_is_made_again(tmp_path: Path) -> None:
+    out = tmp_path / "exports"
+    backend = CsvBackend("c", {"output_dir": str(out), "rotation": "none"})
+    _send(backend, [CSV_VECTORS["vectors"][0]["input"]])
+    (out / "wafer_events.csv").unlink()
+    out.rmdir()  # e.g. a clean-up job; initialize (which makes it) is not called again
+    asyncio.run(backend.send_batch(Batch([json.dumps(CSV_VECTORS["vectors"][1]["input"]).encode()])))
+    rows = _csv_rows(out / "wafer_events.csv")
+    assert rows[0] == CSV_VECTORS["columns"] and [r[9] for r in rows[1:]] == [
+        CSV_VECTORS["vectors"][1]["input"]["event_id"]
+    ]
+
+
+def test_a_csv_file_the_reader_cannot_finish_still_takes_appends(tmp_path: Path) -> None:
+    """A row with a cell over the csv module's field limit (not one this backend writes: events are at
+    most 96 KiB) stops the read-back of ids there, with a warning, instead of failing every append."""
+    columns = ",".join(CSV_VECTORS["columns"])
+    known = CSV_VECTORS["vectors"][0]["input"]
+    first = CSV_VECTORS["vectors"][0]["line"]
+    (tmp_path / "wafer_events.csv").write_text(f'{columns}\r\n{first}x,"{"y" * 200_000}"\r\n', newline="")
+    backend = CsvBackend("c", {"output_dir": str(tmp_path), "rotation": "none"})
+    _send(backend, [known, CSV_VECTORS["vectors"][1]["input"]])  # the known one is skipped, the other written
+    assert backend.skipped_duplicates == 1
+    data = (tmp_path / "wafer_events.csv").read_bytes().decode()
+    assert data.count(known["event_id"]) == 1 and data.count(CSV_VECTORS["vectors"][1]["input"]["event_id"]) == 1

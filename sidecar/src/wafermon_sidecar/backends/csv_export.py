@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -20,6 +21,8 @@ from .base import ConfigurationError, TransientError, config_struct
 from .export_record import EVENT_ID_COLUMN, FIELDS, csv_cells_of
 from .file_export import DEFAULT_DEDUP_WINDOW, FileExportBackend, Item, Rotation
 from .torn_tail import csv_intact_length
+
+log = logging.getLogger(__name__)
 
 
 class CsvConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -58,19 +61,23 @@ class CsvBackend(FileExportBackend):
     def intact_length(self, fd: int, size: int) -> int | None:
         return csv_intact_length(fd, size)
 
-    def _rows(self, fd: int) -> Iterator[list[str]]:
+    def _rows(self, fd: int, path: Path) -> Iterator[list[str]]:
         os.lseek(fd, 0, os.SEEK_SET)  # reads only: O_APPEND writes still go to the end
         raw = io.FileIO(fd, "r", closefd=False)
         text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding="utf-8", errors="replace", newline="")
         try:
             yield from csv.reader(text, delimiter=self.settings.delimiter)
+        except csv.Error as exc:  # not our writing (a field over the csv module's limit, ...): stop there
+            log.warning(
+                "backend %s: cannot read rows of %s past a point (%s); ids after it not read", self.name, path, exc
+            )
         finally:
             text.detach()
 
     def stored_ids(self, fd: int, path: Path) -> Iterator[str]:
         """Ids from the event_id column of every row; refuses (TransientError) a file whose header row is
         not this backend's, so two column layouts never end up in one file."""
-        for number, row in enumerate(self._rows(fd)):
+        for number, row in enumerate(self._rows(fd, path)):
             if number == 0 and row == FIELDS:
                 continue
             if number == 0 and self.settings.include_headers:

@@ -153,7 +153,11 @@ class FileExportBackend(Backend):
             raise PermanentError(f"{len(rejected)} event(s) cannot be filed", rejected)
 
     def _append(self, path: Path, items: list[Item]) -> None:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except FileNotFoundError:  # output_dir removed while running: make it again
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # another writer's append in flight is not a torn tail
             if path.name not in self._checked:
