@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gzip
 import io
 import json
 from pathlib import Path
@@ -201,3 +202,38 @@ def test_a_csv_file_the_reader_cannot_finish_still_takes_appends(tmp_path: Path)
     assert backend.skipped_duplicates == 1
     data = (tmp_path / "wafer_events.csv").read_bytes().decode()
     assert data.count(known["event_id"]) == 1 and data.count(CSV_VECTORS["vectors"][1]["input"]["event_id"]) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    layout=st.sampled_from(
+        [{}, {"pretty_print": True}, {"compression": "gzip"}, {"pretty_print": True, "compression": True}]
+    ),
+    texts=st.lists(_text, min_size=1, max_size=5),
+    cut=st.integers(min_value=0, max_value=100_000),
+)
+def test_json_any_torn_tail_is_cut_and_the_replay_writes_each_record_once(
+    layout: dict[str, Any], texts: list[str], cut: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    out = tmp_path_factory.mktemp("json")
+    events = []
+    for i, text in enumerate(texts):
+        event = json.loads(json.dumps(JSON_VECTORS["vectors"][2]["input"]))
+        event["event_id"], event["metadata"] = f"id-{i}", {"text": text, "nested": {"t": [text]}}
+        events.append(event)
+    config = {"output_dir": str(out), "rotation": "none", **layout}
+    _send(JsonBackend("j", config), events[: len(events) // 2 + 1])
+    (path,) = out.iterdir()
+    data = path.read_bytes()
+    path.write_bytes(data[: cut % (len(data) + 1)])  # a crash anywhere in the last append
+    _send(JsonBackend("j", config), events)  # restarted: the torn tail, then a replay of everything
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode()
+    decoder, records, at = json.JSONDecoder(), [], 0
+    while at < len(text):
+        record, at = decoder.raw_decode(text, at)
+        records.append(record)
+        assert text[at] == "\n"
+        at += 1
+    assert sorted(r["event_id"] for r in records) == sorted(e["event_id"] for e in events)
+    assert all(r["event"] == events[int(r["event_id"][3:])] for r in records)
