@@ -157,7 +157,8 @@ def test_a_mixed_batch_reads_back_field_by_field_and_a_replay_changes_nothing(
     for path, data in snapshot.items():
         assert path.read_bytes() == data, f"{path} changed on a replay"
     status = sc.health()["backends"]["csv"]
-    assert status["details"]["skipped_duplicates"] == len(events) and status["dead_lettered_events"] == 0
+    # every event of the last post was skipped (more when a slow stop left the cursor behind: replays)
+    assert status["details"]["skipped_duplicates"] >= len(events) and status["dead_lettered_events"] == 0
 
 
 def test_hourly_rotation_follows_the_event_time_not_the_clock(
