@@ -258,7 +258,7 @@ def test_loki_bad_config_key_is_named(tmp_path: Path, config: dict[str, Any], na
 
 
 DOC = (REPO / "docs" / "sidecar.md").read_text()
-DOC_SECTION = DOC[DOC.index("### loki") : DOC.index("### Heartbeat")]
+DOC_SECTION = DOC[DOC.index("### loki") :].split("\n### ", 1)[0]  # up to the next section
 DOC_CONFIG = re.search(r"<!-- loki-doc-test: config -->\n```yaml\n(.*?)```", DOC_SECTION, re.DOTALL)
 
 
