@@ -7,70 +7,29 @@ store, so a test can take the peer down and bring it back.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from wafermon_testkit.net import free_port
+from wafermon_testkit.child_server import ChildServer
 
 PUSH_PATH = "/loki/api/v1/push"
 
 
-class LokiDouble:
+class LokiDouble(ChildServer):
     """The double as a child process; ``options`` become its flags (``tenant_required=True`` →
     ``--tenant-required``, ``max_line_bytes=2048`` → ``--max-line-bytes 2048``)."""
 
+    module = "wafermon_testkit.loki_double_server"
+    what = "Loki double"
+
     def __init__(self, store: Path, port: int | None = None, **options: Any) -> None:
+        super().__init__(port, options)
         self.store = store
-        self.port = port or free_port()
-        self.options = options
-        self.proc: subprocess.Popen[str] | None = None
 
-    @property
-    def url(self) -> str:
-        """The base URL (what the loki backend's `url` takes)."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Starts it; returns once it listens. A port still held (a restart right after a stop) is
-        retried for `timeout` seconds; then raises AssertionError."""
-        args = [sys.executable, "-m", "wafermon_testkit.loki_double_server", "--port", str(self.port)]
-        args += ["--store", str(self.store)]
-        for key, value in self.options.items():
-            flag = "--" + key.replace("_", "-")
-            if value is True:
-                args.append(flag)
-            elif value is not False and value is not None:
-                args += [flag, str(value)]
-        deadline = time.monotonic() + timeout
-        while True:
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-            assert self.proc.stdout is not None
-            if self.proc.stdout.readline().startswith("ready"):
-                return
-            self.stop()  # it exited: the port is not free yet
-            assert time.monotonic() < deadline, f"the Loki double did not start on port {self.port}"
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        """Kills it (a peer that vanishes) and waits for it; a no-op when it is not running."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait(10)
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
-            self.proc = None
-
-    def __enter__(self) -> LokiDouble:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def own_args(self) -> list[str]:
+        return ["--store", str(self.store)]
 
     def entries(self) -> list[dict[str, Any]]:
         """Every entry stored so far (also while stopped): ``{"tenant", "stream", "ts", "line"}`` dicts

@@ -7,14 +7,12 @@ test can take the peer down and bring it back.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wafermon_testkit.net import free_port
+from wafermon_testkit.child_server import ChildServer
 
 # The sidecar's documented defaults (ingest.max_body_bytes, ingest.max_events_per_request).
 SIDECAR_MAX_BODY = 16 * 1024 * 1024
@@ -22,68 +20,22 @@ SIDECAR_MAX_EVENTS = 10_000
 INGEST_PATH = "/v1/ingest/events:batch"
 
 
-class Receiver:
+class Receiver(ChildServer):
     """The receiver as a child process on a fixed port (a free one unless given).
 
     ``options`` become its command-line flags: ``mode="reject"`` → ``--mode reject``,
     ``gateway=True`` → ``--gateway``.
     """
 
+    module = "wafermon_testkit.receiver_server"
+    what = "receiver"
+
     def __init__(self, out: Path, port: int | None = None, **options: Any) -> None:
+        super().__init__(port, options)
         self.out = out
-        self.port = port or free_port()
-        self.options = options
-        self.proc: subprocess.Popen[str] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Starts it; returns once it listens. A port still held (a restart right after a stop) is
-        retried for `timeout` seconds; then raises AssertionError."""
-        args = [
-            sys.executable,
-            "-m",
-            "wafermon_testkit.receiver_server",
-            "--port",
-            str(self.port),
-            "--out",
-            str(self.out),
-        ]
-        for key, value in self.options.items():
-            flag = "--" + key.replace("_", "-")
-            if value is True:
-                args.append(flag)
-            elif value is not False and value is not None:
-                args += [flag, str(value)]
-        deadline = time.monotonic() + timeout
-        while True:
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-            assert self.proc.stdout is not None
-            line = self.proc.stdout.readline()
-            if line.startswith("ready"):
-                return
-            self.stop()  # it exited: the port is not free yet
-            assert time.monotonic() < deadline, f"the receiver did not start on port {self.port}"
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        """Kills it (a peer that vanishes) and waits for it; a no-op when it is not running."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait(10)
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
-            self.proc = None
-
-    def __enter__(self) -> Receiver:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def own_args(self) -> list[str]:
+        return ["--out", str(self.out)]
 
     def records(self) -> list[dict[str, Any]]:
         """Everything recorded so far: ``{"path", "signature_ok", "raw"}`` dicts, in arrival order."""
