@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import signal
 import ssl
 import subprocess
 import threading
@@ -158,9 +157,7 @@ class GatewayProcess:
         return self
 
     def kill9(self) -> None:
-        assert self.service.proc is not None
-        self.service.proc.send_signal(signal.SIGKILL)
-        self.service.proc.wait()
+        self.service.kill9()
 
     def stop(self) -> None:
         self.service.stop(15)
@@ -205,9 +202,7 @@ class SidecarProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def kill9(self) -> None:
-        assert self.service.proc is not None
-        self.service.proc.send_signal(signal.SIGKILL)
-        self.service.proc.wait()
+        self.service.kill9()
 
     def stop(self) -> None:
         self.service.stop(15)

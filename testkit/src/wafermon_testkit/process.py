@@ -9,6 +9,7 @@ to SIGKILL.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -94,6 +95,12 @@ class Service:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill9(self) -> None:
+        """SIGKILL (a crash: no shutdown runs) and wait for it; ``start()`` brings it back."""
+        assert self.proc is not None, f"{self.name} was never started"
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM, then SIGKILL after `timeout` seconds; returns the exit status (0 if never started)."""
