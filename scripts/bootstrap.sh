@@ -15,6 +15,9 @@ APT_PACKAGES=(
   r-base-core r-cran-testthat r-cran-jsonlite r-cran-withr
   python3-venv
   chromium  # the dashboard's browser tests (driven by playwright-core from npm)
+  # The sidecar backends' real peers, each started by its tests as their own process:
+  zabbix-server-pgsql  # Zabbix server 6.0 over the test's PostgreSQL (schema from its SQL scripts)
+  rabbitmq-server redis-server mariadb-server
 )
 # Node.js and npm for the dashboard's front-end packages: Debian's, unless a Node.js that brings its
 # own npm is installed already (Debian's npm package conflicts with such a nodejs).
@@ -29,7 +32,16 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   # --no-install-recommends: r-base-core alone would otherwise pull ~700 packages.
+  # The servers among them are test peers, started by the tests on free ports; a policy-rc.d keeps
+  # their packages from also starting them as system services (only when the machine has none).
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ -z "$own_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
 # The OpenSearch test peer (server jar + transport-netty4 from Maven Central) into var/peers/.
