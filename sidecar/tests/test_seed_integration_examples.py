@@ -170,6 +170,23 @@ def test_seed_example_loads_as_written(doc: Any, tmp_path: Path) -> None:
     expect_ok(check_config(tmp_path, _rebased(doc, tmp_path)))
 
 
+def _rest_cases() -> list[Any]:
+    cases = []
+    for case in _as_written_cases():
+        (doc,) = case.values
+        items = doc["backends"] if isinstance(doc, dict) else doc
+        rest = [e for e in items if e["type"] not in PENDING]
+        if _types(items) & PENDING.keys() and rest:  # an enabled pending type, and more
+            cases.append(pytest.param({**doc, "backends": rest} if isinstance(doc, dict) else rest, id=case.id))
+    return cases
+
+
+@pytest.mark.parametrize("doc", _rest_cases())
+def test_the_other_entries_of_an_example_with_a_pending_type_load(doc: Any, tmp_path: Path) -> None:
+    # the sidecar stops at the first type it cannot find: the entries after it are checked here
+    expect_ok(check_config(tmp_path, _rebased(doc, tmp_path)))
+
+
 def test_the_seed_list_loads_from_yaml_too(tmp_path: Path) -> None:
     (example,) = [e for e in EXAMPLES if e.kind == "list" and "zabbix" not in _types(e.doc, False)][:1]
     expect_ok(check_config(tmp_path, _rebased(example.doc, tmp_path), "integrations.yaml"))
