@@ -19,6 +19,7 @@ import msgspec
 from wafermon_schema import settings_loader
 from wafermon_schema.settings_loader import SettingsError
 
+from . import seed_forms
 from .framing import HEADER_SIZE as RECORD_HEADER_BYTES
 
 DEFAULT_PORT = 17000
@@ -109,7 +110,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 # A file whose extension names no format is read as YAML, as before the shared loader.
-SPEC = settings_loader.SettingsSpec(Settings, ENV_PREFIX, ENV_ALIASES, section="sidecar", default_format="YAML")
+SPEC = settings_loader.SettingsSpec(
+    Settings, ENV_PREFIX, {**ENV_ALIASES, **seed_forms.ENV_ALIASES}, section="sidecar", default_format="YAML"
+)
 
 
 def build_settings(
@@ -125,7 +128,7 @@ def build_settings(
 def load_settings(path: Path | None, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Settings from the file at path (JSON, YAML or TOML by extension), os.environ and overrides.
     Raises SettingsError naming the file or variable, the key and what is wrong."""
-    return settings_loader.load_settings(SPEC, path, None, overrides, check=_check)
+    return seed_forms.load_settings(SPEC, path, overrides, _check, BackendSettings.__struct_fields__)
 
 
 def _check(settings: Settings) -> None:

@@ -38,7 +38,7 @@ import msgspec
 
 from ._http import RETRYABLE_4XX, raise_for_status
 from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
-from .http_client import HttpClientConfig, check_url, open_session
+from .http_client import HttpClientConfig, endpoint_url, open_session
 
 #: The seeds' flat fields taken from `metrics` when the event carries them.
 METRIC_FIELDS = ("duration_s", "cpu_user_s", "mem_max_mb")
@@ -159,9 +159,8 @@ class ElasticsearchBackend(Backend):
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         super().__init__(name, config)
         self.settings = config_struct(ElasticsearchConfig, config, name)
-        given = self.settings.elasticsearch_url or self.settings.url
-        key = "elasticsearch_url" if self.settings.elasticsearch_url or not given else "url"
-        self.url = check_url(given, key, name).rstrip("/")
+        given = {"elasticsearch_url": self.settings.elasticsearch_url, "url": self.settings.url}
+        self.url = endpoint_url(given, name).rstrip("/")
         prefix = self.settings.index_prefix
         if not prefix or _BAD_INDEX.search(prefix) or prefix.startswith(_NOT_FIRST) or len(prefix) > 200:
             raise ConfigurationError(

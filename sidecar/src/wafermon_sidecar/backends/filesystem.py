@@ -3,12 +3,14 @@
 File names are built only from a sanitised prefix and the UTC delivery time, never from event content,
 so no event can steer a write outside `path`. Each batch is appended and fsync'd before send_batch
 returns, so the delivery cursor never runs ahead of the disk; the first write to a file after a start
-cuts the torn tail a crash mid-append may have left (see torn_tail.py).
+cuts the torn tail a crash mid-append may have left (see torn_tail.py), and a write that fails part-way
+(disk full) is cut back at once, so the retried batch never lands after half a record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import fcntl
@@ -95,10 +97,14 @@ class FilesystemBackend(Backend):
         if self.settings.format == "jsonl":
             return batch.ndjson()
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        minimal = csv.writer(out, lineterminator="\n")
+        # The csv module quotes only the line terminator's own characters, but a reader ends a row at a
+        # bare "\r" as well: a row with one anywhere is written with every field quoted.
+        quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         if new_file:
-            writer.writerow(CSV_COLUMNS)
-        writer.writerows(csv_row(event) for event in batch.events())
+            minimal.writerow(CSV_COLUMNS)
+        for row in map(csv_row, batch.events()):
+            (quoted if any("\r" in cell for cell in row) else minimal).writerow(row)
         return out.getvalue().encode()
 
     def _parts(self, batch: Batch, new_file: bool) -> list[bytes]:
@@ -120,10 +126,17 @@ class FilesystemBackend(Backend):
             fcntl.flock(fd, fcntl.LOCK_EX)
             if target not in self._checked:
                 self._cut_torn_tail(fd, target)
-            parts = self._parts(batch, new_file=os.fstat(fd).st_size == 0)
-            write_all(fd, parts)
-            if self.settings.fsync:
-                os.fdatasync(fd)
+            before = os.fstat(fd).st_size
+            parts = self._parts(batch, new_file=before == 0)
+            try:
+                write_all(fd, parts)
+                if self.settings.fsync:
+                    os.fdatasync(fd)
+            except OSError:  # disk full part-way, I/O error: no torn record may stay for the next append
+                self._checked.discard(target)  # should the cut fail too, the next write cuts the torn tail
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, before)
+                raise
             self._checked.add(target)  # only now: a failed first write checks the tail again
         finally:
             os.close(fd)

@@ -13,6 +13,7 @@ settings are loaded (wafermon_schema.settings_loader), so a header like
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 import aiohttp
@@ -31,7 +32,7 @@ GZIP_LEVEL = 1
 class HttpClientConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Keys shared by every HTTP backend's `config` block (units: seconds; files: PEM paths)."""
 
-    url: str = ""  # the endpoint; a backend may name it differently for compatibility (webhook_url)
+    url: str = ""  # the endpoint; a backend may take the seeds' name too (webhook_url, base_url): endpoint_url()
     timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0  # one whole request, connect to last byte
     verify_ssl: bool = True  # false accepts any server certificate: for tests only
     ca_file: str | None = None  # trust these CAs (PEM) instead of the system's
@@ -47,6 +48,19 @@ def check_url(url: str, key: str, name: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise ConfigurationError(f"backend {name!r}: config.{key} must be an http:// or https:// URL, got {url!r}")
     return url
+
+
+def endpoint_url(given: Mapping[str, str], name: str) -> str:
+    """The one URL set under one of its names (`{"url": ..., "base_url": ...}`, the documented name
+    first), checked as by check_url. Raises ConfigurationError naming the keys when more than one is set
+    (one would be ignored without a word) or, naming the first, when none is."""
+    named = [key for key, value in given.items() if value]
+    if len(named) > 1:
+        raise ConfigurationError(
+            f"backend {name!r}: config.{' and config.'.join(named)} name the same endpoint; set only one of them"
+        )
+    key = named[0] if named else next(iter(given))
+    return check_url(given[key], key, name)
 
 
 def ssl_context(config: HttpClientConfig, name: str) -> ssl.SSLContext | bool:

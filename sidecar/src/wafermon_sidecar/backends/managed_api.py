@@ -1,10 +1,10 @@
 """managed_api backend: the gateway's `POST /v1/ingest/managed` ({"events", "source", "site_id"}).
 
-config.url is the gateway's base URL (`http://gw:18000`) and the path is appended; a URL that already
-ends in /v1/ingest/managed is used as it is. The gateway de-duplicates on event_id, answers 200 with
-per-event `rejected` entries (dead-lettered here, each with its own reason), 400 with them when it took
-none, 413 for a request over its size limits (split by the delivery worker), and other 4xx for a
-request it will never take.
+config.url (or the seeds' `base_url`, type `local_api`) is the gateway's base URL (`http://gw:18000`)
+and config.endpoint (/v1/ingest/managed) is appended; a URL that already ends in it is used as it is.
+The gateway de-duplicates on event_id, answers 200 with per-event `rejected` entries (dead-lettered
+here, each with its own reason), 400 with them when it took none, 413 for a request over its size
+limits (split by the delivery worker), and other 4xx for a request it will never take.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import aiohttp
 import msgspec
 
 from ._http import Answer, send_until_settled
-from .base import Backend, Batch, PermanentError, TransientError, config_struct
-from .http_client import HttpClientConfig, check_url, open_session
+from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
+from .http_client import HttpClientConfig, endpoint_url, open_session
 
 MANAGED_PATH = "/v1/ingest/managed"
 # The gateway's documented limits on one request (its settings max_body_bytes, max_events_per_batch),
@@ -29,6 +29,8 @@ ENVELOPE_ROOM_BYTES = 1024
 
 
 class ManagedApiConfig(HttpClientConfig, forbid_unknown_fields=True, kw_only=True):
+    base_url: str = ""  # the seeds' name for `url` (set one of them)
+    endpoint: str = MANAGED_PATH  # the path appended to the base URL
     api_key: str | None = None
     site_id: str | None = None  # default: each event's own site_id
     heartbeat_interval_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 30.0  # 0: none (heartbeat.py)
@@ -38,9 +40,10 @@ class _Counts(msgspec.Struct):
     duplicates: int = 0
 
 
-def endpoint(url: str) -> str:
+def endpoint(url: str, path: str = MANAGED_PATH) -> str:
+    """The request URL: the base URL with path appended, unless it already ends in path."""
     stripped = url.rstrip("/")
-    return stripped if stripped.endswith(MANAGED_PATH) else stripped + MANAGED_PATH
+    return stripped if stripped.endswith(path) else stripped + path
 
 
 class ManagedApiBackend(Backend):
@@ -49,8 +52,15 @@ class ManagedApiBackend(Backend):
 
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         super().__init__(name, config)
-        self.settings = config_struct(ManagedApiConfig, config, name)
-        self.url = endpoint(check_url(self.settings.url, "url", name))
+        settings = config_struct(ManagedApiConfig, config, name)
+        if not settings.endpoint.startswith("/"):
+            raise ConfigurationError(
+                f"backend {name!r}: config.endpoint must be a path starting with '/', got {settings.endpoint!r}"
+            )
+        base = endpoint_url({"url": settings.url, "base_url": settings.base_url}, name)
+        # One name for the base from here on: the heartbeat (heartbeat.py) reads settings.url too.
+        self.settings = msgspec.structs.replace(settings, url=base, base_url="")
+        self.url = endpoint(base, settings.endpoint)
         self.session: aiohttp.ClientSession | None = None
         self.duplicates = 0
 

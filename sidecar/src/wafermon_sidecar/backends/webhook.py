@@ -21,7 +21,7 @@ import aiohttp
 
 from ._http import Answer, send_until_settled
 from .base import Backend, Batch, PermanentError, TransientError, config_struct
-from .http_client import HttpClientConfig, check_url, open_session
+from .http_client import HttpClientConfig, endpoint_url, open_session
 
 SIGNATURE_HEADER = "X-Wafermon-Signature"
 TIMESTAMP_HEADER = "X-Wafermon-Timestamp"
@@ -42,8 +42,7 @@ class WebhookBackend(Backend):
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         super().__init__(name, config)
         self.settings = config_struct(WebhookConfig, config, name)
-        given = self.settings.webhook_url or self.settings.url
-        self.url = check_url(given, "webhook_url" if self.settings.webhook_url or not given else "url", name)
+        self.url = endpoint_url({"webhook_url": self.settings.webhook_url, "url": self.settings.url}, name)
         self.session: aiohttp.ClientSession | None = None
 
     async def initialize(self) -> None:
