@@ -89,7 +89,8 @@ def test_permanent_rejection_goes_to_dead_letter_and_others_continue(
     assert sorted(x["event"]["event_id"] for x in lines) == sorted(e["event_id"] for e in events)
     assert all("HTTP 400" in x["reason"] and x["backend"] == "picky" for x in lines)
     assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in events)
-    assert 'wafermon_sidecar_events_processed_total{integration="picky",status="dead_lettered"} 30.0' in sc.client.get("/metrics").text
+    dead_lettered = 'wafermon_sidecar_events_processed_total{integration="picky",status="dead_lettered"} 30.0'
+    assert dead_lettered in sc.client.get("/metrics").text
 
 
 def test_filesystem_csv_gzip_and_safe_names(sidecar: Callable[..., SidecarProc], tmp_path: Path) -> None:
