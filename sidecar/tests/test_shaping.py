@@ -102,7 +102,7 @@ def test_the_settings_loader_checks_the_grammar_naming_the_backend() -> None:
 def _shaper(hook: Any = None, **keys: Any) -> Shaper:
     shaper = build_shaper(_settings(**keys), FilesystemBackend)
     if hook is not None:
-        shaper = Shaper(shaper.predicate if shaper else None, hook, "t", None, None, frozenset({"event_id"}), "fs")
+        shaper = Shaper(shaper.filter if shaper else None, hook, "t", None, None, frozenset({"event_id"}), "fs")
     assert shaper is not None
     return shaper
 

@@ -26,7 +26,7 @@ import msgspec
 from wafermon_schema.settings_loader import SettingsError as ConfigError
 
 from .backends.base import WHOLE_EVENT, Backend
-from .filters import Predicate, compile_filter
+from .filters import EventFilter, compile_filter
 from .transforms import Hook, Projection, Renames, load_hook, parse_path, parse_rename
 
 if TYPE_CHECKING:  # config.py checks the grammar with check_shaping, so no import of it at run time
@@ -51,7 +51,7 @@ class Shaped:
 class Shaper:
     def __init__(
         self,
-        predicate: Predicate | None,
+        event_filter: EventFilter | None,
         hook: Hook | None,
         hook_name: str | None,
         projection: Projection | None,
@@ -59,7 +59,7 @@ class Shaper:
         required: frozenset[str],
         backend_label: str,
     ) -> None:
-        self.predicate = predicate
+        self.filter = event_filter
         self.hook = hook
         self.hook_name = hook_name
         self.projection = projection
@@ -71,20 +71,21 @@ class Shaper:
     def shape(self, events: list[bytes], first_seq: int) -> Shaped:
         """The pipeline over consecutive events (their JSON bytes) starting at spool seq `first_seq`."""
         out = Shaped(decoded=[] if self.reshapes else None)
-        predicate, reshapes = self.predicate, self.reshapes
+        matches = self.filter.matches_raw if self.filter is not None else None
+        reshapes = self.reshapes
         for i, raw in enumerate(events):
             seq = first_seq + i
-            try:
+            try:  # the filter decodes only the fields it reads; a whole decode only for what it keeps
+                if matches is not None and not matches(raw):
+                    out.filtered.append(seq)
+                    continue
+                if not reshapes:
+                    out.raw.append(raw)
+                    out.seqs.append(seq)
+                    continue
                 event = _decode(raw)
             except msgspec.DecodeError as exc:  # validated at ingest; only a changed disk gets here
-                out.dead.append((seq, f"the spooled event is not JSON any more: {exc}"))
-                continue
-            if predicate is not None and not predicate(event):
-                out.filtered.append(seq)
-                continue
-            if not reshapes:
-                out.raw.append(raw)
-                out.seqs.append(seq)
+                out.dead.append((seq, f"the spooled event is not a JSON object any more: {exc}"))
                 continue
             record, why = self._reshape(event)
             if why is not None:
@@ -106,6 +107,8 @@ class Shaper:
     def _reshape(self, event: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         """(record or None when the hook filters it out, None) or (None, why the event is dead)."""
         record: Any = event
+        if not isinstance(record, dict):
+            return None, "the spooled event is not a JSON object any more"
         if self.hook is not None:
             try:
                 record = self.hook(event)
@@ -163,7 +166,7 @@ def build_shaper(settings: BackendSettings, backend_class: type[Backend]) -> Sha
     where = f"backends[{settings.name}]"
     label = f"the {settings.type} backend {settings.name!r}"
     required = frozenset(backend_class.required_fields)
-    predicate = compile_filter(settings.filter, f"{where}.filter") if settings.filter is not None else None
+    event_filter = compile_filter(settings.filter, f"{where}.filter") if settings.filter is not None else None
     if required >= WHOLE_EVENT:
         for key, value in (("fields", settings.fields), ("rename", settings.rename), ("transform", settings.transform)):
             if value:
@@ -197,4 +200,4 @@ def build_shaper(settings: BackendSettings, backend_class: type[Backend]) -> Sha
                         key,
                     )
         renames = Renames(moves)
-    return Shaper(predicate, hook, settings.transform, projection, renames, required, label)
+    return Shaper(event_filter, hook, settings.transform, projection, renames, required, label)
