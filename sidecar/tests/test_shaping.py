@@ -48,6 +48,8 @@ def test_rename_moves_values_and_swaps() -> None:
     swapped = Renames(parse_rename({"at": "status", "status": "at"}, "r"))(json.loads(json.dumps(EVENT)))
     assert swapped["at"] == "failed" and swapped["status"] == EVENT["at"]
     assert Renames(parse_rename({"nope": "x"}, "r"))({"a": 1}) == {"a": 1}  # an absent path: nothing moves
+    emptied = Renames(parse_rename({"a.b.c": "c", "a.d": "d"}, "r"))({"a": {"b": {"c": 1}, "d": 2}, "e": {}})
+    assert emptied == {"c": 1, "d": 2, "e": {}}  # objects left empty by a move go; others stay
 
 
 @pytest.mark.parametrize(

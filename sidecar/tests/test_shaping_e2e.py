@@ -82,7 +82,7 @@ def test_filter_fields_rename_and_filtered_batches(
     records = [json.loads(line) for p in sorted((tmp_path / "failures").glob("*.jsonl")) for line in p.open()]
     assert records == [
         {"event_id": e["event_id"], "timestamp": e["at"], "app_name": e["app"]["name"], "error": e["error"],
-         "metadata": {"lot": e["metadata"]["lot"]}, "app": {}}
+         "metadata": {"lot": e["metadata"]["lot"]}}
         for e in failed
     ]  # fmt: skip
 

@@ -4,7 +4,8 @@ registered under the `wafermon.transforms` entry-point group (`transform: <name>
 Paths are top-level keys or dotted paths into objects (`app.name`, `metadata.lot_id`): `fields`
 keeps only the listed paths (the objects around them stay, holding only what was listed; a path an
 event lacks is simply absent); `rename` moves the value at each old path to its new path (every old
-value is taken out first, then all are put in, so `{a: b, b: a}` swaps), creating objects on the way.
+value is taken out first, then all are put in, so `{a: b, b: a}` swaps), creating objects on the way;
+an object a move leaves empty is removed.
 
 A hook is a callable `hook(event: dict) -> dict | None`: it gets the event (a fresh dict it may
 change and return) and returns the record to send, or None to filter the event out. An exception
@@ -83,12 +84,19 @@ class Renames:
 
 
 def _pop(record: Record, path: tuple[str, ...]) -> tuple[bool, Any]:
-    node: Any = record
+    """Takes the value at path out; the objects this leaves empty on the way go too."""
+    nodes: list[Any] = [record]
     for part in path[:-1]:
-        node = node.get(part) if isinstance(node, dict) else None
-    if not isinstance(node, dict) or path[-1] not in node:
+        node = nodes[-1]
+        nodes.append(node.get(part) if isinstance(node, dict) else None)
+    if not isinstance(nodes[-1], dict) or path[-1] not in nodes[-1]:
         return False, None
-    return True, node.pop(path[-1])
+    value = nodes[-1].pop(path[-1])
+    for depth in range(len(path) - 1, 0, -1):
+        if nodes[depth]:
+            break
+        del nodes[depth - 1][path[depth - 1]]
+    return True, value
 
 
 def _put(record: Record, path: tuple[str, ...], value: Any) -> None:
