@@ -464,7 +464,7 @@ class Spool:
     def written_at(self, seq: int) -> float | None:
         """When the record holding event `seq` was written (Unix time; see Segment.times), or None when
         `seq` is not on the spool (already released, or not yet written)."""
-        if seq >= self.next_seq:
+        if seq >= self.next_seq or seq < self.first_seq:
             return None
         index = bisect.bisect_right([s.base_seq for s in self.segments], seq) - 1
         for seg in self.segments[max(index, 0) :]:
