@@ -37,6 +37,8 @@ def test_fields_keep_only_the_listed_paths() -> None:
     whole = Projection([parse_path(p, "f") for p in ("app.name", "app")])
     assert whole(EVENT) == {"app": EVENT["app"]}
     assert Projection([("status", "x")])(EVENT) == {}  # a path through a string keeps nothing
+    flat = Projection([("status",), ("event_id",), ("nope",)])  # top-level keys only: the fast form
+    assert flat.flat is not None and flat(EVENT) == {"status": "failed", "event_id": "e1"}
 
 
 def test_rename_moves_values_and_swaps() -> None:

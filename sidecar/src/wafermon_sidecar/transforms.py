@@ -48,8 +48,12 @@ class Projection:
             else:
                 node[path[-1]] = True
         self.tree = tree
+        # The common case, whole top-level fields only, as one comprehension (no per-key recursion).
+        self.flat = [key for key, sub in tree.items() if sub is True] if all(v is True for v in tree.values()) else None
 
     def __call__(self, record: Mapping[str, Any]) -> Record:
+        if self.flat is not None:
+            return {key: record[key] for key in self.flat if key in record}
         return _project(record, self.tree)
 
 
@@ -61,7 +65,7 @@ def _project(record: Mapping[str, Any], tree: Mapping[str, Any]) -> Record:
         value = record[key]
         if sub is True:
             out[key] = value
-        elif isinstance(value, Mapping):
+        elif isinstance(value, dict):
             out[key] = _project(value, sub)
     return out
 
@@ -75,16 +79,35 @@ class Renames:
     def __call__(self, record: Record) -> Record:
         taken: list[tuple[tuple[str, ...], Any]] = []
         for old, new in self.moves:
+            if len(old) == 1:  # a top-level key: no walk
+                value = record.pop(old[0], _ABSENT)
+                if value is not _ABSENT:
+                    taken.append((new, value))
+                continue
             found, value = _pop(record, old)
             if found:
                 taken.append((new, value))
         for new, value in taken:
-            _put(record, new, value)
+            if len(new) == 1:
+                record[new[0]] = value
+            else:
+                _put(record, new, value)
         return record
+
+
+_ABSENT: Any = object()
 
 
 def _pop(record: Record, path: tuple[str, ...]) -> tuple[bool, Any]:
     """Takes the value at path out; the objects this leaves empty on the way go too."""
+    if len(path) == 2:  # the common nested case (app.name, metadata.lot_id): no list of nodes
+        parent = record.get(path[0])
+        if not isinstance(parent, dict) or path[1] not in parent:
+            return False, None
+        value = parent.pop(path[1])
+        if not parent:
+            del record[path[0]]
+        return True, value
     nodes: list[Any] = [record]
     for part in path[:-1]:
         node = nodes[-1]
