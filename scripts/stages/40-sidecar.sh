@@ -1,7 +1,7 @@
 # Sidecar: lint, types, then the tests (real sidecar processes, stand-in receivers, kill -9 loop).
 stage_lint_sidecar() {
-  ruff check sidecar bench/sidecar_ingest.py bench/loki_push.py bench/file_exports.py
-  ruff format --check sidecar bench/sidecar_ingest.py bench/loki_push.py bench/file_exports.py
+  ruff check sidecar bench/sidecar_ingest.py bench/loki_push.py bench/file_exports.py bench/backend_shaping.py
+  ruff format --check sidecar bench/sidecar_ingest.py bench/loki_push.py bench/file_exports.py bench/backend_shaping.py
   mypy --strict sidecar/src
 }
 stage_sidecar() {

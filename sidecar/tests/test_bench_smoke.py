@@ -31,6 +31,13 @@ BENCHES = [
         ["1000 events in batches of 100", "csv ", "json (jsonl) ", "json (jsonl.gz)",
          "Python csv writing the same rows", "ratio", "ids read back"],
     ),
+    (
+        "backend_shaping.py",
+        ["--events", "2000", "--batch", "500"],
+        180,
+        ["2000 events in batches of 500", "the pipeline alone", "filter+fields+rename", "hook (Python)",
+         "through a sidecar", "ratio 1.00"],
+    ),
 ]  # fmt: skip
 
 

@@ -46,9 +46,14 @@ def test_dead_backend_lags_alone_then_catches_up_exactly_once(
     assert "Cannot connect" in dead["last_error"] or "refused" in dead["last_error"].lower()
     assert health["status"] == "degraded"
     assert health["backends"]["files"]["state"] == "ok" and health["backends"]["alive"]["state"] == "ok"
+    # the seeds' query: `jq '.integrations[] | select(.status != "healthy")'`
+    unhealthy = [i for i in health["integrations"] if i["status"] != "healthy"]
+    assert [i["name"] for i in unhealthy] == ["down"], unhealthy
+    assert unhealthy[0]["status"] in ("degraded", "failing") and unhealthy[0]["status_reason"]
+    assert unhealthy[0]["lag_events"] == len(acked) and unhealthy[0]["lag_seconds"] > 0
     metrics = sc.client.get("/metrics").text
-    assert f'wafermon_sidecar_backend_lag_events{{backend="down"}} {float(len(acked))}' in metrics
-    assert 'wafermon_sidecar_delivery_attempts_failed_total{backend="down"}' in metrics
+    assert f'wafermon_sidecar_integration_lag_events{{integration="down"}} {float(len(acked))}' in metrics
+    assert 'wafermon_sidecar_delivery_attempts_failed_total{integration="down"}' in metrics
 
     down.start()
     wait_until(lambda: sc.lag("down") == 0, 30, "the revived receiver to catch up")
@@ -84,7 +89,8 @@ def test_permanent_rejection_goes_to_dead_letter_and_others_continue(
     assert sorted(x["event"]["event_id"] for x in lines) == sorted(e["event_id"] for e in events)
     assert all("HTTP 400" in x["reason"] and x["backend"] == "picky" for x in lines)
     assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in events)
-    assert 'wafermon_sidecar_events_failed_total{backend="picky"} 30.0' in sc.client.get("/metrics").text
+    dead_lettered = 'wafermon_sidecar_events_processed_total{integration="picky",status="dead_lettered"} 30.0'
+    assert dead_lettered in sc.client.get("/metrics").text
 
 
 def test_filesystem_csv_gzip_and_safe_names(sidecar: Callable[..., SidecarProc], tmp_path: Path) -> None:

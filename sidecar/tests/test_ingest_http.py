@@ -163,8 +163,12 @@ def test_status_endpoints(sidecar: Callable[..., SidecarProc], tmp_path: Any) ->
     for needle in (
         "wafermon_sidecar_events_received_total 5.0",
         "wafermon_sidecar_events_spooled_total 5.0",
-        'wafermon_sidecar_events_delivered_total{backend="files"} 5.0',
-        'wafermon_sidecar_backend_lag_events{backend="files"} 0.0',
+        'wafermon_sidecar_events_processed_total{integration="files",status="delivered"} 5.0',
+        'wafermon_sidecar_events_processed_total{integration="files",status="filtered"} 0.0',
+        'wafermon_sidecar_integration_lag_events{integration="files"} 0.0',
+        'wafermon_sidecar_integration_lag_seconds{integration="files"} 0.0',
+        'wafermon_sidecar_integration_status{integration="files"} 0.0',
+        'wafermon_sidecar_integration_enabled{integration="off"} 0.0',
         "wafermon_sidecar_spool_bytes",
         'wafermon_sidecar_request_duration_seconds_count{route="events:batch"} 1.0',
     ):

@@ -37,13 +37,43 @@ class SpoolHealth(msgspec.Struct, frozen=True):
     full: bool
 
 
+IntegrationStatus = Literal["healthy", "degraded", "failing", "disabled"]
+
+
+class IntegrationHealth(msgspec.Struct, frozen=True):
+    """One integration (backend) in GET /v1/healthz `integrations`, in priority order. status: see
+    health.py (disabled: `enabled: false`); lag_seconds: age of the oldest event not yet confirmed;
+    counts since the process started: events delivered, filtered out, dead-lettered, skipped as
+    unreadable on the spool (failed), and delivery attempts that failed (retried)."""
+
+    name: str
+    type: str
+    enabled: bool
+    priority: int
+    status: IntegrationStatus
+    status_reason: str | None
+    state: str
+    lag_events: int = 0
+    lag_seconds: float = 0.0
+    delivered: int = 0
+    filtered: int = 0
+    dead_lettered: int = 0
+    failed: int = 0
+    failed_attempts: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+
 class Health(msgspec.Struct, frozen=True):
-    """GET /v1/healthz: status ok or degraded; backends by name (state, lag, last error, details)."""
+    """GET /v1/healthz: status ok, or degraded when an enabled integration is not healthy or the spool
+    is full; integrations (a list, the seeds' shape) and backends by name (everything the worker knows,
+    including the backend's own details)."""
 
     status: Literal["ok", "degraded"]
     version: str
     uptime_s: float
     spool: SpoolHealth
+    integrations: list[IntegrationHealth]
     backends: dict[str, dict[str, Any]]
 
 
@@ -52,10 +82,12 @@ class IntegrationDetail(msgspec.Struct, frozen=True):
     type: str
     enabled: bool
     priority: int
+    status: IntegrationStatus
+    state: str
 
 
 class Integrations(msgspec.Struct, frozen=True):
-    """GET /v1/integrations: the configured backends."""
+    """GET /v1/integrations: the configured backends (names; the enabled ones; each one's type and health)."""
 
     total: int
     enabled: int

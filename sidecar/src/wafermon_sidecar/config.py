@@ -21,6 +21,7 @@ from wafermon_schema.settings_loader import SettingsError
 
 from . import seed_forms
 from .framing import HEADER_SIZE as RECORD_HEADER_BYTES
+from .shaping import check_shaping
 
 DEFAULT_PORT = 17000
 BACKEND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -88,6 +89,11 @@ class Delivery(msgspec.Struct, forbid_unknown_fields=True):
     send_timeout_s: float = 30.0
     cursor_sync_interval_s: float = 0.2
     dead_letter_max_mb: float = 100.0
+    # Per-backend health (docs/sidecar.md, "Health"): degraded / failing once the oldest event not yet
+    # confirmed is this old; degraded while an event was dead-lettered this recently.
+    health_degraded_lag_s: float = 60.0
+    health_failing_lag_s: float = 600.0
+    health_dead_letter_window_s: float = 300.0
 
 
 class BackendSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -99,6 +105,12 @@ class BackendSettings(msgspec.Struct, forbid_unknown_fields=True):
     max_batch_size: int | None = None
     max_batch_bytes: int | None = None
     flush_interval: float | None = None
+    # Which events this backend receives and how its records look (shaping.py, docs/sidecar.md
+    # "Filters and transforms"); checked by check_shaping.
+    filter: dict[str, Any] | None = None
+    transform: str | None = None
+    fields: list[Any] | None = None
+    rename: dict[str, Any] = {}
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
@@ -181,11 +193,13 @@ def _check(settings: Settings) -> None:
             raise ConfigError(
                 f"backends[{i}].max_batch_bytes must be at least {MIN_BATCH_BYTES}", f"backends[{i}].max_batch_bytes"
             )
+        check_shaping(backend)
     settings.backends.sort(key=lambda b: b.priority)
 
 
 def _check_delivery(delivery: Delivery) -> None:
-    for key in ("backoff_initial_s", "backoff_max_s", "breaker_reset_s", "breaker_max_reset_s", "send_timeout_s"):
+    for key in ("backoff_initial_s", "backoff_max_s", "breaker_reset_s", "breaker_max_reset_s", "send_timeout_s",
+                "health_degraded_lag_s", "health_failing_lag_s", "health_dead_letter_window_s"):  # fmt: skip
         if not getattr(delivery, key) > 0:
             raise ConfigError(f"delivery.{key} must be positive", f"delivery.{key}")
     for key in ("backoff_max_s", "breaker_max_reset_s"):
@@ -202,6 +216,11 @@ def _check_delivery(delivery: Delivery) -> None:
     if delivery.breaker_reset_s > delivery.breaker_max_reset_s:
         raise ConfigError(
             "delivery.breaker_reset_s must not exceed delivery.breaker_max_reset_s", "delivery.breaker_reset_s"
+        )
+    if delivery.health_degraded_lag_s > delivery.health_failing_lag_s:
+        raise ConfigError(
+            "delivery.health_degraded_lag_s must not exceed delivery.health_failing_lag_s",
+            "delivery.health_degraded_lag_s",
         )
     if delivery.breaker_failure_threshold < 1:
         raise ConfigError("delivery.breaker_failure_threshold must be at least 1", "delivery.breaker_failure_threshold")

@@ -3,11 +3,16 @@
 Workers share nothing but the spool, so a slow or dead backend only grows its own lag. Transient
 failures are retried forever (with exponential backoff, jitter and a circuit breaker) because dropping
 them would lose data; permanent failures go to the dead-letter file and delivery moves on.
+
+A backend with a filter or transform (shaping.py) gets only the records its pipeline keeps; its cursor
+moves past the events left out as past delivered ones (counted as filtered), and a batch left entirely
+empty moves the cursor without a call to the backend.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import errno
 import logging
@@ -21,7 +26,9 @@ from .breaker import BreakerState, CircuitBreaker
 from .config import BackendSettings, ConfigError, Delivery, Ingest
 from .cursor import Cursor
 from .deadletter import DeadLetters
+from .health import CODES, Facts, Status, classify
 from .metrics import Metrics
+from .shaping import Shaper
 from .spool import CorruptRecord, Spool
 
 log = logging.getLogger(__name__)
@@ -64,9 +71,11 @@ class DeliveryWorker:
         metrics: Metrics,
         dead_letters: DeadLetters,
         on_cursor_persisted: Callable[[], None],
+        shaper: Shaper | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
+        self.shaper = shaper
         self.spool = spool
         self.cursor = cursor
         self.delivery = delivery
@@ -81,7 +90,20 @@ class DeliveryWorker:
         self.initialized = False
         self.delivered = 0
         self.dead_lettered = 0
+        self.filtered = 0
+        self.failed = 0  # events skipped as unreadable on the spool
         self.attempts_failed = 0
+        self.last_dead_letter_at: float | None = None
+        counted = {s: metrics.processed.labels(settings.name, s) for s in ("delivered", "filtered", "dead_lettered",
+                                                                           "failed")}  # fmt: skip
+        self._count_delivered, self._count_filtered = counted["delivered"], counted["filtered"]
+        self._count_dead, self._count_failed = counted["dead_lettered"], counted["failed"]
+        # The current read's shaping (see _step): filtered seqs not yet passed by the cursor, the spooled
+        # bytes of the events read (first seq, events) for the dead-letter file, and the seq below which
+        # a transform's dead letters are already written (a read again after a retry writes none twice).
+        self._filtered_seqs: list[int] = []
+        self._source: tuple[int, list[bytes]] | None = None
+        self._dead_mark = 0
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self.last_success_at: float | None = None
@@ -99,6 +121,31 @@ class DeliveryWorker:
     def lag(self) -> int:
         return max(self.spool.next_seq - max(self.cursor.seq, self.spool.first_seq), 0)
 
+    def lag_seconds(self) -> float:
+        """Seconds since the oldest spooled event not yet confirmed (delivered, filtered, dead-lettered) was
+        written; 0 when none waits."""
+        written = self.spool.written_at(max(self.cursor.seq, self.spool.first_seq))
+        return 0.0 if written is None else round(max(time.time() - written, 0.0), 3)
+
+    def health(self) -> tuple[Status, str | None]:
+        """(healthy | degraded | failing, why not healthy); the rules are in health.py."""
+        now = time.time()
+        facts = Facts(
+            initialized=self.initialized,
+            circuit=self.breaker.state.value,
+            consecutive_failures=self._attempt,
+            lag_seconds=self.lag_seconds(),
+            last_error=self.last_error,
+            dead_letter_age_s=None if self.last_dead_letter_at is None else now - self.last_dead_letter_at,
+        )
+        return classify(facts, self.delivery)
+
+    def refresh_metrics(self) -> None:
+        self.metrics.lag.labels(self.name).set(self.lag)
+        self.metrics.lag_seconds.labels(self.name).set(self.lag_seconds())
+        self.metrics.circuit.labels(self.name).set({"closed": 0, "half_open": 1, "open": 2}[self.breaker.state.value])
+        self.metrics.health.labels(self.name).set(CODES[self.health()[0]])
+
     def state(self) -> str:
         if not self.initialized:
             return "initializing"
@@ -112,24 +159,33 @@ class DeliveryWorker:
             details = await asyncio.wait_for(self.backend.health(), 2.0)
         except Exception as exc:  # health must never break /v1/healthz
             details = {"health_error": str(exc)}
+        status, reason = self.health()
         return {
             "type": self.settings.type,
             "enabled": True,
             "priority": self.settings.priority,
+            "status": status,
+            "status_reason": reason,
             "state": self.state(),
             "circuit": self.breaker.state.value,
             "circuit_pause_s": self.breaker.reset_s,
             "lag_events": self.lag,
+            "lag_seconds": self.lag_seconds(),
             "max_batch_events": self.batch_size,
             "max_batch_bytes": self.batch_bytes,
             "cursor_seq": self.cursor.seq,
             "delivered_events": self.delivered,
+            "filtered_events": self.filtered,
             "dead_lettered_events": self.dead_lettered,
+            "failed_events": self.failed,
             "failed_attempts": self.attempts_failed,
             "consecutive_failures": self._attempt,
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
             "last_success_at": self.last_success_at,
+            "last_dead_letter_at": self.last_dead_letter_at,
+            "filter": self.settings.filter is not None,
+            "transform": self.settings.transform,
             "details": details,
         }
 
@@ -199,7 +255,9 @@ class DeliveryWorker:
             lost = exc.end_seq - max(self.cursor.seq, exc.first_seq)
             log.error("backend %s: skipping %d event(s) of a corrupt spool record: %s", self.name, lost, exc)
             self._note_error(f"skipped {lost} event(s) of a corrupt spool record: {exc}")
-            self.metrics.failed.labels(self.name).inc(lost)
+            self.failed += lost
+            self._count_failed.inc(lost)
+            self._filtered_seqs, self._source = [], None
             self._advance(exc.end_seq)
             return
         if start > self.cursor.seq:
@@ -207,10 +265,31 @@ class DeliveryWorker:
         if not count:
             self.cursor.seq = end
             return
+        batch = Batch.from_blocks(blocks, count, start)
+        if self.shaper is not None:
+            batch = self._shape(batch)
+            if not len(batch):
+                self._advance(end)  # every event filtered out or dead: the backend is not called
+                return
         wait = self.breaker.wait_s()
         if wait > 0:
             await asyncio.sleep(wait)
-        await self._deliver(Batch.from_blocks(blocks, count, start).split(self.batch_size, self.batch_bytes), end)
+        await self._deliver(batch.split(self.batch_size, self.batch_bytes), end)
+
+    def _shape(self, batch: Batch) -> Batch:
+        """The records this backend's pipeline keeps of `batch` (see shaping.py). Events a transform kills
+        are dead-lettered here (before the cursor can pass them); the filtered ones are counted as the
+        cursor passes them (_advance)."""
+        assert self.shaper is not None
+        raw, start = batch.raw, batch.first_seq
+        shaped = self.shaper.shape(raw, start)
+        dead = [(seq, raw[seq - start], why) for seq, why in shaped.dead if seq >= self._dead_mark]
+        if dead:
+            self._write_dead(dead, f"{len(dead)} event(s): {dead[-1][2]}")
+            self._dead_mark = dead[-1][0] + 1
+        self._filtered_seqs = shaped.filtered
+        self._source = (start, raw) if self.shaper.reshapes else None
+        return Batch(shaped.raw, start, seqs=shaped.seqs, decoded=shaped.decoded)
 
     async def _deliver(self, pending: list[Batch], end: int) -> None:
         """Send consecutive batches in order, moving the cursor past each one settled; a batch the
@@ -254,7 +333,7 @@ class DeliveryWorker:
             self._attempt = 0
             self.breaker.record_success()
             self.delivered += len(batch)
-            self.metrics.delivered.labels(self.name).inc(len(batch))
+            self._count_delivered.inc(len(batch))
             self.last_success_at = time.time()
             self._advance(batch_end)
 
@@ -298,6 +377,12 @@ class DeliveryWorker:
         return list(batch.halves())
 
     def _advance(self, end: int) -> None:
+        filtered = self._filtered_seqs
+        if filtered:  # the filtered-out events the cursor now passes
+            passed = bisect.bisect_left(filtered, end) - bisect.bisect_left(filtered, self.cursor.seq)
+            if passed > 0:
+                self.filtered += passed
+                self._count_filtered.inc(passed)
         self.cursor.seq = end
         self.metrics.lag.labels(self.name).set(self.lag)
 
@@ -327,15 +412,25 @@ class DeliveryWorker:
 
     def _dead_letter(self, batch: Batch, exc: PermanentError) -> None:
         reason = str(exc)
-        if exc.rejected:
-            items = [(batch.first_seq + i, batch.raw[i], why) for i, why in sorted(exc.rejected.items())]
-        else:
-            items = [(batch.first_seq + i, raw, reason) for i, raw in enumerate(batch.raw)]
-        self.dead_letters.write(self.name, items)
+        indexes = sorted(exc.rejected) if exc.rejected else range(len(batch))
+        # The dead-letter file keeps the event as spooled (before this backend's transform), so it can be
+        # sent again through the same pipeline.
+        items = [(batch.seq_of(i), self._spooled(batch, i), exc.rejected.get(i, reason)) for i in indexes]
+        self._write_dead(items, reason)
         good = len(batch) - len(items)
         self.delivered += good
-        self.metrics.delivered.labels(self.name).inc(good)
+        self._count_delivered.inc(good)
+
+    def _spooled(self, batch: Batch, index: int) -> bytes:
+        if self._source is None:
+            return batch.raw[index]
+        start, raw = self._source
+        return raw[batch.seq_of(index) - start]
+
+    def _write_dead(self, items: list[tuple[int, bytes, str]], reason: str) -> None:
+        self.dead_letters.write(self.name, items)
         self.dead_lettered += len(items)
-        self.metrics.failed.labels(self.name).inc(len(items))
+        self._count_dead.inc(len(items))
+        self.last_dead_letter_at = time.time()
         self._note_error(f"permanent: {reason}")
         log.error("backend %s: %d event(s) dead-lettered: %s", self.name, len(items), reason)

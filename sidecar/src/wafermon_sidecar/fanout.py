@@ -1,4 +1,8 @@
-"""Builds one backend + cursor + delivery worker per enabled backend and frees delivered spool segments."""
+"""Builds one backend + pipeline (filter, transform) + cursor + delivery worker per enabled backend, frees
+delivered spool segments, and answers for all of them (health, integrations, metrics).
+
+A disabled backend (`enabled: false`) gets none of these: no worker, no cursor read or kept (it does not
+hold the spool), no backend object; it is listed as disabled."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from .cursor import Cursor
 from .deadletter import DeadLetters
 from .delivery import DeliveryWorker, batch_limits
 from .metrics import Metrics
+from .shaping import Shaper, build_shaper
 from .spool import Spool
 
 log = logging.getLogger(__name__)
@@ -30,8 +35,10 @@ class FanOut:
         self.cursors: dict[str, Cursor] = {}
         # Backends are built (and their config checked) before anything is opened.
         self._backends = [(b, load_backend_class(b.type)(b.name, b.config)) for b in settings.backends if b.enabled]
+        self._shapers: dict[str, Shaper | None] = {}
         for b, backend in self._backends:
             batch_limits(b, type(backend), settings.ingest)  # a batch size over the receiver's limit: ConfigError
+            self._shapers[b.name] = build_shaper(b, type(backend))  # a pipeline the backend cannot take: ConfigError
 
     def load_cursors(self) -> int:
         """Read every enabled backend's cursor; returns the highest (the spool never restarts below it)."""
@@ -60,6 +67,7 @@ class FanOut:
                 self.metrics,
                 DeadLetters(self.dead_letter_dir, b.name, int(self.settings.delivery.dead_letter_max_mb * 1024 * 1024)),
                 self.release,
+                self._shapers[b.name],
             )
             self.workers.append(worker)
             worker.start()
@@ -88,10 +96,31 @@ class FanOut:
                 result[b.name] = await worker.status()
         return result
 
+    def summary(self) -> list[dict[str, Any]]:
+        """Per configured backend, in priority order: name, type, enabled, status (healthy | degraded |
+        failing | disabled), why, state, lag (events, seconds), counts and the last error."""
+        by_name = {w.name: w for w in self.workers}
+        result: list[dict[str, Any]] = []
+        for b in self.settings.backends:
+            worker = by_name.get(b.name)
+            entry: dict[str, Any] = {"name": b.name, "type": b.type, "enabled": b.enabled, "priority": b.priority}
+            if worker is None:
+                entry.update(status="disabled", status_reason="enabled: false", state="disabled")
+            else:
+                status, reason = worker.health()
+                entry.update(
+                    status=status, status_reason=reason, state=worker.state(), lag_events=worker.lag,
+                    lag_seconds=worker.lag_seconds(), delivered=worker.delivered, filtered=worker.filtered,
+                    dead_lettered=worker.dead_lettered, failed=worker.failed, failed_attempts=worker.attempts_failed,
+                    last_error=worker.last_error, last_error_at=worker.last_error_at,
+                )  # fmt: skip
+            result.append(entry)
+        return result
+
     def refresh_metrics(self) -> None:
-        codes = {"closed": 0, "half_open": 1, "open": 2}
+        for b in self.settings.backends:
+            self.metrics.enabled.labels(b.name).set(1 if b.enabled else 0)
         for w in self.workers:
-            self.metrics.lag.labels(w.name).set(w.lag)
-            self.metrics.circuit.labels(w.name).set(codes[w.breaker.state.value])
+            w.refresh_metrics()
         self.metrics.spool_bytes.set(self.spool.bytes)
         self.metrics.spool_max_bytes.set(self.spool.max_bytes)

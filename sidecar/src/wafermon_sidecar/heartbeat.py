@@ -4,10 +4,9 @@ stable sidecar id, version, uptime and, per backend, the spool backlog (events, 
 oldest waiting event), state and last error, plus its latest errors.
 
 The sidecar id is a UUID kept in `<spool.path>/sidecar-id`, so a restarted sidecar is the same
-sidecar. The oldest waiting event's age comes from samples of the spool's next sequence number
-taken every second (at most MAX_SAMPLES, thinned when full): it is exact to about a second, and
-events already spooled when the sidecar started count from the start. A heartbeat that fails is
-logged (once per run of failures) and not retried: the next one is due an interval later.
+sidecar. The oldest waiting event's age is the delivery worker's lag_seconds (from the time the
+spool wrote its record; the same figure /v1/healthz shows). A heartbeat that fails is logged (once
+per run of failures) and not retried: the next one is due an interval later.
 """
 
 from __future__ import annotations
@@ -34,8 +33,6 @@ from .spool import Spool
 log = logging.getLogger(__name__)
 
 HEARTBEAT_PATH = "/v1/sidecars/heartbeat"
-SAMPLE_EVERY_S = 1.0
-MAX_SAMPLES = 4096
 MAX_ERRORS = 10
 
 
@@ -65,36 +62,6 @@ def backlog_bytes(spool: Spool, seq: int) -> int:
     return total
 
 
-class Arrivals:
-    """When spool sequence numbers arrived, from samples (next_seq, monotonic time)."""
-
-    def __init__(self) -> None:
-        self.seqs: list[int] = []
-        self.times: list[float] = []
-
-    def sample(self, next_seq: int, now: float) -> None:
-        if self.seqs and self.seqs[-1] == next_seq:
-            return
-        self.seqs.append(next_seq)
-        self.times.append(now)
-        if len(self.seqs) > MAX_SAMPLES:  # thin: every other sample, so ages get coarser, never lost
-            self.seqs, self.times = self.seqs[::2] + self.seqs[-1:], self.times[::2] + self.times[-1:]
-
-    def age(self, seq: int, next_seq: int, now: float) -> float | None:
-        """Age of event `seq` (None when it is not waiting: seq >= next_seq)."""
-        if seq >= next_seq:
-            return None
-        i = bisect.bisect_right(self.seqs, seq)
-        arrived = self.times[i] if i < len(self.times) else now
-        return round(max(0.0, now - arrived), 3)
-
-    def forget_before(self, seq: int) -> None:
-        """Samples no waiting event needs (keeps the newest one at or below seq)."""
-        i = bisect.bisect_right(self.seqs, seq) - 1
-        if i > 0:
-            del self.seqs[:i], self.times[:i]
-
-
 class Heartbeat:
     def __init__(self, spool: Spool, workers: list[DeliveryWorker], spool_path: Path, started_at: float) -> None:
         self.spool = spool
@@ -102,18 +69,16 @@ class Heartbeat:
         self.started_at = started_at
         self.sidecar_id = sidecar_id(spool_path)
         self.host = socket.gethostname()
-        self.arrivals = Arrivals()
         self.errors: deque[str] = deque(maxlen=MAX_ERRORS)
         self._seen_errors: dict[str, float | None] = {}
         self._failing: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.targets = [(w.name, w.backend) for w in workers if isinstance(w.backend, ManagedApiBackend)
                         and w.backend.settings.heartbeat_interval_s > 0]  # fmt: skip
-        self.tick_s = min([SAMPLE_EVERY_S] + [b.settings.heartbeat_interval_s for _n, b in self.targets])
+        self.tick_s = min([1.0] + [b.settings.heartbeat_interval_s for _n, b in self.targets])
 
     def start(self) -> None:
         if self.targets:
-            self.arrivals.sample(self.spool.next_seq, time.monotonic())
             self._task = asyncio.get_running_loop().create_task(self._run(), name="heartbeat")
 
     async def stop(self) -> None:
@@ -123,14 +88,13 @@ class Heartbeat:
                 await self._task
 
     def report(self, interval_s: float) -> dict[str, Any]:
-        now = time.monotonic()
         backends = []
         for w in self.workers:
             waiting_from = max(w.cursor.seq, self.spool.first_seq)
             backends.append({
                 "name": w.name, "type": w.settings.type, "lag_events": w.lag,
                 "lag_bytes": backlog_bytes(self.spool, waiting_from) if w.lag else 0,
-                "oldest_age_s": self.arrivals.age(waiting_from, self.spool.next_seq, now),
+                "oldest_age_s": w.lag_seconds() if w.lag else None,
                 "state": w.state(), "last_error": w.last_error, "last_error_at": w.last_error_at,
             })  # fmt: skip
             if w.last_error and self._seen_errors.get(w.name) != w.last_error_at:
@@ -146,9 +110,6 @@ class Heartbeat:
         try:
             while True:
                 now = time.monotonic()
-                self.arrivals.sample(self.spool.next_seq, now)
-                self.arrivals.forget_before(min((max(w.cursor.seq, self.spool.first_seq) for w in self.workers),
-                                                default=self.spool.next_seq))  # fmt: skip
                 for name, backend in self.targets:
                     if now >= due[name]:
                         due[name] = now + backend.settings.heartbeat_interval_s

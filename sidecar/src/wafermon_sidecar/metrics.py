@@ -15,19 +15,32 @@ class Metrics:
         self.rejected = Counter(f"{PREFIX}_events_rejected", "Events refused by validation", registry=r)
         self.spooled = Counter(f"{PREFIX}_events_spooled", "Events durably written to the spool", registry=r)
         self.refused = Counter(f"{PREFIX}_requests_refused", "Ingest requests refused whole", ["reason"], registry=r)
-        self.delivered = Counter(f"{PREFIX}_events_delivered", "Events a backend confirmed", ["backend"], registry=r)
-        self.failed = Counter(
-            f"{PREFIX}_events_failed", "Events a backend refused permanently (dead-lettered)", ["backend"], registry=r
-        )
+        # Per integration (backend), by what became of each event its cursor passed (one counter for all).
+        self.processed = Counter(
+            f"{PREFIX}_events_processed", "Events an integration's cursor passed, by what became of them: delivered, "
+            "filtered (its filter or transform left them out), dead_lettered (refused for good, or its transform "
+            "failed), failed (unreadable on the spool, skipped)", ["integration", "status"], registry=r,
+        )  # fmt: skip
         self.attempts_failed = Counter(
-            f"{PREFIX}_delivery_attempts_failed", "Batch deliveries that failed and will be retried", ["backend"],
+            f"{PREFIX}_delivery_attempts_failed", "Batch deliveries that failed and will be retried", ["integration"],
             registry=r,
         )  # fmt: skip
-        self.lag = Gauge(f"{PREFIX}_backend_lag_events", "Spooled events a backend has not yet confirmed",
-                         ["backend"], registry=r)  # fmt: skip
+        self.lag = Gauge(f"{PREFIX}_integration_lag_events", "Spooled events an integration has not yet confirmed",
+                         ["integration"], registry=r)  # fmt: skip
+        self.lag_seconds = Gauge(
+            f"{PREFIX}_integration_lag_seconds", "Age of the oldest spooled event an integration has not yet "
+            "confirmed (0 when none waits)", ["integration"], registry=r,
+        )  # fmt: skip
         self.circuit = Gauge(
-            f"{PREFIX}_backend_circuit_open", "Circuit breaker: 0 closed, 1 half-open, 2 open", ["backend"], registry=r
-        )
+            f"{PREFIX}_integration_circuit_open", "Circuit breaker: 0 closed, 1 half-open, 2 open", ["integration"],
+            registry=r,
+        )  # fmt: skip
+        self.health = Gauge(
+            f"{PREFIX}_integration_status", "0 healthy, 1 degraded, 2 failing (docs/sidecar.md, Health)",
+            ["integration"], registry=r,
+        )  # fmt: skip
+        self.enabled = Gauge(f"{PREFIX}_integration_enabled", "1 enabled, 0 disabled (no worker, no cursor)",
+                             ["integration"], registry=r)  # fmt: skip
         self.spool_bytes = Gauge(f"{PREFIX}_spool_bytes", "Bytes of segment files on the spool", registry=r)
         self.spool_max_bytes = Gauge(f"{PREFIX}_spool_max_bytes", "The spool size limit", registry=r)
         # What spool recovery found at start (a corrupt record is skipped, a torn tail cut off).

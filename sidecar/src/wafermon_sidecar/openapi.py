@@ -98,14 +98,15 @@ def build() -> dict[str, Any]:
             },
             "/v1/healthz": {
                 "get": {
-                    "summary": "Overall health, spool usage and per-backend state, lag and last error",
+                    "summary": "Overall health, spool usage and, per integration (backend), its status (healthy, "
+                    "degraded, failing, disabled), lag in events and seconds, counts and last error",
                     "responses": {"200": _json(Health, "always 200 while serving; status ok or degraded")},
                 }
             },
             "/v1/integrations": {
                 "get": {
-                    "summary": "Configured backends",
-                    "responses": {"200": _json(Integrations, "names, enabled ones, details")},
+                    "summary": "Configured backends (the seeds' listing)",
+                    "responses": {"200": _json(Integrations, "names, enabled ones, details with each one's status")},
                 }
             },
             "/metrics": {

@@ -12,6 +12,7 @@ import asyncio
 import bisect
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class Segment:
     firsts: list[int] = field(default_factory=list)  # first seq of each record
     offsets: list[int] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
+    # When each record was written (Unix time): for records found at start, the segment file's mtime (the
+    # time of its last write, so their age is a lower bound); kept in memory only.
+    times: list[float] = field(default_factory=list)
     read_fd: int | None = None
 
     @property
@@ -207,6 +211,8 @@ class Spool:
             expected = header.first_seq + header.count
             pos = record.offset + HEADER_SIZE + header.length
         seg.size = pos
+        written = seg.path.stat().st_mtime
+        seg.times = [written] * len(seg.firsts)
         return seg
 
     def _skipped(self, seg: Segment, start: int, end: int, expected: int, next_first: int) -> None:
@@ -337,10 +343,12 @@ class Spool:
                             future.set_exception(error)
                     continue
                 seg = self.segments[-1]
+                now = time.time()
                 for first, count, off, _length in placed:
                     seg.firsts.append(first)
                     seg.counts.append(count)
                     seg.offsets.append(off)
+                    seg.times.append(now)
                 seg.size += size
                 self.bytes += size
                 self.next_seq = seq
@@ -452,6 +460,17 @@ class Spool:
                 f"spool segment {seg.path.name}: record at byte {offset} fails its CRC", seg.firsts[i], end
             )
         return payload
+
+    def written_at(self, seq: int) -> float | None:
+        """When the record holding event `seq` was written (Unix time; see Segment.times), or None when
+        `seq` is not on the spool (already released, or not yet written)."""
+        if seq >= self.next_seq or seq < self.first_seq:
+            return None
+        index = bisect.bisect_right([s.base_seq for s in self.segments], seq) - 1
+        for seg in self.segments[max(index, 0) :]:
+            if seg.firsts and seg.end_seq > seq:
+                return seg.times[max(bisect.bisect_right(seg.firsts, seq) - 1, 0)]
+        return None
 
     def release(self, upto_seq: int) -> int:
         """Delete whole segments (never the active one) that end at or before upto_seq."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from .base import Backend, Batch, ConfigurationError, PermanentError, RequestTooLarge, TransientError
+from .base import WHOLE_EVENT, Backend, Batch, ConfigurationError, PermanentError, RequestTooLarge, TransientError
 
 ENTRY_POINT_GROUP = "wafermon.backends"
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "WHOLE_EVENT",
     "Backend",
     "Batch",
     "ConfigurationError",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
@@ -69,14 +69,23 @@ class Batch:
     bytes object per event only when a backend asks for it, and `ndjson()` needs no split at all.
     """
 
-    __slots__ = ("_blocks", "_count", "_decoded", "_raw", "first_seq")
+    __slots__ = ("_blocks", "_count", "_decoded", "_raw", "_seqs", "first_seq")
 
-    def __init__(self, raw: list[bytes] | None = None, first_seq: int = 0) -> None:
+    def __init__(
+        self,
+        raw: list[bytes] | None = None,
+        first_seq: int = 0,
+        seqs: list[int] | None = None,
+        decoded: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """seqs: each event's spool sequence number when they are not consecutive from first_seq (a
+        backend's filter left some out; first_seq is then seqs[0]); decoded: the events already decoded."""
         self._raw = list(raw) if raw is not None else []
         self._blocks: list[bytes] | None = None
         self._count = len(self._raw)
-        self.first_seq = first_seq
-        self._decoded: list[dict[str, Any]] | None = None
+        self._seqs = seqs
+        self.first_seq = seqs[0] if seqs else first_seq
+        self._decoded: list[dict[str, Any]] | None = decoded
 
     @classmethod
     def from_blocks(cls, blocks: list[bytes], count: int, first_seq: int = 0) -> Batch:
@@ -100,6 +109,18 @@ class Batch:
     def __repr__(self) -> str:
         return f"Batch({self._count} events from seq {self.first_seq})"
 
+    def seq_of(self, index: int) -> int:
+        """The spool sequence number of the event at `index`."""
+        return self._seqs[index] if self._seqs is not None else self.first_seq + index
+
+    def _part(self, start: int, stop: int) -> Batch:
+        """Events start..stop-1 as a batch of their own (their sequence numbers and decoded forms kept)."""
+        raw = self.raw[start:stop]
+        decoded = self._decoded[start:stop] if self._decoded is not None else None
+        if self._seqs is not None:
+            return Batch(raw, seqs=self._seqs[start:stop], decoded=decoded)
+        return Batch(raw, self.first_seq + start, decoded=decoded)
+
     def events(self) -> list[dict[str, Any]]:
         """The events decoded to dicts (decoded once, on first use)."""
         if self._decoded is None:
@@ -118,25 +139,21 @@ class Batch:
         if self._count <= max_events and self.size_bytes <= max_bytes:
             return [self]
         chunks: list[Batch] = []
-        current: list[bytes] = []
-        size = 0
-        first = self.first_seq
+        start = count = size = 0
         for event in self.raw:
-            if current and (len(current) >= max_events or size + len(event) + 1 > max_bytes):
-                chunks.append(Batch(current, first))
-                first += len(current)
-                current, size = [], 0
-            current.append(event)
+            if count and (count >= max_events or size + len(event) + 1 > max_bytes):
+                chunks.append(self._part(start, start + count))
+                start, count, size = start + count, 0, 0
+            count += 1
             size += len(event) + 1
-        if current:
-            chunks.append(Batch(current, first))
+        if count:
+            chunks.append(self._part(start, start + count))
         return chunks
 
     def halves(self) -> tuple[Batch, Batch]:
         """The first and second half (a batch of at least two events)."""
         middle = self._count // 2
-        raw = self.raw
-        return Batch(raw[:middle], self.first_seq), Batch(raw[middle:], self.first_seq + middle)
+        return self._part(0, middle), self._part(middle, self._count)
 
     def json_array(self) -> bytes:
         if self._blocks is not None:  # no event holds a newline: the block's newlines become the commas
@@ -165,8 +182,17 @@ def config_struct(struct: type[T], config: Mapping[str, Any], backend_name: str)
         raise ConfigurationError(f"backend {backend_name!r}: config.{describe_validation_error(exc, struct)}") from None
 
 
+#: Backend.required_fields of a backend that takes whole v1 events only (a filter applies, no reshaping).
+WHOLE_EVENT: frozenset[str] = frozenset({"*"})
+
+
 class Backend(ABC):
     """Subclass this and register it under the `wafermon.backends` entry-point group."""
+
+    #: top-level fields every record handed to this backend must carry under their v1 names (its identity:
+    #: document id, de-duplication key); a backend's `fields` / `rename` may not take them away
+    #: (docs/sidecar.md, "Filters and transforms"). WHOLE_EVENT: only whole v1 events, no reshaping.
+    required_fields: ClassVar[frozenset[str]] = frozenset({"event_id"})
 
     #: the receiver's documented limits on one request (events; bytes of the events joined by one
     #: separator each), None where it documents none; max_batch_size / max_batch_bytes may not exceed them

@@ -17,7 +17,7 @@ import aiohttp
 import msgspec
 
 from ._http import Answer, send_until_settled
-from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
+from .base import WHOLE_EVENT, Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
 from .http_client import HttpClientConfig, endpoint_url, open_session
 
 MANAGED_PATH = "/v1/ingest/managed"
@@ -47,6 +47,7 @@ def endpoint(url: str, path: str = MANAGED_PATH) -> str:
 
 
 class ManagedApiBackend(Backend):
+    required_fields = WHOLE_EVENT  # the gateway checks each event against the v1 schema: filters only
     max_request_events = GATEWAY_MAX_EVENTS
     max_request_bytes = GATEWAY_MAX_BODY_BYTES - ENVELOPE_ROOM_BYTES
 

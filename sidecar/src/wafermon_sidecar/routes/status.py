@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Literal
 
+import msgspec
 from aiohttp import web
 
 from .. import __version__
-from ..answers import Health, IntegrationDetail, Integrations, SpoolHealth
+from ..answers import Health, IntegrationDetail, IntegrationHealth, Integrations, SpoolHealth
 from ..openapi import OPENAPI
 from ..responses import json_response
 from ..state import SIDECAR
@@ -18,8 +19,9 @@ async def healthz(request: web.Request) -> web.Response:
     ctx = request.app[SIDECAR]
     spool = ctx.spool
     backends = await ctx.fanout.status()
+    summary = [msgspec.convert(entry, IntegrationHealth) for entry in ctx.fanout.summary()]
     full = not spool.can_take(64 * 1024)
-    healthy = all(b["state"] in ("ok", "disabled") for b in backends.values())
+    healthy = all(i.status in ("healthy", "disabled") for i in summary)
     spool_health = SpoolHealth(
         path=str(spool.directory),
         bytes=spool.bytes,
@@ -31,19 +33,22 @@ async def healthz(request: web.Request) -> web.Response:
     )
     uptime_s = round(time.time() - ctx.started_at, 3)
     status: Literal["ok", "degraded"] = "ok" if healthy and not full else "degraded"
-    return json_response(200, Health(status, __version__, uptime_s, spool_health, backends))
+    return json_response(200, Health(status, __version__, uptime_s, spool_health, summary, backends))
 
 
 async def integrations(request: web.Request) -> web.Response:
-    backends = request.app[SIDECAR].settings.backends
+    summary = request.app[SIDECAR].fanout.summary()
     return json_response(
         200,
         Integrations(
-            total=len(backends),
-            enabled=sum(1 for b in backends if b.enabled),
-            integrations=[b.name for b in backends],
-            enabled_integrations=[b.name for b in backends if b.enabled],
-            details=[IntegrationDetail(b.name, b.type, b.enabled, b.priority) for b in backends],
+            total=len(summary),
+            enabled=sum(1 for i in summary if i["enabled"]),
+            integrations=[i["name"] for i in summary],
+            enabled_integrations=[i["name"] for i in summary if i["enabled"]],
+            details=[
+                IntegrationDetail(i["name"], i["type"], i["enabled"], i["priority"], i["status"], i["state"])
+                for i in summary
+            ],
         ),
     )
 
