@@ -26,7 +26,11 @@ ALL_ITEMS = frozenset(ITEM_NAMES)
 
 def zabbix_backend(server: ZabbixServer, host: str, **extra: Any) -> dict[str, Any]:
     # the seeds' URL form of the address, although the protocol is plain TCP
-    return {"type": "zabbix", "name": "zbx", "config": {"zabbix_server": f"http://{server.address}", "host": host, **extra}}
+    return {
+        "type": "zabbix",
+        "name": "zbx",
+        "config": {"zabbix_server": f"http://{server.address}", "host": host, **extra},
+    }
 
 
 def mixed_events() -> list[dict[str, Any]]:
@@ -157,7 +161,9 @@ def test_refused_item_is_dead_lettered_and_neighbours_delivered(
 ) -> None:
     """`wafer-partial` has no sub-job items: Zabbix refuses those values; the job's values arrive."""
     events = job_story(start=datetime.now(UTC) - timedelta(minutes=5), subjobs=1)
-    sub_ids = {e["event_id"] for e in events if e["entity_type"] == "subjob" and e["event_kind"] in ("started", "finished")}
+    sub_ids = {
+        e["event_id"] for e in events if e["entity_type"] == "subjob" and e["event_kind"] in ("started", "finished")
+    }
     sc = sidecar([zabbix_backend(zabbix, "wafer-partial")])
     assert sc.post(events).status_code == 202
     wait_until(lambda: sc.lag("zbx") == 0, 60, "delivery past the refused items")
@@ -197,7 +203,9 @@ def test_non_numeric_metric_is_refused_before_sending_and_neighbours_delivered(z
     assert "metrics.duration_s must be a number" in error.rejected[1]
     want = expected(good, "direct")
     wait_until(lambda: stored_everything(zabbix, "direct", want), 30, "the neighbours in history")
-    assert [float(r.value) for r in zabbix.history("direct", "wafer.job.finished")] == [good[-1]["metrics"]["duration_s"]]
+    assert [float(r.value) for r in zabbix.history("direct", "wafer.job.finished")] == [
+        good[-1]["metrics"]["duration_s"]
+    ]
 
 
 def test_connection_refused_is_transient() -> None:
@@ -205,7 +213,7 @@ def test_connection_refused_is_transient() -> None:
         config = {"zabbix_server": f"tcp://127.0.0.1:{free_port()}", "host": "x"}  # nobody listens there
         backend = ZabbixBackend("zbx", config)
         await backend.initialize()
-        with pytest.raises(TransientError, match="Zabbix server 127.0.0.1"):
+        with pytest.raises(TransientError, match=r"Zabbix server 127\.0\.0\.1"):
             await backend.send_batch(Batch([json.dumps(e).encode() for e in job_story()]))
 
     asyncio.run(deliver())

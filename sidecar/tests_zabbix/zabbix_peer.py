@@ -25,7 +25,13 @@ START_TIMEOUT_S = 120.0
 HOST = "wafer-monitor"
 #: the item value types of Zabbix (items.value_type) and the history table of each
 FLOAT, CHAR, LOG, UNSIGNED, TEXT = 0, 1, 2, 3, 4
-HISTORY_TABLE = {FLOAT: "history", CHAR: "history_str", LOG: "history_log", UNSIGNED: "history_uint", TEXT: "history_text"}
+HISTORY_TABLE = {
+    FLOAT: "history",
+    CHAR: "history_str",
+    LOG: "history_log",
+    UNSIGNED: "history_uint",
+    TEXT: "history_text",
+}
 
 #: the trapper items the docs tell users to create (docs/sidecar.md `### zabbix`), key → value type
 DOCUMENTED_ITEMS = {
@@ -72,7 +78,9 @@ class ZabbixServer:
 
     def __init__(self, workdir: Path, hosts: dict[str, dict[str, int]]) -> None:
         if not ZABBIX_SERVER.exists():
-            raise RuntimeError(f"{ZABBIX_SERVER} is missing: apt-get install zabbix-server-pgsql (scripts/bootstrap.sh)")
+            raise RuntimeError(
+                f"{ZABBIX_SERVER} is missing: apt-get install zabbix-server-pgsql (scripts/bootstrap.sh)"
+            )
         self.workdir = workdir
         self.hosts = hosts
         # initdb runs as the postgres user, which cannot enter pytest's private tmp dirs
@@ -98,8 +106,7 @@ class ZabbixServer:
     def psql(self, sql: str, database: str = "zabbix") -> str:
         """Runs `sql` (unaligned, tuples only); RuntimeError with psql's message when it fails."""
         done = subprocess.run(
-            [PSQL, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.pg.port),
-             "-U", "postgres", "-d", database],  # fmt: skip
+            [PSQL, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", *self._connection(database)],
             input=sql,
             capture_output=True,
             text=True,
@@ -107,6 +114,9 @@ class ZabbixServer:
         if done.returncode != 0:
             raise RuntimeError(f"psql failed: {done.stderr[-2000:]}")
         return done.stdout
+
+    def _connection(self, database: str) -> list[str]:
+        return ["-h", "127.0.0.1", "-p", str(self.pg.port), "-U", "postgres", "-d", database]
 
     def _create_database(self) -> None:
         self.pg.init()
@@ -218,7 +228,9 @@ class ZabbixServer:
             start_new_session=True,
         )
         log.close()
-        wait_until(self._ready, START_TIMEOUT_S, f"Zabbix server to listen on {self.address} (log: {self.log_path})", 0.2)
+        wait_until(
+            self._ready, START_TIMEOUT_S, f"Zabbix server to listen on {self.address} (log: {self.log_path})", 0.2
+        )
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

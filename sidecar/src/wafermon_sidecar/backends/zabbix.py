@@ -28,11 +28,13 @@ with the server's `info`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import msgspec
@@ -54,9 +56,11 @@ REFUSAL_CAUSES = (
     "no enabled trapper item with such a key on the host, the host unknown, disabled or monitored by a proxy,"
     " or the item's allowed hosts exclude this sender"
 )
+_KEY_PREFIX = re.compile(r"[0-9A-Za-z_.\-]{1,64}")
 _log = logging.getLogger(__name__)
 
 ItemName = Literal["started", "finished", "failed", "error", "cpu_user_s", "cpu_sys_s", "mem_max_mb"]
+assert get_args(ItemName) == ITEM_NAMES, "zabbix_items.ITEM_NAMES and ItemName name the same items"
 
 
 class ZabbixConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -64,8 +68,8 @@ class ZabbixConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     zabbix_server: str  # host:port, tcp://host:port or the seeds' http://host:port; port 10051 by default
     host: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]  # the Zabbix host's technical name
-    key_prefix: Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")] = "wafer"
-    items: list[ItemName] = msgspec.field(default_factory=lambda: list(ITEM_NAMES))  # which values to send (see the docs' item table)
+    key_prefix: str = "wafer"  # item keys are <key_prefix>.<job|subjob>.<name>
+    items: list[ItemName] = msgspec.field(default_factory=lambda: list(get_args(ItemName)))  # values to send
     timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0  # seconds for one request, connect to answer
     values_per_request: Annotated[int, msgspec.Meta(ge=1, le=MAX_VALUES_PER_REQUEST)] = 250
 
@@ -107,6 +111,11 @@ class ZabbixBackend(Backend):
         super().__init__(name, config)
         self.settings = config_struct(ZabbixConfig, config, name)
         self.address = parse_server(self.settings.zabbix_server, name)
+        if not _KEY_PREFIX.fullmatch(self.settings.key_prefix):
+            raise ConfigurationError(
+                f"backend {name!r}: config.key_prefix must be 1-64 of the characters Zabbix allows in an item"
+                f" key (letters, digits, _ - .), got {self.settings.key_prefix!r}"
+            )
         if not self.settings.items:
             raise ConfigurationError(f"backend {name!r}: config.items must name at least one item")
         self.items = frozenset(self.settings.items)
@@ -164,10 +173,8 @@ class ZabbixBackend(Backend):
             answer = json.loads(await ZabbixProtocol.parse_async_packet(reader, _log, ProcessingError))
         finally:
             writer.close()
-            try:
+            with contextlib.suppress(OSError):  # the server closed first: nothing left to flush
                 await writer.wait_closed()
-            except OSError:
-                pass  # the server closed first: nothing left to flush
         if not isinstance(answer, dict):
             raise ValueError(f"the answer is not a JSON object: {answer!r:.200}")
         if answer.get("response") != "success":
@@ -180,7 +187,10 @@ class ZabbixBackend(Backend):
             raise ValueError(f"the answer's info is not 'processed: N; failed: M; ...': {info!r:.200}") from None
 
     def _settle(
-        self, key: str, chunk: list[tuple[int, TrapperValue]], answer: dict[str, int] | str,
+        self,
+        key: str,
+        chunk: list[tuple[int, TrapperValue]],
+        answer: dict[str, int] | str,
         refused: dict[int, str],
         refused_keys: dict[int, list[str]],
     ) -> bool:
