@@ -22,9 +22,11 @@ _spec.loader.exec_module(_sidecar_conftest)
 procs = _sidecar_conftest.procs  # fixtures, re-exported for this directory's tests
 sidecar = _sidecar_conftest.sidecar
 
-#: one host per test, so tests never see each other's values; `wafer-partial` has the job items only
+#: one host per test, so tests never see each other's values; `wafer-partial` has the job items only;
+#: bench/zabbix_backend.py's two hosts for its smoke run
 HOSTS = {
     **{name: dict(DOCUMENTED_ITEMS) for name in ("mixed", "replay", "outage", "direct", "fab1-wafer-monitor")},
+    **{name: dict(DOCUMENTED_ITEMS) for name in ("bench-backend", "bench-client")},
     "wafer-partial": {k: t for k, t in DOCUMENTED_ITEMS.items() if k.startswith("wafer.job.")},
 }
 
