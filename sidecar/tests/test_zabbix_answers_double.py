@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import struct
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from zabbix_utils.common import ZabbixProtocol  # type: ignore[import-untyped]
 
 from wafermon_sidecar.backends.base import Batch, PermanentError, TransientError
-from wafermon_sidecar.backends.zabbix import ZabbixBackend
+from wafermon_sidecar.backends.zabbix import ZabbixBackend, request_packet
+from wafermon_sidecar.backends.zabbix_items import TrapperValue
 from wafermon_testkit.events import job_story
 
 Answer = Callable[[dict[str, Any]], bytes | None]  # request → answer packet, or None: hang up
@@ -182,3 +185,16 @@ def test_values_taken_before_a_failure_are_not_sent_again_on_the_retry_double() 
     assert keys[0] == "wafer.job.started" and keys.count("wafer.job.started") == 1  # taken once, not re-sent
     assert keys[1] == keys[2] == "wafer.job.finished"  # the unanswered one is sent again
     assert len(keys) == 6  # started, finished ×2, cpu_user_s, cpu_sys_s, mem_max_mb
+
+
+def test_request_framing_matches_zabbix_utils() -> None:
+    """The backend frames requests itself (see zabbix.py); the bytes mean what the official library's do."""
+    values = [TrapperValue("fab-β", "wafer.job.error", '{"m":"Zoë 東京\\n"}', 1760918399, 250000066)] * 3
+    ours = request_packet(values)
+    theirs = ZabbixProtocol.create_packet(
+        {"request": "sender data", "data": [v.as_json() for v in values]}, logging.getLogger("test")
+    )
+    assert ours[:5] == theirs[:5] == b"ZBXD\x01"
+    (length, reserved) = struct.unpack("<II", ours[5:13])
+    assert length == len(ours) - 13 and reserved == 0
+    assert json.loads(ours[13:]) == json.loads(theirs[13:])
