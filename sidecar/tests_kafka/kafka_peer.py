@@ -98,7 +98,10 @@ class KafkaBroker:
     def _format(self) -> None:
         """kafka-storage format: a new cluster id, the metadata log of a single KRaft voter."""
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        command = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.properties))
+        # "=" form: a cluster id may start with "-", which would read as an option
+        command = self._java(
+            "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(self.properties)
+        )
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"kafka-storage format failed ({done.returncode}): {done.stdout}{done.stderr}")

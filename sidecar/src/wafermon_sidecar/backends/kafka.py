@@ -51,6 +51,9 @@ REMEMBERED_IDS = 100_000
 # How long past delivery_timeout_s a report may be late before the attempt is given up (librdkafka
 # reports every record by then; this only bounds a wait that should never happen).
 REPORT_GRACE_S = 30.0
+# How long close() waits for records in flight: what is left is produced again by the next process
+# (the cursor has not passed it), so shutting down never waits on a dead broker for long.
+CLOSE_FLUSH_S = 5.0
 POLL_INTERVAL_S = 0.1
 
 # librdkafka settings this backend owns: changing them would break the guarantees above.
@@ -134,7 +137,8 @@ def _probe_librdkafka(settings: Mapping[str, Any], name: str) -> None:
     except (KafkaException, ValueError, TypeError) as exc:
         error = exc.args[0] if exc.args else exc
         detail = error.str() if isinstance(error, KafkaError) else str(error)
-        raise ConfigurationError(f"backend {name!r}: config.producer_config is refused by librdkafka: {detail}") from None
+        where = f"backend {name!r}: config.producer_config"
+        raise ConfigurationError(f"{where} is refused by librdkafka: {detail}") from None
 
 
 def _reason(error: Outcome) -> str:
@@ -178,17 +182,51 @@ class _ProducerSession:
         return await asyncio.to_thread(self.producer.flush, flush_timeout_s)
 
 
-def _settle(future: asyncio.Future[Outcome], error: Outcome) -> None:
-    if not future.done():
-        future.set_result(error)
+class _Reports:
+    """The delivery reports of one produce pass. librdkafka calls back in the poll thread; the reports
+    are kept here and the loop is woken once, by the last one (not once per record)."""
 
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.outcomes: dict[int, Outcome] = {}
+        self.produced: list[int] = []
+        self.all_in = asyncio.Event()
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self._armed = False  # every record of the pass is produced: the last report may wake the loop
 
-def _reporter(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Outcome]) -> Callable[..., None]:
-    def report(error: KafkaError | None, _message: Message) -> None:  # runs in the poll thread
-        with contextlib.suppress(RuntimeError):  # a closed loop: the sidecar is shutting down
-            loop.call_soon_threadsafe(_settle, future, error)
+    def reporter(self, position: int) -> Callable[[KafkaError | None, Message], None]:
+        with self._lock:
+            self._waiting += 1
 
-    return report
+        def report(error: KafkaError | None, _message: Message) -> None:  # in the poll thread
+            with self._lock:
+                self.outcomes[position] = error
+                self._waiting -= 1
+                last = self._armed and self._waiting == 0
+            if last:
+                with contextlib.suppress(RuntimeError):  # a closed loop: the sidecar is shutting down
+                    self.loop.call_soon_threadsafe(self.all_in.set)
+
+        return report
+
+    def not_produced(self, position: int, outcome: Outcome) -> None:
+        """produce() refused the record: no report will come for it."""
+        with self._lock:
+            self.outcomes[position] = outcome
+            self._waiting -= 1
+
+    def arm(self) -> None:
+        with self._lock:
+            self._armed = True
+            if self._waiting == 0:
+                self.all_in.set()
+
+    def settled(self, missing: str) -> dict[int, Outcome]:
+        """What is known now; a produced record without a report yet counts as failed for `missing`."""
+        with self._lock:
+            known = dict(self.outcomes)
+        return {p: known.get(p, missing) for p in [*self.produced, *known]}
 
 
 class KafkaBackend(Backend):
@@ -254,17 +292,20 @@ class KafkaBackend(Backend):
             records[position] = (topic, job_key(event), headers_for(event))
 
         keys = [job_key(event) for event in events]
-        reports: dict[int, asyncio.Future[Outcome]] = {}
+        passes: list[_Reports] = []
         try:
-            outcomes = await self._produce(session, sorted(records), records, raw, reports)
+            outcomes = await self._produce(session, sorted(records), records, raw, passes)
             for position in sorted(p for p, error in outcomes.items() if _is_too_large(error)):
-                outcomes.update(await self._produce(session, [position], records, raw, reports))  # alone now
+                outcomes.update(await self._produce(session, [position], records, raw, passes))  # alone now
         except asyncio.CancelledError:  # the worker's send_timeout_s: keep what is settled, drop the queue
             session.producer.purge(in_queue=True, in_flight=False, blocking=False)
-            so_far = {p: f.result() if f.done() else "cancelled" for p, f in reports.items()}
+            so_far = {p: o for reports in passes for p, o in reports.settled("cancelled in flight").items()}
             self._remember_delivered(events, keys, so_far, {p for p, e in so_far.items() if e is not None})
             raise
 
+        fatal = next((e for e in outcomes.values() if isinstance(e, KafkaError) and e.fatal()), None)
+        if fatal is not None:  # the idempotent producer cannot go on: the next attempt starts a new one
+            session.fatal = f"{fatal.name()}: {fatal.str()}"
         # a size refusal left after the second pass was a record alone: final, like the permanent codes
         failed = {p for p, e in outcomes.items() if e is not None and not _is_permanent(e) and not _is_too_large(e)}
         if failed:
@@ -273,6 +314,7 @@ class KafkaBackend(Backend):
             raise TransientError(
                 f"{len(failed)} of {len(batch)} record(s) not acknowledged; the first: {_reason(outcomes[first])}"
             )
+        session.last_error = None  # every record answered: whatever the poll thread last saw is over
         for event in events:  # settled: the batch will not come back for these
             self._delivered.pop(str(event.get("event_id")), None)
         refused.update((p, _reason(error)) for p, error in outcomes.items() if error is not None)
@@ -286,38 +328,36 @@ class KafkaBackend(Backend):
         positions: list[int],
         records: Mapping[int, tuple[str, bytes, Headers]],
         raw: list[bytes],
-        reports: dict[int, asyncio.Future[Outcome]],
+        passes: list[_Reports],
     ) -> dict[int, Outcome]:
-        """Produces the records at `positions` in order and waits for every delivery report (each
-        record's future is also put in `reports`, for a caller that is cancelled meanwhile)."""
+        """Produces the records at `positions` in order and waits for every delivery report (the
+        pass is appended to `passes`, for a caller that is cancelled meanwhile)."""
         loop = asyncio.get_running_loop()
-        outcomes: dict[int, Outcome] = {}
-        futures: dict[int, asyncio.Future[Outcome]] = {}
+        reports = _Reports(loop)
+        passes.append(reports)
         deadline = loop.time() + self.settings.delivery_timeout_s
         for position in positions:
             topic, key, headers = records[position]
-            future: asyncio.Future[Outcome] = loop.create_future()
+            on_delivery = reports.reporter(position)
             while True:
                 try:
-                    session.producer.produce(
-                        topic, raw[position], key, headers=headers, on_delivery=_reporter(loop, future)
-                    )
-                    futures[position] = reports[position] = future
+                    session.producer.produce(topic, raw[position], key, headers=headers, on_delivery=on_delivery)
+                    reports.produced.append(position)
                     break
                 except BufferError:  # librdkafka's local queue is full: let it drain
                     if loop.time() > deadline:
-                        outcomes[position] = "the producer's local queue stayed full (queue.buffering.max.*)"
+                        reports.not_produced(position, "the producer's local queue stayed full (queue.buffering.*)")
                         break
                     await asyncio.sleep(0.01)
                 except KafkaException as exc:
-                    outcomes[position] = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else str(exc)
+                    error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else str(exc)
+                    reports.not_produced(position, error)
                     break
+        reports.arm()
         timeout = self.settings.delivery_timeout_s + REPORT_GRACE_S
-        if futures:
-            await asyncio.wait(futures.values(), timeout=timeout)
-        for position, future in futures.items():
-            outcomes[position] = future.result() if future.done() else f"no delivery report within {timeout:.0f} s"
-        return outcomes
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reports.all_in.wait(), timeout)
+        return reports.settled(f"no delivery report within {timeout:.0f} s")
 
     def _remember_delivered(
         self, events: list[dict[str, Any]], keys: list[bytes], outcomes: Mapping[int, Outcome], failed: set[int]
@@ -343,7 +383,7 @@ class KafkaBackend(Backend):
 
     async def close(self) -> None:
         if self.session is not None:
-            left = await self.session.close(self.settings.delivery_timeout_s)
+            left = await self.session.close(min(CLOSE_FLUSH_S, self.settings.delivery_timeout_s))
             if left:
                 log.warning("backend %s: %d record(s) still unacknowledged at close", self.name, left)
             self.session = None
