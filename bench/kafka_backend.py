@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -64,20 +65,27 @@ def stored(bootstrap: str, topic: str) -> int:
     return sum(ends)
 
 
-async def through_backend(bootstrap: str, topic: str, raw: list[bytes], batch: int, linger_ms: int) -> float:
+Figures = tuple[float, float]  # events/s, this process's CPU µs per event (librdkafka's threads too)
+
+
+def figures(count: int, wall_s: float, cpu_s: float) -> Figures:
+    return count / wall_s, cpu_s / count * 1e6
+
+
+async def through_backend(bootstrap: str, topic: str, raw: list[bytes], batch: int, linger_ms: int) -> Figures:
     config = {"bootstrap_servers": bootstrap, "topic": topic, "producer_config": {"linger.ms": linger_ms}}
     backend = KafkaBackend("bench", config)
     await backend.initialize()
     await backend.send_batch(Batch(raw[:1]))  # metadata and the producer id, outside the clock
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(1, len(raw), batch):
         await backend.send_batch(Batch(raw[i : i + batch]))
-    elapsed = time.perf_counter() - started
+    result = figures(len(raw) - 1, time.perf_counter() - started, time.process_time() - cpu)
     await backend.close()
-    return (len(raw) - 1) / elapsed
+    return result
 
 
-def through_client(bootstrap: str, topic: str, raw: list[bytes], flush_every: int | None) -> float:
+def through_client(bootstrap: str, topic: str, raw: list[bytes], flush_every: int | None) -> Figures:
     producer = Producer(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "partitioner": "murmur2_random"}
     )
@@ -98,7 +106,7 @@ def through_client(bootstrap: str, topic: str, raw: list[bytes], flush_every: in
 
     produce(raw[0])
     producer.flush(60)  # metadata and the producer id, outside the clock
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i, value in enumerate(raw[1:], 1):
         produce(value)
         if flush_every and i % flush_every == 0:
@@ -106,49 +114,64 @@ def through_client(bootstrap: str, topic: str, raw: list[bytes], flush_every: in
         else:
             producer.poll(0)
     left = producer.flush(60)
-    elapsed = time.perf_counter() - started
+    result = figures(len(raw) - 1, time.perf_counter() - started, time.process_time() - cpu)
     assert left == 0 and not failures, failures[:3]
-    return (len(raw) - 1) / elapsed
+    return result
 
 
-def run(bootstrap: str, events: int, batch: int, linger_ms: int) -> tuple[float, float, float]:
+SIDES = ("kafka backend", "confluent-kafka, streaming", "confluent-kafka, flush every batch")
+
+
+def run(bootstrap: str, events: int, batch: int, linger_ms: int, rounds: int) -> dict[str, list[Figures]]:
+    """`rounds` rounds of the three sides, the order rotated each round (none always goes first)."""
     tag = uuid.uuid4().hex[:8]
-    names = [f"bench-{side}-{tag}" for side in ("warmup", "backend", "stream", "flushed")]
-    create_topics(bootstrap, names)
-    through_client(bootstrap, names[0], make_events(events // 4 + 1), None)  # warm the broker's JIT
-    backend_rate = asyncio.run(through_backend(bootstrap, names[1], make_events(events + 1), batch, linger_ms))
-    stream_rate = through_client(bootstrap, names[2], make_events(events + 1), None)
-    flushed_rate = through_client(bootstrap, names[3], make_events(events + 1), batch)
-    counts = [stored(bootstrap, name) for name in names[1:]]
-    assert counts == [events + 1] * 3, f"records stored per topic: {counts}"
-    return backend_rate, stream_rate, flushed_rate
+    create_topics(bootstrap, [f"bench-warmup-{tag}"])
+    through_client(bootstrap, f"bench-warmup-{tag}", make_events(events // 4 + 1), None)  # the broker's JIT
+    results: dict[str, list[Figures]] = {side: [] for side in SIDES}
+    for r in range(rounds):
+        names = {side: f"bench-{i}-{r}-{tag}" for i, side in enumerate(SIDES)}
+        create_topics(bootstrap, list(names.values()))
+        for side in SIDES[r % 3 :] + SIDES[: r % 3]:
+            raw = make_events(events + 1)
+            if side == SIDES[0]:
+                results[side].append(asyncio.run(through_backend(bootstrap, names[side], raw, batch, linger_ms)))
+            else:
+                results[side].append(through_client(bootstrap, names[side], raw, batch if side == SIDES[2] else None))
+        counts = [stored(bootstrap, name) for name in names.values()]
+        assert counts == [events + 1] * 3, f"records stored per topic: {counts}"
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--bootstrap", help="an existing broker (default: start one)")
     parser.add_argument("--linger-ms", type=int, default=5, help="the backend's linger.ms (librdkafka's default: 5)")
     args = parser.parse_args()
     if args.bootstrap:
-        backend_rate, stream_rate, flushed_rate = run(args.bootstrap, args.events, args.batch, args.linger_ms)
+        results = run(args.bootstrap, args.events, args.batch, args.linger_ms, args.rounds)
     else:
         with tempfile.TemporaryDirectory(prefix="wafermon-bench-kafka-") as tmp:
             broker = KafkaBroker(Path(tmp))
             broker.start()
             try:
-                backend_rate, stream_rate, flushed_rate = run(broker.bootstrap, args.events, args.batch, args.linger_ms)
+                results = run(broker.bootstrap, args.events, args.batch, args.linger_ms, args.rounds)
             finally:
                 broker.stop()
     layout = f"1 KRaft node, {PARTITIONS} partitions"
-    print(f"Kafka {peer_version()} ({layout}), {args.events} events in batches of {args.batch}")
-    print(f"  records read back per topic       : {args.events + 1} (each side)")
-    print(f"  kafka backend                     : {backend_rate:10.0f} events/s")
-    print(f"  confluent-kafka, streaming        : {stream_rate:10.0f} events/s")
-    print(f"  confluent-kafka, flush every batch: {flushed_rate:10.0f} events/s")
-    print(f"  ratio backend/streaming           : {backend_rate / stream_rate:10.2f}")
-    print(f"  ratio backend/flush every batch   : {backend_rate / flushed_rate:10.2f}")
+    print(f"Kafka {peer_version()} ({layout}), {args.events} events in batches of {args.batch}, {args.rounds} round(s)")
+    print(f"  records read back per topic       : {args.events + 1} (each side, each round)")
+    median = {
+        side: (statistics.median(r for r, _ in f), statistics.median(c for _, c in f)) for side, f in results.items()
+    }
+    for side in SIDES:
+        rates = " / ".join(f"{r:.0f}" for r, _ in results[side])
+        print(f"  {side:34}: {median[side][0]:8.0f} events/s median ({rates}), {median[side][1]:5.1f} CPU µs/event")
+    backend = median[SIDES[0]][0]
+    print(f"  ratio backend/streaming           : {backend / median[SIDES[1]][0]:8.2f}")
+    print(f"  ratio backend/flush every batch   : {backend / median[SIDES[2]][0]:8.2f}")
 
 
 if __name__ == "__main__":

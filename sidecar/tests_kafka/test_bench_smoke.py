@@ -12,7 +12,7 @@ from kafka_peer import REPO, KafkaBroker
 def test_kafka_bench_runs_and_prints_its_figures(kafka: KafkaBroker) -> None:
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "kafka_backend.py"), "--events", "1000", "--batch", "100",
-         "--bootstrap", kafka.bootstrap],
+         "--rounds", "1", "--bootstrap", kafka.bootstrap],
         capture_output=True,
         text=True,
         timeout=300,
@@ -21,6 +21,7 @@ def test_kafka_bench_runs_and_prints_its_figures(kafka: KafkaBroker) -> None:
     needles = [
         "1000 events in batches of 100",
         "records read back per topic       : 1001",
+        "1 round(s)",
         "kafka backend",
         "confluent-kafka, streaming",
         "confluent-kafka, flush every batch",
