@@ -208,3 +208,29 @@ def test_permanently_refused_record_is_dead_lettered_and_neighbours_delivered(
     assert "the broker refused the record (MSG_SIZE_TOO_LARGE)" in lines[0]["reason"]
     messages = kafka.read("small", len(events))
     assert ids(messages) == [e["event_id"] for e in events]  # each once, in order (one partition)
+
+
+def test_records_acknowledged_before_a_failed_attempt_are_not_produced_again(
+    sidecar: Callable[..., SidecarProc], kafka: KafkaBroker
+) -> None:
+    """Jobs and sub-jobs in topics of their own, the sub-jobs' topic missing (and not auto-created for
+    this producer): every attempt has its job records acknowledged and its sub-job records failing
+    (retriable). Once the topic exists the batch goes through: the job records are there once each."""
+    kafka.create_topic("split-job", partitions=2)
+    events = [e for _ in range(5) for e in job_story(subjobs=2)]
+    no_auto_create = {"allow.auto.create.topics": False}
+    sc = sidecar([kafka_backend(kafka, "split-{entity_type}", delivery_timeout_s=2, producer_config=no_auto_create)])
+    assert sc.post(events).status_code == 202
+    wait_until(lambda: sc.health()["backends"]["stream"]["failed_attempts"] >= 3, 90, "three failed attempts", 0.2)
+    status = sc.health()["backends"]["stream"]
+    assert status["lag_events"] == len(events) and "not acknowledged" in status["last_error"], status
+    kafka.create_topic("split-subjob", partitions=2)
+    wait_until(lambda: sc.lag("stream") == 0, 90, "delivery once the topic exists")
+    jobs = [e for e in events if e["entity_type"] == "job"]
+    subjobs = [e for e in events if e["entity_type"] == "subjob"]
+    job_messages = kafka.read("split-job", len(jobs))
+    assert sorted(ids(job_messages)) == sorted(e["event_id"] for e in jobs)  # once each, over 3+ attempts
+    subjob_messages = kafka.read("split-subjob", len(subjobs))
+    assert sorted(ids(subjob_messages)) == sorted(e["event_id"] for e in subjobs)
+    assert_order_per_job(job_messages, jobs)
+    assert_order_per_job(subjob_messages, subjobs)

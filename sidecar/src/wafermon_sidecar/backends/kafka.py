@@ -291,7 +291,8 @@ class KafkaBackend(Backend):
                 continue
             records[position] = (topic, job_key(event), headers_for(event))
 
-        keys = [job_key(event) for event in events]
+        # where order is kept: one key in one topic (a templated topic splits a job over topics)
+        keys = [(records[p][0] if p in records else "", job_key(e)) for p, e in enumerate(events)]
         passes: list[_Reports] = []
         try:
             outcomes = await self._produce(session, sorted(records), records, raw, passes)
@@ -360,11 +361,16 @@ class KafkaBackend(Backend):
         return reports.settled(f"no delivery report within {timeout:.0f} s")
 
     def _remember_delivered(
-        self, events: list[dict[str, Any]], keys: list[bytes], outcomes: Mapping[int, Outcome], failed: set[int]
+        self,
+        events: list[dict[str, Any]],
+        keys: list[tuple[str, bytes]],
+        outcomes: Mapping[int, Outcome],
+        failed: set[int],
     ) -> None:
         """Remembers the acknowledged records the retry must not produce again: all of them except a
-        job's records after the first of its own that failed (those go again, behind it, in order)."""
-        first_failure: dict[bytes, int] = {}
+        job's records after the first of its own in the same topic that failed (those go again, behind
+        it, in order)."""
+        first_failure: dict[tuple[str, bytes], int] = {}
         for position in sorted(failed):
             first_failure.setdefault(keys[position], position)
         for position, error in outcomes.items():
