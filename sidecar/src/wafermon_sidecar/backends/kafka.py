@@ -16,8 +16,8 @@ batch and returns only once every record has its delivery report:
   more on its own; only a record refused again alone is dead-lettered;
 - any other failure (no broker, leader change, the `delivery_timeout_s` expired) → TransientError
   and the batch comes back later. Records acknowledged before it are remembered (bounded) and not
-  produced again, except a job's records after one of its own that failed: those are produced again
-  behind it, so a consumer that keeps the last copy of each event_id sees the job in order.
+  produced again, except a job's records after one of its own in the same topic that failed: those
+  are produced again behind it, so the job's records stay in order behind the failed one.
 
 A re-send after a crash or a TransientError uses a new produce call (and after a restart a new
 producer session), which the broker cannot tell from new records: consumers de-duplicate on the
