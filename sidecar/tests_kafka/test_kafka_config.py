@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sidecar_tests_conftest import SIDECAR_EXE
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
 
 
 def check(tmp_path: Path, config: dict[str, Any]) -> subprocess.CompletedProcess[str]:
@@ -92,3 +93,18 @@ def test_bad_config_is_named(tmp_path: Path, config: dict[str, Any], named: str)
     done = check(tmp_path, config)
     assert done.returncode != 0
     assert named in done.stderr and "stream" in done.stderr, done.stderr
+
+
+def test_a_missing_ca_file_shows_in_health_and_is_retried(tmp_path: Path, sidecar: Callable[..., SidecarProc]) -> None:
+    ca = tmp_path / "kafka-ca.pem"  # not there yet
+    config = {
+        "bootstrap_servers": "127.0.0.1:9",
+        "producer_config": {"security.protocol": "SSL", "ssl.ca.location": str(ca)},
+    }
+    assert check(tmp_path, config).returncode == 0  # files are opened when the producer starts
+    sc = sidecar([{"type": "kafka", "name": "stream", "config": config}])
+    status = wait_until(
+        lambda: (s := sc.health()["backends"]["stream"])["last_error"] and s, 30, "the start failure in health", 0.2
+    )
+    assert "the Kafka producer cannot start" in status["last_error"] and status["state"] != "ok", status
+    assert sc.proc is not None and sc.proc.poll() is None  # the sidecar carries on

@@ -135,10 +135,14 @@ def _probe_librdkafka(settings: Mapping[str, Any], name: str) -> None:
     try:
         Producer(probe)
     except (KafkaException, ValueError, TypeError) as exc:
-        error = exc.args[0] if exc.args else exc
-        detail = error.str() if isinstance(error, KafkaError) else str(error)
         where = f"backend {name!r}: config.producer_config"
-        raise ConfigurationError(f"{where} is refused by librdkafka: {detail}") from None
+        raise ConfigurationError(f"{where} is refused by librdkafka: {_detail(exc)}") from None
+
+
+def _detail(exc: Exception) -> str:
+    """librdkafka's text of a KafkaException (without the KafkaError{...} wrapping)."""
+    error = exc.args[0] if exc.args else exc
+    return error.str() if isinstance(error, KafkaError) else str(error)
 
 
 def _reason(error: Outcome) -> str:
@@ -272,7 +276,7 @@ class KafkaBackend(Backend):
             try:
                 self.session = _ProducerSession(self.producer_config())
             except KafkaException as exc:
-                raise TransientError(f"the Kafka producer cannot start: {exc}") from exc
+                raise TransientError(f"the Kafka producer cannot start: {_detail(exc)}") from exc
         return self.session
 
     async def send_batch(self, batch: Batch) -> None:
