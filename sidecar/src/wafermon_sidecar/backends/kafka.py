@@ -23,9 +23,9 @@ A re-send after a crash or a TransientError uses a new produce call (and after a
 producer session), which the broker cannot tell from new records: consumers de-duplicate on the
 `event_id` header (docs/sidecar.md states the bound).
 
-librdkafka is callback based: a thread of ours polls the producer (its delivery reports and logs) and
-hands each report to the asyncio loop; produce() itself never blocks (a full local queue is waited
-out with asyncio.sleep).
+librdkafka is callback based: a thread of ours polls the producer (its delivery reports and logs),
+gathers the reports of a produce pass and wakes the asyncio loop once, at the last one; produce()
+itself never blocks (a full local queue is waited out with asyncio.sleep).
 """
 
 from __future__ import annotations
