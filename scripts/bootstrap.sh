@@ -46,6 +46,8 @@ fi
 
 # The OpenSearch test peer (server jar + transport-netty4 from Maven Central) into var/peers/.
 sidecar/peers/opensearch/fetch.sh
+# The Kafka test peer (the broker kafka_2.13 and its jars from Maven Central) into var/peers/.
+sidecar/peers/kafka/fetch.sh
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
