@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from rabbitmq_peer import RabbitNode
+from redis_peer import RedisServer
 
 _path = Path(__file__).resolve().parents[1] / "tests" / "conftest.py"
 _spec = importlib.util.spec_from_file_location("sidecar_tests_conftest", _path)
@@ -31,3 +32,13 @@ def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
         yield node
     finally:
         node.shutdown()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
