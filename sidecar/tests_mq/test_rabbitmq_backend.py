@@ -235,3 +235,28 @@ def test_check_config_names_the_backend_and_the_key(tmp_path: Path) -> None:
     ):
         done = check({**good, "config": bad})
         assert done.returncode != 0 and key in done.stderr and "amqp" in done.stderr, (bad, done.stderr)
+
+
+def test_broker_blocking_publishers_times_out_confirms_then_everything_arrives(
+    sidecar: Callable[..., SidecarProc], rabbit: RabbitNode
+) -> None:
+    queue = bind_queue(rabbit.url, "blocked")
+    sc = sidecar([rabbit_backend(rabbit, "blocked", confirm_timeout_s=2, connect_timeout_s=2)])
+    warm = job_story()
+    assert sc.post(warm).status_code == 202
+    wait_until(lambda: sc.lag("amqp") == 0, 60, "delivery before the memory alarm")
+    # A memory alarm: the broker stops reading from publishing connections, so no confirm comes.
+    assert rabbit.ctl("set_vm_memory_high_watermark", "0").returncode == 0
+    try:
+        events = [e for _ in range(5) for e in job_story()]
+        assert sc.post(events).status_code == 202
+        wait_until(
+            lambda: "did not confirm" in (sc.health()["backends"]["amqp"].get("last_error") or ""), 60, "timeout"
+        )
+        assert sc.lag("amqp") == len(events)
+    finally:
+        assert rabbit.ctl("set_vm_memory_high_watermark", "0.9").returncode == 0
+    wait_until(lambda: sc.lag("amqp") == 0, 120, "delivery once the alarm clears")
+    got = [m["message_id"] for m in drain(rabbit.url, queue, len(warm) + len(events))]
+    assert set(got) == {e["event_id"] for e in warm + events}
+    assert len(got) == len(warm) + len(events)  # nothing was confirmed during the alarm: none sent twice

@@ -39,6 +39,8 @@ from .base import Backend, BackendError, Batch, ConfigurationError, PermanentErr
 
 #: the longest a routing-key part may be after escaping (bytes): 4 parts and 3 dots fit AMQP's 255
 MAX_PART_BYTES = 63
+#: unconfirmed publishes kept across a retry (see _publish_all); beyond it the connection is dropped
+MAX_IN_FLIGHT = 100_000
 #: characters escaped as %XX in a routing-key part: the separator, the escape itself, binding wildcards
 _ESCAPED = {"%": "%25", ".": "%2E", "*": "%2A", "#": "%23"}
 #: an absent or empty part
@@ -139,6 +141,7 @@ class RabbitMQBackend(Backend):
         self.channel: aio_pika.abc.AbstractChannel | None = None
         self.exchange: aio_pika.abc.AbstractExchange | None = None
         self._confirmed: OrderedDict[str, None] = OrderedDict()
+        self._in_flight: dict[str, asyncio.Future[None]] = {}  # event_id → its unconfirmed publish
         self.published = 0
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -211,15 +214,19 @@ class RabbitMQBackend(Backend):
     async def _drop_channel(self) -> None:
         channel, self.channel, self.exchange = self.channel, None, None
         if channel is not None:
+            # Bounded: a broker that blocks publishers (memory/disk alarm) never answers the close.
             with contextlib.suppress(Exception):  # already broken: we only let go of it
-                await channel.close()
+                await asyncio.wait_for(channel.close(), self.settings.connect_timeout_s)
 
     async def _drop_connection(self) -> None:
+        for task in self._in_flight.values():
+            task.cancel()  # their channel is gone: a retry publishes them again
+        self._in_flight.clear()
         await self._drop_channel()
         connection, self.connection = self.connection, None
         if connection is not None:
             with contextlib.suppress(Exception):  # already broken: we only let go of it
-                await connection.close()
+                await asyncio.wait_for(connection.close(), self.settings.connect_timeout_s)
 
     async def _publish(self, exchange: aio_pika.abc.AbstractExchange, raw: bytes, event: Mapping[str, Any]) -> None:
         message = aio_pika.Message(raw, **message_properties(event))
@@ -248,23 +255,11 @@ class RabbitMQBackend(Backend):
                 refused[i] = f"message of {len(raws[i])} bytes over config.max_message_bytes ({limit})"
                 continue
             pending.append(i)
-        if not pending and not refused:
-            return
-        exchange = await self._ensure_exchange()
-        jobs = [self._publish(exchange, raws[i], events[i]) for i in pending]
-        try:
-            results = await asyncio.wait_for(
-                asyncio.gather(*jobs, return_exceptions=True), self.settings.confirm_timeout_s
-            )
-        except TimeoutError:
-            await self._drop_channel()
-            raise TransientError(
-                f"the broker did not confirm {len(pending)} message(s) within {self.settings.confirm_timeout_s}s"
-            ) from None
+        results = await self._publish_all(pending, raws, events) if pending else []
         unsettled: list[int] = []
         channel_refusal = False
         for position, result in zip(pending, results, strict=True):
-            if not isinstance(result, BaseException):
+            if result is None:
                 self._remember(events[position])
             elif isinstance(result, aiormq.exceptions.PublishError):
                 reason = self._unroutable(events[position])
@@ -288,6 +283,43 @@ class RabbitMQBackend(Backend):
         if refused:
             first = refused[min(refused)]
             raise PermanentError(f"{len(refused)} of {len(batch)} message(s) refused; the first: {first}", refused)
+
+    async def _publish_all(
+        self, pending: list[int], raws: list[bytes], events: list[dict[str, Any]]
+    ) -> list[BaseException | None]:
+        """Publishes `pending` all at once on one channel; per message None (confirmed) or its error.
+
+        A message still unconfirmed after confirm_timeout_s stays in flight (TransientError): the retry
+        of the batch awaits the same publish instead of sending the message again, so a broker that
+        blocks publishers for a while (memory or disk alarm) gets each message once."""
+        exchange: aio_pika.abc.AbstractExchange | None = None
+        tasks: list[asyncio.Future[None]] = []
+        for position in pending:
+            event_id = str(events[position].get("event_id"))
+            task = self._in_flight.get(event_id)
+            if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+                exchange = exchange or await self._ensure_exchange()
+                task = asyncio.ensure_future(self._publish(exchange, raws[position], events[position]))
+                self._in_flight[event_id] = task
+            tasks.append(task)
+        _, late = await asyncio.wait(tasks, timeout=self.settings.confirm_timeout_s)
+        if late:
+            for position, task in zip(pending, tasks, strict=True):
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    self._settled(events[position])  # confirmed in time
+            if len(self._in_flight) > MAX_IN_FLIGHT:  # a batch mix-up: let go of all, send again
+                await self._drop_connection()
+            raise TransientError(
+                f"the broker did not confirm {len(late)} of {len(pending)} message(s) within"
+                f" {self.settings.confirm_timeout_s}s (they stay in flight: the retry awaits them)"
+            )
+        for position in pending:
+            self._in_flight.pop(str(events[position].get("event_id")), None)
+        return [None if task.cancelled() else task.exception() for task in tasks]
+
+    def _settled(self, event: Mapping[str, Any]) -> None:
+        self._in_flight.pop(str(event.get("event_id")), None)
+        self._remember(event)
 
     async def _one_at_a_time(
         self, positions: list[int], raws: list[bytes], events: list[dict[str, Any]], refused: dict[int, str],
