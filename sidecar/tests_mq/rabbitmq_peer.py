@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+from tls_certs import make_tls_files
 
 from wafermon_testkit import free_port, wait_until
 
@@ -34,6 +35,8 @@ def peer_version() -> str:
 class RabbitNode:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
+        self.tls = make_tls_files(workdir / "tls")
+        self.tls_port = free_port()
         self.port = free_port()
         self.dist_port = free_port()
         self.epmd_port = free_port()
@@ -46,6 +49,12 @@ class RabbitNode:
                 [
                     f"listeners.tcp.default = 127.0.0.1:{self.port}",
                     "loopback_users = none",
+                    f"listeners.ssl.default = 127.0.0.1:{self.tls_port}",
+                    f"ssl_options.cacertfile = {self.tls.ca}",
+                    f"ssl_options.certfile = {self.tls.cert}",
+                    f"ssl_options.keyfile = {self.tls.key}",
+                    "ssl_options.verify = verify_none",
+                    "ssl_options.fail_if_no_peer_cert = false",
                     f"max_message_size = {MAX_MESSAGE_BYTES}",
                     "disk_free_limit.absolute = 1MB",  # a test machine's disk is not a broker's
                     "vm_memory_high_watermark.relative = 0.9",
@@ -59,6 +68,11 @@ class RabbitNode:
     @property
     def url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    @property
+    def tls_url(self) -> str:
+        """amqps:// on the TLS listener, by the name its certificate holds."""
+        return f"amqps://guest:guest@localhost:{self.tls_port}/"
 
     def env(self) -> dict[str, str]:
         return {

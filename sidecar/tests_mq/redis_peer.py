@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import redis
+from tls_certs import TlsFiles
 
 from wafermon_testkit import free_port, wait_until
 
@@ -23,8 +24,10 @@ def peer_version() -> str:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, tls: TlsFiles | None = None) -> None:
+        """With `tls`: TLS only (no plain port), clients need not present a certificate."""
         self.workdir = workdir
+        self.tls = tls
         self.port = free_port()
         self.log_path = workdir / "redis-server.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -32,9 +35,14 @@ class RedisServer:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:
+            return f"rediss://localhost:{self.port}/0"  # the name its certificate holds
         return f"redis://127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
+        if self.tls is not None:
+            return redis.Redis(host="localhost", port=self.port, socket_timeout=30, ssl=True,
+                               ssl_ca_certs=str(self.tls.ca))  # fmt: skip
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30)
 
     def start(self) -> None:
@@ -43,6 +51,10 @@ class RedisServer:
             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no",
             "--logfile", str(self.log_path), "--maxmemory", "256mb", "--maxmemory-policy", "noeviction",
         ]  # fmt: skip
+        if self.tls is not None:
+            command += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls.cert),
+                        "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file", str(self.tls.ca),
+                        "--tls-auth-clients", "no"]  # fmt: skip
         self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_until(self._ready, START_TIMEOUT_S, f"redis-server on port {self.port} (log: {self.log_path})", 0.1)
 

@@ -260,3 +260,19 @@ def test_broker_blocking_publishers_times_out_confirms_then_everything_arrives(
     got = [m["message_id"] for m in drain(rabbit.url, queue, len(warm) + len(events))]
     assert set(got) == {e["event_id"] for e in warm + events}
     assert len(got) == len(warm) + len(events)  # nothing was confirmed during the alarm: none sent twice
+
+
+def test_amqps_with_the_ca_file_delivers_and_without_it_the_certificate_is_refused(
+    sidecar: Callable[..., SidecarProc], rabbit: RabbitNode
+) -> None:
+    queue = bind_queue(rabbit.url, "tls")
+    events = job_story()
+    untrusted = sidecar([{**rabbit_backend(rabbit, "tls", url=rabbit.tls_url), "name": "untrusted"}])
+    assert untrusted.post(events).status_code == 202
+    wait_until(lambda: untrusted.health()["backends"]["untrusted"].get("last_error"), 60, "the TLS failure")
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.health()["backends"]["untrusted"]["last_error"]
+    assert untrusted.lag("untrusted") == len(events)
+    trusted = sidecar([rabbit_backend(rabbit, "tls", url=rabbit.tls_url, ca_file=str(rabbit.tls.ca))])
+    assert trusted.post(events).status_code == 202
+    wait_until(lambda: trusted.lag("amqp") == 0, 60, "delivery over TLS")
+    assert [m["message_id"] for m in drain(rabbit.url, queue, len(events))] == [e["event_id"] for e in events]

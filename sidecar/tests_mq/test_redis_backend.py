@@ -16,6 +16,7 @@ from typing import Any
 
 from redis_peer import RedisServer
 from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from tls_certs import make_tls_files
 
 from wafermon_sidecar.backends.redis_streams import entry_fields
 from wafermon_testkit.events import event, job_story
@@ -255,3 +256,24 @@ def test_server_out_of_memory_holds_the_batch_and_writes_nothing_until_memory_is
             client.config_set("maxmemory", limit)
     wait_until(lambda: sc.lag("streams") == 0, 60, "delivery once memory is back")
     assert stream_ids(redis_server, "oom") == [e["event_id"] for e in events]
+
+
+def test_rediss_with_the_ca_file_delivers_and_without_it_the_certificate_is_refused(
+    sidecar: Callable[..., SidecarProc], tmp_path: Path
+) -> None:
+    server = RedisServer(tmp_path / "tls-redis", make_tls_files(tmp_path / "tls"))
+    server.start()
+    try:
+        events = job_story()
+        untrusted = sidecar([{**redis_backend(server, "tls"), "name": "untrusted"}])
+        assert untrusted.post(events).status_code == 202
+        wait_until(lambda: untrusted.health()["backends"]["untrusted"].get("last_error"), 60, "the TLS failure")
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.health()["backends"]["untrusted"]["last_error"]
+        assert untrusted.lag("untrusted") == len(events)
+        assert server.tls is not None
+        trusted = sidecar([redis_backend(server, "tls", ca_file=str(server.tls.ca))])
+        assert trusted.post(events).status_code == 202
+        wait_until(lambda: trusted.lag("streams") == 0, 60, "delivery over TLS")
+        assert stream_ids(server, "tls") == [e["event_id"] for e in events]
+    finally:
+        server.stop()
