@@ -162,29 +162,30 @@ class RabbitMQBackend(Backend):
     async def initialize(self) -> None:
         """Nothing to open yet: the first send_batch connects (a broker down at start-up is a lag, not a crash)."""
 
-    def _usable(self) -> bool:
-        """The connection and channel are open (aio-pika raises RuntimeError for a channel of a closed
-        connection, which counts as not usable)."""
+    def _connection_open(self) -> bool:
+        return self.connection is not None and not self.connection.is_closed
+
+    def _channel_open(self) -> bool:
+        """aio-pika raises RuntimeError for a channel of a closed connection: that is not open either."""
         try:
-            return (
-                self.exchange is not None
-                and self.connection is not None
-                and not self.connection.is_closed
-                and self.channel is not None
-                and not self.channel.is_closed
-            )
+            return self.exchange is not None and self.channel is not None and not self.channel.is_closed
         except RuntimeError:
             return False
 
     async def _ensure_exchange(self) -> aio_pika.abc.AbstractExchange:
-        if self._usable():
+        """The exchange on an open confirm-mode channel: a new channel on the open connection, or a new
+        connection when that is closed too. TransientError when the broker cannot be reached or the
+        exchange is unusable."""
+        if self._connection_open() and self._channel_open():
             assert self.exchange is not None
             return self.exchange
         s = self.settings
-        if self.connection is not None:
+        if self.connection is not None and not self._connection_open():
             await self._drop_connection()
+        else:
+            await self._drop_channel()
         try:
-            if self.connection is None or self.connection.is_closed:
+            if self.connection is None:
                 self.connection = await aio_pika.connect(
                     s.url,
                     timeout=s.connect_timeout_s,
@@ -257,7 +258,6 @@ class RabbitMQBackend(Backend):
             pending.append(i)
         results = await self._publish_all(pending, raws, events) if pending else []
         unsettled: list[int] = []
-        channel_refusal = False
         for position, result in zip(pending, results, strict=True):
             if result is None:
                 self._remember(events[position])
@@ -267,14 +267,15 @@ class RabbitMQBackend(Backend):
             elif isinstance(result, aiormq.exceptions.DeliveryError):
                 retry[position] = "the broker nacked the message (e.g. a queue at its length limit)"
             else:
-                channel_refusal |= isinstance(result, aiormq.exceptions.ChannelPreconditionFailed)
                 unsettled.append(position)
         if unsettled:
-            if not channel_refusal:
+            if not self._connection_open():
                 await self._drop_connection()
                 raise TransientError(
                     f"{len(unsettled)} message(s) unconfirmed: {results[pending.index(unsettled[0])]!r}"
                 )
+            # The connection lives, the channel died under the batch: which message (if any) did it?
+            # Which exception each publish got depends on timing, so ask each message alone.
             await self._drop_channel()
             await self._one_at_a_time(unsettled, raws, events, refused, retry)
         if retry:
