@@ -9,15 +9,19 @@ confirms (conformance/backends/rabbitmq.md is the normative shape).
 A batch is published on one channel in confirm mode, every message in flight at once, and send_batch
 returns when the broker has confirmed each. Per message: ack → delivered; nack (e.g. a queue at its
 `x-max-length` with `reject-publish`) → sent again, later; returned as unroutable (only with
-`mandatory: true`) → sent again later, or dead-lettered when `unroutable: dead_letter`. A message the
-broker refuses for good (over its `max_message_size`, which closes the channel with 406) is found by
-sending the unconfirmed rest one at a time, and dead-lettered alone with the broker's reason.
+`mandatory: true`) → sent again later, or dead-lettered when `unroutable: dead_letter`; no confirm
+within `confirm_timeout_s` → the publish stays in flight and the batch's retry awaits it (a broker
+blocking publishers in a memory alarm gets each message once). When the channel dies under a batch
+while the connection lives (e.g. the broker refuses a message over its `max_message_size` with 406),
+the unconfirmed rest is sent one at a time: the message it refuses again is dead-lettered alone with
+the broker's reason. A body over `max_message_bytes` is dead-lettered without being sent.
 
 RabbitMQ keeps no record of message ids, so it cannot drop a duplicate. The backend remembers the
 last `replay_window_events` confirmed event ids and does not publish them again (a replay inside the
-window, and the retry of a partly confirmed batch, publish nothing twice). Beyond that window, and
-after a restart of the sidecar (at most the events of one delivery batch whose cursor move did not
-happen), a message can arrive twice: consumers de-duplicate on `message_id`.
+window, and the retry of a partly confirmed batch, publish nothing twice). Beyond that window, after
+a restart of the sidecar (at most the events of one delivery batch whose cursor move did not
+happen), and after a lost confirm (connection or channel gone: at most the unconfirmed messages of
+the batch), a message can arrive twice: consumers de-duplicate on `message_id`.
 """
 
 from __future__ import annotations
