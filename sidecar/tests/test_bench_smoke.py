@@ -31,6 +31,13 @@ BENCHES = [
         ["1000 events in batches of 100", "csv ", "json (jsonl) ", "json (jsonl.gz)",
          "Python csv writing the same rows", "ratio", "ids read back"],
     ),
+    (
+        "mysql_backend.py",
+        ["--events", "1000", "--jobs"],
+        300,
+        ["1000 events in batches of 500", "mysql backend (+ jobs)", "asyncmy multi-row insert",
+         "ratio backend/asyncmy"],
+    ),
 ]  # fmt: skip
 
 

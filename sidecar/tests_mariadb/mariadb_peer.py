@@ -73,7 +73,9 @@ class MariaDbServer:
         ]
         if os.geteuid() == 0:
             command.append("--user=root")
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         wait_until(self._ready, START_TIMEOUT_S, f"MariaDB to answer on port {self.port} (log: {self.log_path})", 0.2)
         with self.root() as db, db.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}` CHARACTER SET utf8mb4")
@@ -110,7 +112,14 @@ class MariaDbServer:
         return int(self.query(f"SELECT COUNT(*) AS n FROM `{table}`")[0]["n"])
 
     def backend_config(self, **extra: Any) -> dict[str, Any]:
-        return {"host": "127.0.0.1", "port": self.port, "user": USER, "password": PASSWORD, "database": DATABASE, **extra}
+        return {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": USER,
+            "password": PASSWORD,
+            "database": DATABASE,
+            **extra,
+        }
 
     def stop(self) -> None:
         """A clean shutdown (SIGTERM, as mariadb-admin shutdown does), SIGKILL after 60 s."""

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from mariadb_peer import MariaDbServer
 from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
 
@@ -61,7 +60,9 @@ def test_mixed_batch_reads_back_column_by_column(sidecar: Callable[..., SidecarP
         assert row["app_name"] == e["app"]["name"] and row["site_id"] == e["site_id"]
         assert row["at"] == datetime.strptime(e["at"], "%Y-%m-%dT%H:%M:%S.%fZ")  # UTC, microseconds kept
         assert row["duration_s"] == (e.get("metrics") or {}).get("duration_s")
-    found = mariadb.query("SELECT event_id FROM mixed WHERE JSON_VALUE(event, '$.metadata.operator') = %s", ["Zoë 東京 🚀"])
+    found = mariadb.query(
+        "SELECT event_id FROM mixed WHERE JSON_VALUE(event, '$.metadata.operator') = %s", ["Zoë 東京 🚀"]
+    )
     assert [r["event_id"] for r in found] == [events[-1]["event_id"]]  # the JSON is queryable, 4-byte UTF-8 kept
     jobs = {r["entity_id"]: r for r in mariadb.query("SELECT * FROM mixed_jobs")}
     assert len(jobs) == len({e["entity_id"] for e in events})
@@ -77,13 +78,19 @@ def test_replay_changes_nothing(sidecar: Callable[..., SidecarProc], mariadb: Ma
     sc = sidecar([mysql_backend(mariadb, "replay", jobs_table="replay_jobs")])
     assert sc.post(events).status_code == 202
     wait_until(lambda: sc.lag("sql") == 0, 60, "first delivery")
-    before = mariadb.query("SELECT * FROM replay ORDER BY event_id"), mariadb.query("SELECT * FROM replay_jobs ORDER BY entity_id")
+    before = (
+        mariadb.query("SELECT * FROM replay ORDER BY event_id"),
+        mariadb.query("SELECT * FROM replay_jobs ORDER BY entity_id"),
+    )
     assert len(before[0]) == len(events)
     assert sc.post(events).status_code == 202  # the same events again
     wait_until(lambda: sc.lag("sql") == 0, 60, "the replay")
     backend = sc.health()["backends"]["sql"]
     assert backend["state"] == "ok" and backend.get("dead_lettered_events", 0) == 0
-    after = mariadb.query("SELECT * FROM replay ORDER BY event_id"), mariadb.query("SELECT * FROM replay_jobs ORDER BY entity_id")
+    after = (
+        mariadb.query("SELECT * FROM replay ORDER BY event_id"),
+        mariadb.query("SELECT * FROM replay_jobs ORDER BY entity_id"),
+    )
     assert after == before
 
 
@@ -111,7 +118,11 @@ def run_backend(server: MariaDbServer, batches: list[list[dict[str, Any]]], **co
 def test_jobs_table_only_moves_forward(mariadb: MariaDbServer) -> None:
     story = job_story(subjobs=1)  # started, progress, progress, sub started, sub finished, finished
     finished = story[-1]
-    assert run_backend(mariadb, [[story[0], finished], story[1:3], [story[0]]], table="fwd", jobs_table="fwd_jobs") == [{}, {}, {}]
+    assert run_backend(mariadb, [[story[0], finished], story[1:3], [story[0]]], table="fwd", jobs_table="fwd_jobs") == [
+        {},
+        {},
+        {},
+    ]
     job = mariadb.query("SELECT * FROM fwd_jobs WHERE entity_id = %s", [finished["entity_id"]])[0]
     # the older progress events and the started replay came later, and changed nothing
     assert (job["status"], job["event_kind"], job["last_event_id"]) == ("succeeded", "finished", finished["event_id"])
@@ -148,7 +159,9 @@ def test_refused_rows_are_dead_lettered_and_neighbours_delivered(
     lines = [json.loads(x) for x in (sc.spool_dir / "deadletter" / "sql.jsonl").read_text().splitlines()]
     assert [x["event"]["event_id"] for x in lines] == [too_long["event_id"], no_charset["event_id"]]
     assert lines[0]["reason"].startswith("the server refused the row: data too long for the column: (1406)")
-    assert lines[1]["reason"].startswith("the server refused the row: a string the column's character set cannot hold: (1366)")
+    assert lines[1]["reason"].startswith(
+        "the server refused the row: a string the column's character set cannot hold: (1366)"
+    )
     stored = {r["event_id"] for r in mariadb.query("SELECT event_id FROM narrow")}
     assert {e["event_id"] for e in good} <= stored and not {too_long["event_id"], no_charset["event_id"]} & stored
     assert len(stored) == len(good) + 1  # + the row narrowed_table wrote
@@ -241,4 +254,7 @@ def test_config_errors_name_the_backend_and_the_key(tmp_path: Path) -> None:
     assert check(good).returncode == 0, check(good).stderr
     for key, value in (("table", "events; DROP"), ("port", 0), ("tabel", "x"), ("database", ""), ("timeout", -1)):
         done = check({**good, key: value})
-        assert done.returncode != 0 and f"config.{key}" in done.stderr and "warehouse" in done.stderr, (key, done.stderr)
+        assert done.returncode != 0 and f"config.{key}" in done.stderr and "warehouse" in done.stderr, (
+            key,
+            done.stderr,
+        )

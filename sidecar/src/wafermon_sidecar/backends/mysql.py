@@ -26,7 +26,7 @@ import ssl
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-import asyncmy  # type: ignore[import-untyped]
+import asyncmy
 import msgspec
 from asyncmy import errors as mysql_errors
 
@@ -78,12 +78,12 @@ class MysqlConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def _error_code(exc: BaseException) -> int | None:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = exc.args
     return args[0] if args and isinstance(args[0], int) else None
 
 
 def _describe(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = exc.args
     if len(args) >= 2 and isinstance(args[0], int):
         return f"({args[0]}) {args[1]}"
     return f"{type(exc).__name__}: {exc}"
@@ -238,7 +238,9 @@ class MysqlBackend(Backend):
         refused_here = await self._insert_splitting(cur, chunks, lambda n: insert_events(table, n), refused)
         return [position for position, _, _ in rows if position not in refused_here]
 
-    async def _write_jobs(self, cur: Any, events: list[dict[str, Any]], taken: list[int], refused: dict[int, str]) -> None:
+    async def _write_jobs(
+        self, cur: Any, events: list[dict[str, Any]], taken: list[int], refused: dict[int, str]
+    ) -> None:
         """Upserts the jobs rows of the taken events. When the server refuses a job's row, that job's
         events of this batch are dead-lettered with the reason (their events rows are stored; a replay
         of the dead letters, once the table is fixed, writes the job's state and changes no event)."""
@@ -246,7 +248,9 @@ class MysqlBackend(Backend):
         table = self.settings.jobs_table
         jobs = job_rows([events[p] for p in taken])
         per_row = max(1, self.statement_bytes // ROW_OVERHEAD_BYTES)
-        chunks = [[(i, jobs[i], 0) for i in range(k, min(k + per_row, len(jobs)))] for k in range(0, len(jobs), per_row)]
+        chunks = [
+            [(i, jobs[i], 0) for i in range(k, min(k + per_row, len(jobs)))] for k in range(0, len(jobs), per_row)
+        ]
         problems: dict[int, str] = {}
         await self._insert_splitting(cur, chunks, lambda n: upsert_jobs(table, n), problems)
         for index, reason in problems.items():
