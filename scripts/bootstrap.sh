@@ -46,6 +46,8 @@ fi
 
 # The OpenSearch test peer (server jar + transport-netty4 from Maven Central) into var/peers/.
 sidecar/peers/opensearch/fetch.sh
+# The NATS test peer (nats-server with JetStream, built from its Go module) into var/peers/.
+sidecar/peers/nats/fetch.sh
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -1,0 +1,210 @@
+"""The nats backend against a real nats-server with JetStream (started once per session): a mixed
+batch read back message by message, replays within and beyond the de-duplication window, a server
+stopped mid-stream, messages refused for good."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nats_peer import MAX_PAYLOAD, NatsServer
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+
+from wafermon_sidecar.backends import Batch
+from wafermon_sidecar.backends.base import PermanentError
+from wafermon_sidecar.backends.nats_jetstream import NatsBackend
+from wafermon_sidecar.backends.nats_subjects import subject_for
+from wafermon_testkit.events import event, job_story
+
+
+def nats_backend(server: NatsServer, stream: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "nats", "name": "bus", "config": server.backend_config(stream, **extra)}
+
+
+def mixed_events() -> list[dict[str, Any]]:
+    """Jobs with sub-jobs, a failed job, unicode, a site with a dot and a space, nested metadata."""
+    day1 = datetime(2026, 3, 1, 23, 59, 58, tzinfo=UTC)
+    events = job_story(start=day1, subjobs=2, metadata={"recipe": "R-17", "lot": {"id": "L-9", "wafers": [1, 2]}})
+    events += job_story(start=day1 + timedelta(hours=3), outcome="failed", app="gravure-ätz", site_id="fab-β")
+    events += job_story(start=day1, progress_steps=0, site_id="fab 2.north*>")
+    events.append(
+        event("finished", str(uuid.uuid4()), 1, day1, metadata={"operator": "Zoë 東京", "deep": {"a": [1.5]}})
+    )
+    return events
+
+
+def test_mixed_batch_reads_back_message_by_message(
+    sidecar: Callable[..., SidecarProc], nats_server: NatsServer
+) -> None:
+    events = mixed_events()
+    backend = nats_backend(nats_server, "MIXED")
+    sc = sidecar([backend])
+    assert sc.post(events).status_code == 202
+    wait_until(lambda: sc.lag("bus") == 0, 60, "delivery to NATS")
+    assert sc.health()["backends"]["bus"]["state"] == "ok"
+    messages = nats_server.messages("MIXED")
+    assert len(messages) == len(events)
+    by_id = {m["headers"]["Nats-Msg-Id"]: m for m in messages}
+    template = backend["config"]["subject"]
+    for e in events:
+        message = by_id[e["event_id"]]
+        assert json.loads(message["data"]) == e  # the event as sent
+        assert message["subject"] == subject_for(template, e)
+        assert message["headers"]["Content-Type"] == "application/json"
+    subjects = {m["subject"] for m in messages}
+    assert "mixed.fab-%CE%B2.job.finished" in subjects  # UTF-8 escaped
+    assert "mixed.fab%202%2Enorth%2A%3E.job.started" in subjects  # space, dot and wildcards escaped
+    assert "mixed.fab1.subjob.started" in subjects
+    info = nats_server.stream_info("MIXED")
+    assert info.config.subjects == ["mixed.*.*.*"] and info.config.duplicate_window == 120
+
+
+def test_replay_within_the_window_adds_no_message(sidecar: Callable[..., SidecarProc], nats_server: NatsServer) -> None:
+    events = mixed_events()
+    sc = sidecar([nats_backend(nats_server, "REPLAY")])
+    assert sc.post(events).status_code == 202
+    wait_until(lambda: sc.lag("bus") == 0, 60, "first delivery")
+    before = nats_server.messages("REPLAY")
+    assert len(before) == len(events)
+    assert sc.post(events).status_code == 202  # the same events again
+    wait_until(lambda: sc.lag("bus") == 0, 60, "the replay")
+    backend = sc.health()["backends"]["bus"]
+    assert backend["state"] == "ok" and backend.get("dead_lettered_events", 0) == 0
+    assert nats_server.messages("REPLAY") == before
+    assert nats_server.stream_info("REPLAY").state.messages == len(events)
+
+
+def run_backend(
+    server: NatsServer, stream: str, batches: list[list[dict[str, Any]]], **config: Any
+) -> list[dict[int, str]]:
+    """Sends each batch through a NatsBackend in this process (pausing `pause` s between batches); the
+    rejected map of each (empty: all taken)."""
+    pause = config.pop("pause", 0.0)
+
+    async def go() -> list[dict[int, str]]:
+        backend = NatsBackend("bus", server.backend_config(stream, **config))
+        await backend.initialize()
+        results = []
+        try:
+            for n, events in enumerate(batches):
+                if n:
+                    await asyncio.sleep(pause)
+                try:
+                    await backend.send_batch(Batch([json.dumps(e).encode() for e in events]))
+                    results.append({})
+                except PermanentError as exc:
+                    results.append(exc.rejected)
+        finally:
+            await backend.close()
+        return results
+
+    return asyncio.run(go())
+
+
+def test_a_replay_older_than_the_window_is_stored_again(nats_server: NatsServer) -> None:
+    """The stated limit of JetStream de-duplication: past duplicate_window the same Msg-Id is new."""
+    events = job_story(progress_steps=0)
+    results = run_backend(nats_server, "SHORTWIN", [events, events, events], duplicate_window_s=1, pause=0.0)
+    assert results == [{}, {}, {}]
+    assert nats_server.stream_info("SHORTWIN").state.messages == len(events)  # within the window: once
+    time.sleep(1.5)
+    run_backend(nats_server, "SHORTWIN", [events])
+    assert nats_server.stream_info("SHORTWIN").state.messages == 2 * len(events)
+
+
+def test_refused_messages_are_dead_lettered_and_neighbours_delivered(
+    sidecar: Callable[..., SidecarProc], nats_server: NatsServer
+) -> None:
+    good = [e for _ in range(5) for e in job_story(subjobs=1)]
+    over_stream_limit = event("started", str(uuid.uuid4()), 0, datetime.now(UTC), metadata={"blob": "x" * 6000})
+    over_payload = event(
+        "started", str(uuid.uuid4()), 0, datetime.now(UTC), metadata={"blob": "y" * (MAX_PAYLOAD + 10)}
+    )
+    batch = [*good[:7], over_stream_limit, *good[7:20], over_payload, *good[20:]]
+    sc = sidecar([nats_backend(nats_server, "REFUSE", max_msg_size=4096)])
+    assert sc.post(batch).status_code == 202
+    wait_until(lambda: sc.lag("bus") == 0, 60, "delivery past the refused messages")
+    assert sc.health()["backends"]["bus"]["dead_lettered_events"] == 2
+    lines = [json.loads(x) for x in (sc.spool_dir / "deadletter" / "bus.jsonl").read_text().splitlines()]
+    assert [x["event"]["event_id"] for x in lines] == [over_stream_limit["event_id"], over_payload["event_id"]]
+    assert lines[0]["reason"].startswith(
+        "the stream refused the message: the message is larger than the stream's max_msg_size (JetStream error 10054"
+    )
+    assert lines[1]["reason"].endswith(f"over the server's max_payload ({MAX_PAYLOAD})")
+    stored = [m["headers"]["Nats-Msg-Id"] for m in nats_server.messages("REFUSE")]
+    assert sorted(stored) == sorted(e["event_id"] for e in good)  # each neighbour once
+
+
+def test_unreachable_server_is_a_transient_error_naming_it() -> None:
+    async def go() -> str:
+        backend = NatsBackend("bus", {"servers": ["nats://127.0.0.1:1"], "connect_timeout": 1})
+        await backend.initialize()
+        try:
+            await backend.send_batch(Batch([json.dumps(job_story()[0]).encode()]))
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return "no error"
+
+    started = time.monotonic()
+    message = asyncio.run(go())
+    assert message.startswith("TransientError: nats nats://127.0.0.1:1: cannot connect:"), message
+    assert time.monotonic() - started < 10  # tried, not retried forever
+
+
+def test_server_stopped_mid_stream_lags_alone_then_everything_arrives_once(
+    sidecar: Callable[..., SidecarProc], nats_server: NatsServer, tmp_path: Path
+) -> None:
+    sc = sidecar(
+        [
+            {"type": "filesystem", "name": "files", "config": {"path": str(tmp_path / "files")}},
+            nats_backend(nats_server, "OUTAGE", ack_timeout=2, connect_timeout=1),
+        ],
+        ingest={"max_batch_size": 100},
+    )
+    first = [e for _ in range(10) for e in job_story(subjobs=2)]
+    assert sc.post(first).status_code == 202
+    wait_until(lambda: sc.lag("bus") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
+    nats_server.stop()
+    try:
+        second = [e for _ in range(10) for e in job_story(subjobs=2)]
+        for chunk in (second[:40], second[40:]):
+            assert sc.post(chunk).status_code == 202
+        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
+        wait_until(lambda: sc.lag("bus") == len(second), 30, "the lag to show every undelivered event")
+        status = wait_until(
+            lambda: sc.health()["backends"]["bus"]["last_error"] and sc.health()["backends"]["bus"], 30, "the error"
+        )
+        assert status["state"] != "ok", status
+    finally:
+        nats_server.start()
+    wait_until(lambda: sc.lag("bus") == 0, 120, "catching up once NATS is back")
+    everything = first + second
+    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
+    stored = [m["headers"]["Nats-Msg-Id"] for m in nats_server.messages("OUTAGE")]
+    assert sorted(stored) == sorted(e["event_id"] for e in everything)  # once each
+
+
+def test_config_errors_name_the_backend_and_the_key(tmp_path: Path) -> None:
+    def check(config: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "sidecar.json"
+        backend = {"type": "nats", "name": "bus", "config": config}
+        path.write_text(json.dumps({"spool": {"path": str(tmp_path / "spool")}, "backends": [backend]}))
+        return subprocess.run(
+            [SIDECAR_EXE, "--config", str(path), "--check-config"],
+            capture_output=True,
+            text=True,
+            env={"NATS_TOKEN": "s"},
+        )
+
+    good = {"servers": ["nats://bus.example:4222"], "token": "${NATS_TOKEN}", "stream": "FAB1"}
+    assert check(good).returncode == 0, check(good).stderr
+    for key, value in (("subject", "a.{lot}"), ("stream", "a.b"), ("servers", ["http://x"]), ("ack_timout", 1)):
+        done = check({**good, key: value})
+        assert done.returncode != 0 and f"config.{key}" in done.stderr and "'bus'" in done.stderr, (key, done.stderr)
