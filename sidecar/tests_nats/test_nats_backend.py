@@ -14,11 +14,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import nats
+from nats.js.api import DiscardPolicy, StreamConfig
 from nats_peer import MAX_PAYLOAD, NatsServer
 from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
 
 from wafermon_sidecar.backends import Batch
-from wafermon_sidecar.backends.base import PermanentError
+from wafermon_sidecar.backends.base import PermanentError, TransientError
 from wafermon_sidecar.backends.nats_jetstream import NatsBackend
 from wafermon_sidecar.backends.nats_subjects import subject_for
 from wafermon_testkit.events import event, job_story
@@ -208,3 +210,36 @@ def test_config_errors_name_the_backend_and_the_key(tmp_path: Path) -> None:
     for key, value in (("subject", "a.{lot}"), ("stream", "a.b"), ("servers", ["http://x"]), ("ack_timout", 1)):
         done = check({**good, key: value})
         assert done.returncode != 0 and f"config.{key}" in done.stderr and "'bus'" in done.stderr, (key, done.stderr)
+
+
+def test_failed_acks_are_retried_alone(nats_server: NatsServer) -> None:
+    """A stream that refuses for now (full, discard new): the messages it took are not sent again,
+    the others are once it has room (none acked as a duplicate, none stored twice)."""
+    events = [e for _ in range(3) for e in job_story(subjobs=1)]  # 18 events
+
+    async def go() -> tuple[str, int, int]:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await js.add_stream(
+            StreamConfig(name="FULL", subjects=["full.*.*.*"], max_msgs=5, discard=DiscardPolicy.NEW)
+        )
+        backend = NatsBackend("bus", nats_server.backend_config("FULL", publish_retries=1, create_stream=False))
+        batch = Batch([json.dumps(e).encode() for e in events])
+        try:
+            await backend.send_batch(batch)
+            first = "no error"
+        except TransientError as exc:
+            first = str(exc)
+        await js.update_stream(StreamConfig(name="FULL", subjects=["full.*.*.*"], max_msgs=-1, discard=DiscardPolicy.NEW))
+        await backend.send_batch(batch)  # the worker's retry of the same batch
+        duplicates = backend.duplicates
+        await backend.close()
+        stored = (await js.stream_info("FULL")).state.messages
+        await nc.close()
+        return first, duplicates, stored
+
+    first, duplicates, stored = asyncio.run(go())
+    assert first.startswith("13 of 18 message(s) not acked after 2 attempt(s); the last reason: JetStream error"), first
+    assert (duplicates, stored) == (0, len(events))
+    ids = [m["headers"]["Nats-Msg-Id"] for m in nats_server.messages("FULL")]
+    assert sorted(ids) == sorted(e["event_id"] for e in events)
