@@ -38,6 +38,12 @@ BENCHES = [
         ["1000 events in batches of 500", "mysql backend (+ jobs)", "asyncmy multi-row insert",
          "ratio backend/asyncmy"],
     ),
+    (
+        "nats_backend.py",
+        ["--events", "1000"],
+        300,
+        ["1000 events in batches of 500", "nats backend", "nats-py js.publish", "ratio backend/nats-py"],
+    ),
 ]  # fmt: skip
 
 
