@@ -16,14 +16,19 @@ DOC = (REPO / "docs" / "sidecar.md").read_text()
 EXAMPLE = re.search(r"<!-- doc-test-nats: config -->\n```yaml\n(.*?)```", DOC, re.DOTALL)
 
 
-def test_doc_example_checks_and_delivers(tmp_path: Path, sidecar: Callable[..., SidecarProc], nats_server: NatsServer) -> None:
+def test_doc_example_checks_and_delivers(
+    tmp_path: Path, sidecar: Callable[..., SidecarProc], nats_server: NatsServer
+) -> None:
     assert EXAMPLE is not None, "docs/sidecar.md lost its nats example"
     config = yaml.safe_load(EXAMPLE.group(1))
     config["spool"]["path"] = str(tmp_path / "spool")
     path = tmp_path / "sidecar.yaml"
     path.write_text(yaml.safe_dump(config))
     done = subprocess.run(
-        [SIDECAR_EXE, "--config", str(path), "--check-config"], capture_output=True, text=True, env={"NATS_PASSWORD": "s"}
+        [SIDECAR_EXE, "--config", str(path), "--check-config"],
+        capture_output=True,
+        text=True,
+        env={"NATS_PASSWORD": "s"},
     )
     assert done.returncode == 0, done.stderr
     # The same block against the test's server: plain TCP, no user (it has neither TLS nor accounts).

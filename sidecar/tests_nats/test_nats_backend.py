@@ -220,9 +220,7 @@ def test_failed_acks_are_retried_alone(nats_server: NatsServer) -> None:
     async def go() -> tuple[str, int, int]:
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
-        await js.add_stream(
-            StreamConfig(name="FULL", subjects=["full.*.*.*"], max_msgs=5, discard=DiscardPolicy.NEW)
-        )
+        await js.add_stream(StreamConfig(name="FULL", subjects=["full.*.*.*"], max_msgs=5, discard=DiscardPolicy.NEW))
         backend = NatsBackend("bus", nats_server.backend_config("FULL", publish_retries=1, create_stream=False))
         batch = Batch([json.dumps(e).encode() for e in events])
         try:
@@ -230,7 +228,9 @@ def test_failed_acks_are_retried_alone(nats_server: NatsServer) -> None:
             first = "no error"
         except TransientError as exc:
             first = str(exc)
-        await js.update_stream(StreamConfig(name="FULL", subjects=["full.*.*.*"], max_msgs=-1, discard=DiscardPolicy.NEW))
+        await js.update_stream(
+            StreamConfig(name="FULL", subjects=["full.*.*.*"], max_msgs=-1, discard=DiscardPolicy.NEW)
+        )
         await backend.send_batch(batch)  # the worker's retry of the same batch
         duplicates = backend.duplicates
         await backend.close()
