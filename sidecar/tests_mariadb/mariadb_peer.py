@@ -1,7 +1,9 @@
 """A real MariaDB server for the tests: Debian's mariadb-server (installed by scripts/bootstrap.sh, not
 run as a service), its data directory made by mariadb-install-db in a temp dir, started as this test
-session's own process on a free loopback port with its socket in the temp dir, and a user of its own
-with grants on one database (the backend never connects as root). stop() and start() again keep the
+session's own process on a free loopback port with its socket in the temp dir, TLS offered with a
+certificate of the test's own CA, and users of its own with grants on one database (the backend never
+connects as root): `wafermon` (password), `wafermon_tls` (password, REQUIRE SSL) and
+`wafermon_x509` (REQUIRE X509: a client certificate of that CA). stop() and start() again keep the
 data (a restart mid-stream)."""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import pymysql
 
 from wafermon_testkit import free_port, wait_until
+from wafermon_testkit.pki import make_pki
 
 START_TIMEOUT_S = 120.0
 USER = "wafermon"
@@ -40,6 +43,7 @@ class MariaDbServer:
         self.port = free_port()
         self.log_path = workdir / "mariadb.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.pki = make_pki(workdir / "pki")
         self._install()
 
     def _install(self) -> None:
@@ -70,6 +74,9 @@ class MariaDbServer:
             "--innodb-buffer-pool-size=64M",
             "--innodb-log-file-size=32M",
             "--performance-schema=OFF",
+            f"--ssl-ca={self.pki.ca}",
+            f"--ssl-cert={self.pki.server_cert}",
+            f"--ssl-key={self.pki.server_key}",
         ]
         if os.geteuid() == 0:
             command.append("--user=root")
@@ -79,8 +86,11 @@ class MariaDbServer:
         wait_until(self._ready, START_TIMEOUT_S, f"MariaDB to answer on port {self.port} (log: {self.log_path})", 0.2)
         with self.root() as db, db.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}` CHARACTER SET utf8mb4")
-            cur.execute(f"CREATE USER IF NOT EXISTS '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'")
-            cur.execute(f"GRANT ALL PRIVILEGES ON `{DATABASE}`.* TO '{USER}'@'127.0.0.1'")
+            for user, require in ((USER, "NONE"), (f"{USER}_tls", "SSL"), (f"{USER}_x509", "X509")):
+                cur.execute(
+                    f"CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}' REQUIRE {require}"
+                )
+                cur.execute(f"GRANT ALL PRIVILEGES ON `{DATABASE}`.* TO '{user}'@'127.0.0.1'")
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

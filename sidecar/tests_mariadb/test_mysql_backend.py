@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mariadb_peer import MariaDbServer
 from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
 
 from wafermon_sidecar.backends import Batch
-from wafermon_sidecar.backends.base import PermanentError
+from wafermon_sidecar.backends.base import PermanentError, TransientError
 from wafermon_sidecar.backends.mysql import MysqlBackend
 from wafermon_sidecar.backends.mysql_rows import EVENT_COLUMNS, JOB_COLUMNS, event_row, job_rows
 from wafermon_testkit.events import event, job_story
@@ -258,3 +259,28 @@ def test_config_errors_name_the_backend_and_the_key(tmp_path: Path) -> None:
             key,
             done.stderr,
         )
+
+
+def test_tls_with_the_servers_ca_and_a_client_certificate(mariadb: MariaDbServer) -> None:
+    """A user that requires TLS is served over TLS (tls + ca_file, the host name checked); one that
+    requires a client certificate gets it (cert_file + key_file); without TLS the server refuses."""
+    pki = mariadb.pki
+    events = job_story(progress_steps=0)
+    tls = {"user": "wafermon_tls", "tls": True, "ca_file": str(pki.ca)}
+    assert run_backend(mariadb, [events[:1]], table="tls_rows", **tls) == [{}]
+    x509 = {
+        "user": "wafermon_x509",
+        "ca_file": str(pki.ca),
+        "cert_file": str(pki.client_cert),
+        "key_file": str(pki.client_key),
+    }
+    assert run_backend(mariadb, [events[1:]], table="tls_rows", **x509) == [{}]
+    assert mariadb.count("tls_rows") == len(events)
+    with pytest.raises(TransientError, match=r"^mysql 127\.0\.0\.1:\d+/wafermon: cannot connect: \(1045\)"):
+        run_backend(mariadb, [events], table="tls_rows", user="wafermon_tls")  # no TLS: access denied
+    with pytest.raises(TransientError, match="cannot connect"):  # the system's CAs do not know the test's CA
+        run_backend(mariadb, [events], table="tls_rows", user="wafermon_tls", tls=True)
+    with pytest.raises(TransientError, match=r"cannot load config\.ca_file '.*\.missing'"):
+        run_backend(mariadb, [events], table="tls_rows", user="wafermon_tls", ca_file=str(pki.ca) + ".missing")
+    with pytest.raises(TransientError, match=r"cannot load config\.cert_file"):  # a CA is no client certificate
+        run_backend(mariadb, [events], table="tls_rows", **{**x509, "cert_file": str(pki.ca)})

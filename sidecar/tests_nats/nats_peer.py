@@ -17,6 +17,7 @@ from typing import Any
 import nats
 
 from wafermon_testkit import free_port, wait_until
+from wafermon_testkit.pki import Pki
 
 REPO = Path(__file__).resolve().parents[2]
 FETCH = REPO / "sidecar" / "peers" / "nats" / "fetch.sh"
@@ -41,14 +42,23 @@ def server_binary() -> Path:
 
 
 class NatsServer:
-    def __init__(self, workdir: Path) -> None:
+    """tls: when given, clients must speak TLS and show a certificate of that CA (mutual TLS)."""
+
+    def __init__(self, workdir: Path, tls: Pki | None = None) -> None:
         self.binary = server_binary()
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.monitor_port = free_port()
         self.log_path = workdir / "nats-server.log"
         self.conf = workdir / "nats-server.conf"
-        self.conf.write_text(f"max_payload: {MAX_PAYLOAD}\n")
+        conf = f"max_payload: {MAX_PAYLOAD}\n"
+        if tls is not None:
+            conf += (
+                f'tls {{\n  cert_file: "{tls.server_cert}"\n  key_file: "{tls.server_key}"\n'
+                f'  ca_file: "{tls.ca}"\n  verify: true\n}}\n'
+            )
+        self.conf.write_text(conf)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import subprocess
 import time
 import uuid
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import pytest
 from nats.js.api import DiscardPolicy, StreamConfig
 from nats_peer import MAX_PAYLOAD, NatsServer
 from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
@@ -24,6 +26,7 @@ from wafermon_sidecar.backends.base import PermanentError, TransientError
 from wafermon_sidecar.backends.nats_jetstream import NatsBackend
 from wafermon_sidecar.backends.nats_subjects import subject_for
 from wafermon_testkit.events import event, job_story
+from wafermon_testkit.pki import make_pki
 
 
 def nats_backend(server: NatsServer, stream: str, **extra: Any) -> dict[str, Any]:
@@ -243,3 +246,33 @@ def test_failed_acks_are_retried_alone(nats_server: NatsServer) -> None:
     assert (duplicates, stored) == (0, len(events))
     ids = [m["headers"]["Nats-Msg-Id"] for m in nats_server.messages("FULL")]
     assert sorted(ids) == sorted(e["event_id"] for e in events)
+
+
+def test_mutual_tls_with_the_servers_ca(tmp_path: Path) -> None:
+    """A server that requires TLS and a client certificate: delivered with ca_file + cert_file +
+    key_file (the host name checked); refused without the certificate or with the system's CAs."""
+    pki = make_pki(tmp_path / "pki")
+    server = NatsServer(tmp_path / "nats-tls", tls=pki)
+    server.start()
+    try:
+        base = {"servers": [f"tls://127.0.0.1:{server.port}"], "connect_timeout": 2}
+        events = job_story(progress_steps=0)
+        mtls = {**base, "ca_file": str(pki.ca), "cert_file": str(pki.client_cert), "key_file": str(pki.client_key)}
+        assert run_backend(server, "TLS", [events], **mtls) == [{}]
+        assert run_backend(server, "TLS", [events], **mtls) == [{}]  # a replay over TLS: no new message
+
+        async def info() -> int:
+            context = ssl.create_default_context(cafile=str(pki.ca))
+            context.load_cert_chain(str(pki.client_cert), str(pki.client_key))
+            nc = await nats.connect(base["servers"][0], tls=context)
+            try:
+                return int((await nc.jetstream().stream_info("TLS")).state.messages)
+            finally:
+                await nc.close()
+
+        assert asyncio.run(info()) == len(events)
+        for config in ({**base, "ca_file": str(pki.ca)}, {**base, "tls": True}):  # no client certificate; unknown CA
+            with pytest.raises(TransientError, match=r"^nats tls://127\.0\.0\.1:\d+: cannot connect"):
+                run_backend(server, "TLS", [events], **config)
+    finally:
+        server.stop()

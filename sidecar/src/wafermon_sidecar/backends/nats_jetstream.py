@@ -112,12 +112,15 @@ class NatsBackend(Backend):
             return None
         try:
             context = ssl.create_default_context(cafile=s.ca_file)
-            if s.cert_file:
-                context.load_cert_chain(s.cert_file, s.key_file)
         except (OSError, ssl.SSLError) as exc:
-            raise TransientError(
-                f"backend {self.name!r}: cannot load config.ca_file/cert_file/key_file: {exc}"
-            ) from exc
+            raise TransientError(f"backend {self.name!r}: cannot load config.ca_file {s.ca_file!r}: {exc}") from exc
+        if s.cert_file:
+            try:
+                context.load_cert_chain(s.cert_file, s.key_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise TransientError(
+                    f"backend {self.name!r}: cannot load config.cert_file {s.cert_file!r} / config.key_file: {exc}"
+                ) from exc
         if not s.verify_ssl:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
