@@ -284,3 +284,32 @@ def test_tls_with_the_servers_ca_and_a_client_certificate(mariadb: MariaDbServer
         run_backend(mariadb, [events], table="tls_rows", user="wafermon_tls", ca_file=str(pki.ca) + ".missing")
     with pytest.raises(TransientError, match=r"cannot load config\.cert_file"):  # a CA is no client certificate
         run_backend(mariadb, [events], table="tls_rows", **{**x509, "cert_file": str(pki.ca)})
+
+
+def test_a_table_dropped_while_running_is_created_again(mariadb: MariaDbServer) -> None:
+    """The table gone (dropped, a new empty server): one attempt fails naming it, the retry creates
+    it again and delivers."""
+    first, second = job_story(progress_steps=0), job_story(progress_steps=0)
+
+    async def go() -> str:
+        backend = MysqlBackend("sql", mariadb.backend_config(table="dropped", jobs_table="dropped_jobs"))
+        try:
+            await backend.send_batch(Batch([json.dumps(e).encode() for e in first]))
+            mariadb.query("DROP TABLE dropped, dropped_jobs")
+            batch = Batch([json.dumps(e).encode() for e in second])
+            try:
+                await backend.send_batch(batch)
+                failure = "none"
+            except TransientError as exc:
+                failure = str(exc)
+            await backend.send_batch(batch)  # the worker's retry
+        finally:
+            await backend.close()
+        return failure
+
+    failure = asyncio.run(go())
+    assert "(1146)" in failure and failure.endswith("the batch is rolled back"), failure
+    assert sorted(r["event_id"] for r in mariadb.query("SELECT event_id FROM dropped")) == sorted(
+        e["event_id"] for e in second
+    )
+    assert mariadb.count("dropped_jobs") == 1

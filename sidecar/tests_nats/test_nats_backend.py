@@ -276,3 +276,23 @@ def test_mutual_tls_with_the_servers_ca(tmp_path: Path) -> None:
                 run_backend(server, "TLS", [events], **config)
     finally:
         server.stop()
+
+
+def test_a_memory_stream_lost_with_its_server_is_added_again(nats_server: NatsServer) -> None:
+    """storage: memory keeps nothing over a server restart: the backend finds no stream answering,
+    adds it again, and the batch is delivered (the ones before are gone with the server's memory)."""
+    first, second = job_story(progress_steps=0), job_story(progress_steps=0)
+
+    async def go() -> None:
+        backend = NatsBackend("bus", nats_server.backend_config("MEM", storage="memory", connect_timeout=2))
+        try:
+            await backend.send_batch(Batch([json.dumps(e).encode() for e in first]))
+            nats_server.stop()
+            nats_server.start()
+            await backend.send_batch(Batch([json.dumps(e).encode() for e in second]))
+        finally:
+            await backend.close()
+
+    asyncio.run(go())
+    stored = [m["headers"]["Nats-Msg-Id"] for m in nats_server.messages("MEM")]
+    assert stored == [e["event_id"] for e in second]

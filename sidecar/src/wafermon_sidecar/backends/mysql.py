@@ -52,6 +52,7 @@ DATA_ERRORS = {
 ROW_OVERHEAD_BYTES = 1024
 # Kept below the server's max_allowed_packet for the statement's own framing.
 PACKET_MARGIN_BYTES = 4096
+NO_SUCH_TABLE = 1146
 SESSION_SQL_MODE = "STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION"
 
 
@@ -214,6 +215,8 @@ class MysqlBackend(Backend):
             raise TransientError(f"{self.where}: no answer within {self.settings.timeout}s (timeout)") from exc
         except (mysql_errors.MySQLError, OSError) as exc:
             self._drop_connection()
+            if _error_code(exc) == NO_SUCH_TABLE:
+                self.tables_ready = False  # dropped, or a new server: the next connection creates it again
             raise TransientError(f"{self.where}: {_describe(exc)}; the batch is rolled back") from exc
         except BaseException:
             self._drop_connection()  # cancelled (the worker's send timeout) or a fault: roll back

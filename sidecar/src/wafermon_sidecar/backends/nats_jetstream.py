@@ -197,7 +197,6 @@ class NatsBackend(Backend):
         self.stream_ready = True
 
     async def send_batch(self, batch: Batch) -> None:
-        js = await self._connect()
         events = batch.events()
         raw = batch.raw
         refused: dict[int, str] = {}
@@ -208,6 +207,7 @@ class NatsBackend(Backend):
                 break
             if attempt:
                 await asyncio.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+            js = await self._connect()  # afresh when the connection was lost during the last attempt
             pending, last_reason = await self._publish_all(js, pending, events, raw, refused)
         if pending:
             raise TransientError(
@@ -274,6 +274,7 @@ class NatsBackend(Backend):
 
     def _transient_reason(self, exc: BaseException) -> str:
         if isinstance(exc, nats.js.errors.NoStreamResponseError):
+            self.stream_ready = False  # e.g. a memory stream lost with its server: look it up (add it) again
             return f"no JetStream stream answered (is {self.settings.stream!r} taking these subjects?)"
         if isinstance(exc, TimeoutError):
             return f"no ack within {self.settings.ack_timeout}s (ack_timeout)"
