@@ -86,11 +86,11 @@ class MariaDbServer:
         wait_until(self._ready, START_TIMEOUT_S, f"MariaDB to answer on port {self.port} (log: {self.log_path})", 0.2)
         with self.root() as db, db.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}` CHARACTER SET utf8mb4")
-            for user, require in ((USER, "NONE"), (f"{USER}_tls", "SSL"), (f"{USER}_x509", "X509")):
-                cur.execute(
-                    f"CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}' REQUIRE {require}"
-                )
-                cur.execute(f"GRANT ALL PRIVILEGES ON `{DATABASE}`.* TO '{user}'@'127.0.0.1'")
+            accounts = [(USER, "127.0.0.1", "NONE"), (USER, "localhost", "NONE")]  # localhost: over the socket
+            accounts += [(f"{USER}_tls", "127.0.0.1", "SSL"), (f"{USER}_x509", "127.0.0.1", "X509")]
+            for user, host, require in accounts:
+                cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{PASSWORD}' REQUIRE {require}")
+                cur.execute(f"GRANT ALL PRIVILEGES ON `{DATABASE}`.* TO '{user}'@'{host}'")
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

@@ -313,3 +313,9 @@ def test_a_table_dropped_while_running_is_created_again(mariadb: MariaDbServer) 
         e["event_id"] for e in second
     )
     assert mariadb.count("dropped_jobs") == 1
+
+
+def test_unix_socket_instead_of_host_and_port(mariadb: MariaDbServer) -> None:
+    events = job_story(progress_steps=0)
+    assert run_backend(mariadb, [events], table="by_socket", unix_socket=str(mariadb.socket), port=1) == [{}]
+    assert mariadb.count("by_socket") == len(events)
