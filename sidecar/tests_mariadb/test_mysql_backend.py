@@ -319,3 +319,21 @@ def test_unix_socket_instead_of_host_and_port(mariadb: MariaDbServer) -> None:
     events = job_story(progress_steps=0)
     assert run_backend(mariadb, [events], table="by_socket", unix_socket=str(mariadb.socket), port=1) == [{}]
     assert mariadb.count("by_socket") == len(events)
+
+
+def test_a_refused_jobs_row_dead_letters_that_jobs_events_only(mariadb: MariaDbServer) -> None:
+    """The jobs table narrowed by its operator (app_name utf8mb3): the job whose app has a 4-byte
+    character is dead-lettered with the reason; its events rows and every other job are stored."""
+    assert run_backend(mariadb, [job_story()[:1]], table="jr", jobs_table="jr_jobs") == [{}]
+    mariadb.query("ALTER TABLE jr_jobs MODIFY app_name VARCHAR(128) CHARACTER SET utf8mb3 NOT NULL")
+    good = job_story(progress_steps=1)
+    bad = job_story(progress_steps=1, app="etch-🚀")
+    [rejected] = run_backend(mariadb, [[*good[:2], *bad, *good[2:]]], table="jr", jobs_table="jr_jobs")
+    assert sorted(rejected) == [2, 3, 4]  # the bad job's three events
+    assert all(
+        r.startswith("the jobs table `jr_jobs` refused this job's row") and "(1366)" in r for r in rejected.values()
+    )
+    stored = {r["event_id"] for r in mariadb.query("SELECT event_id FROM jr")}
+    assert {e["event_id"] for e in good + bad} <= stored
+    jobs = {r["entity_id"]: r["status"] for r in mariadb.query("SELECT entity_id, status FROM jr_jobs")}
+    assert jobs.get(good[0]["entity_id"]) == "succeeded" and bad[0]["entity_id"] not in jobs
