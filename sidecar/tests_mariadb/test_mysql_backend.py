@@ -337,3 +337,15 @@ def test_a_refused_jobs_row_dead_letters_that_jobs_events_only(mariadb: MariaDbS
     assert {e["event_id"] for e in good + bad} <= stored
     jobs = {r["entity_id"]: r["status"] for r in mariadb.query("SELECT entity_id, status FROM jr_jobs")}
     assert jobs.get(good[0]["entity_id"]) == "succeeded" and bad[0]["entity_id"] not in jobs
+
+
+def test_an_event_too_large_for_one_statement_is_refused_unsent(mariadb: MariaDbServer) -> None:
+    """Statements stay within max_statement_bytes: an event that alone would exceed it is
+    dead-lettered before anything is sent; the rest of the batch goes in several statements."""
+    events = [
+        event("started", str(uuid.uuid4()), 0, datetime.now(UTC), metadata={"pad": "p" * 3000}) for _ in range(60)
+    ]
+    events[30]["metadata"] = {"blob": '"' * 40000}  # escaped, each quote takes two bytes: over 64 KiB
+    [rejected] = run_backend(mariadb, [events], table="big", max_statement_bytes=65536)
+    assert list(rejected) == [30] and "over the 65536 allowed (max_statement_bytes" in rejected[30]
+    assert mariadb.count("big") == 59
