@@ -48,6 +48,8 @@ fi
 sidecar/peers/opensearch/fetch.sh
 # The Kafka test peer (the broker kafka_2.13 and its jars from Maven Central) into var/peers/.
 sidecar/peers/kafka/fetch.sh
+# The NATS test peer (nats-server with JetStream, built from its Go module) into var/peers/.
+sidecar/peers/nats/fetch.sh
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

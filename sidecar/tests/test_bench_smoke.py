@@ -37,6 +37,17 @@ BENCHES = [
         180,
         ["2000 events in batches of 500", "the pipeline alone", "filter+fields+rename", "hook (Python)",
          "through a sidecar", "ratio 1.00"],
+        "mysql_backend.py",
+        ["--events", "1000", "--jobs"],
+        300,
+        ["1000 events in batches of 500", "mysql backend (+ jobs)", "asyncmy multi-row insert",
+         "ratio backend/asyncmy"],
+    ),
+    (
+        "nats_backend.py",
+        ["--events", "1000"],
+        300,
+        ["1000 events in batches of 500", "nats backend", "nats-py js.publish", "ratio backend/nats-py"],
     ),
 ]  # fmt: skip
 
