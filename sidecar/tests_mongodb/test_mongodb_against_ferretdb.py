@@ -154,8 +154,11 @@ def test_mongodb_against_ferretdb_stopped_mid_stream_lags_alone_then_everything_
             assert sc.post(chunk).status_code == 202
         wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
         wait_until(lambda: sc.lag("mongo") == len(second), 30, "the lag to show every undelivered event")
-        status = sc.health()["backends"]["mongo"]
-        assert status["last_error"] and status["state"] != "ok"
+        wait_until(
+            lambda: (s := sc.health()["backends"]["mongo"])["last_error"] is not None and s["state"] != "ok",
+            30,
+            "the failed attempts to show in /v1/healthz",
+        )
     finally:
         ferretdb.start()
     wait_until(lambda: sc.lag("mongo") == 0, 120, "catching up once FerretDB is back")
@@ -191,3 +194,18 @@ def test_mongodb_config_errors_name_the_backend_and_the_key(tmp_path: Path) -> N
     ):
         done = check(bad)
         assert done.returncode != 0 and key in done.stderr and "docs" in done.stderr, (bad, done.stderr)
+
+
+def test_mongodb_against_ferretdb_dotted_metadata_keys_are_stored_escaped(
+    sidecar: Callable[..., SidecarProc], ferretdb: FerretDb
+) -> None:
+    # The schema's own heartbeat key has a dot; FerretDB (like MongoDB before 5.0) refuses dotted keys.
+    story = job_story(metadata={"wafermon.heartbeat_s": 30, "lot": {"a.b": [{"c.d": 1}]}})
+    sc = sidecar([mongo_backend(ferretdb, "dotted")])
+    assert sc.post(story).status_code == 202
+    wait_until(lambda: sc.lag("mongo") == 0, 60, "delivery")
+    assert sc.health()["backends"]["mongo"].get("dead_lettered_events", 0) == 0
+    doc = ferretdb.client()["dotted"].events.find_one({"_id": story[0]["event_id"]})
+    assert doc is not None
+    assert doc["event"]["metadata"] == {"wafermon\uff0eheartbeat_s": 30, "lot": {"a\uff0eb": [{"c\uff0ed": 1}]}}
+    assert ferretdb.client()["dotted"].events.count_documents({"event.metadata.wafermon\uff0eheartbeat_s": 30}) == 4
