@@ -46,6 +46,8 @@ fi
 
 # The OpenSearch test peer (server jar + transport-netty4 from Maven Central) into var/peers/.
 sidecar/peers/opensearch/fetch.sh
+sidecar/peers/ferretdb/fetch.sh  # the mongodb backend's peer: FerretDB built from its Go module
+sidecar/peers/cassandra/fetch.sh  # the cassandra backend's peer: cassandra-all's jars from Maven Central
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
