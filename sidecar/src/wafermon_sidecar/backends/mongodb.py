@@ -12,10 +12,10 @@ conformance/backends/mongodb.md is the normative shape. Through pymongo's asynci
   key) is refused the same way before anything is sent.
 - jobs (optional, `jobs_collection`): `_id` = entity_id of every job and sub-job in the batch, the
   state of its latest event, moving forward only: a state replaces the stored one only when it is
-  later by (`at`, then `seq`). The write is an update guarded by that order, or an insert when the
-  entity is new; an insert that meets a duplicate key (another writer got there first) is done again
-  as the guarded update. It never needs an upsert whose filter can miss an existing document: FerretDB
-  1.24 answers such an upsert's duplicate-key error with a reply the driver cannot read.
+  later by (`at`, then `seq`). The states are inserted (one call); an insert that meets a duplicate
+  key (the entity is stored already) is done again as an update guarded by that order. No upsert
+  with that guard: where the guard misses a stored document, the upsert's duplicate-key error comes
+  back from FerretDB 1.24 as a reply the driver cannot read.
 - no connection, a timeout, authentication refused, a write-concern error → TransientError.
 """
 
@@ -265,13 +265,10 @@ class MongoDbBackend(Backend):
         if not states:
             return
         jobs = self._db[self.settings.jobs_collection]
-        present = {doc["_id"] async for doc in jobs.find({"_id": {"$in": list(states)}}, {"_id": 1})}
-        await self._update_states(jobs, {k: v for k, v in states.items() if k in present})
-        new = {k: v for k, v in states.items() if k not in present}
-        if not new:
-            return
+        # Insert first (most entities of a batch are new: one call); a duplicate key means the entity
+        # is stored already, and only those get the guarded update.
         try:
-            await jobs.insert_many([{"_id": k, **v} for k, v in new.items()], ordered=False)
+            await jobs.insert_many([{"_id": k, **v} for k, v in states.items()], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
@@ -279,8 +276,8 @@ class MongoDbBackend(Backend):
                 raise TransientError(
                     f"job states not written: {(others or exc.details['writeConcernErrors'])[0]}"
                 ) from exc
-            ids = list(new)
-            await self._update_states(jobs, {ids[int(e["index"])]: new[ids[int(e["index"])]] for e in errors})
+            ids = list(states)
+            await self._update_states(jobs, {ids[int(e["index"])]: states[ids[int(e["index"])]] for e in errors})
 
     async def _update_states(self, jobs: Any, states: dict[str, dict[str, Any]]) -> None:
         # One `update` command per entity: FerretDB 1.24 (SQLite) takes superlinear time in the number
