@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -239,12 +240,13 @@ class CassandraBackend(Backend):
         )
         await done
 
-    def _statement(self, insert: PreparedStatement, rows: Sequence[tuple[Any, ...]]) -> Any:
-        if len(rows) == 1:
-            return insert.bind(rows[0])
+    def _statement(self, insert: PreparedStatement, bound: Sequence[Any]) -> Any:
+        """One bound INSERT alone, or an UNLOGGED batch of several (all of one partition)."""
+        if len(bound) == 1:
+            return bound[0]
         batch = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=insert.consistency_level)
-        for row in rows:
-            batch.add(insert, row)
+        for statement in bound:
+            batch.add(statement)
         return batch
 
     async def send_batch(self, batch: Batch) -> None:
@@ -253,17 +255,24 @@ class CassandraBackend(Backend):
         raw = batch.raw
         refused: dict[int, str] = {}
         rows: dict[int, tuple[Any, ...]] = {}
+        bound: dict[int, Any] = {}
         for position, event in enumerate(events):
             try:
-                rows[position] = to_row(event, raw[position].decode())
+                row = to_row(event, raw[position].decode())
+                bound[position] = insert.bind(row)  # a value the column type cannot hold fails here
             except ValueError as exc:
                 refused[position] = f"no row for this event: {exc}"
+                continue
+            except (TypeError, OverflowError, struct.error) as exc:
+                refused[position] = f"a value does not fit its column: {type(exc).__name__}: {exc}"
+                continue
+            rows[position] = row
         gate = asyncio.Semaphore(self.settings.concurrency)
 
         async def write(positions: list[int]) -> None:
             async with gate:
                 try:
-                    await self._execute(session, self._statement(insert, [rows[p] for p in positions]))
+                    await self._execute(session, self._statement(insert, [bound[p] for p in positions]))
                     return
                 except Exception as exc:
                     if _transient(exc):
