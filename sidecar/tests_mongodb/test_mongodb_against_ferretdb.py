@@ -120,18 +120,23 @@ def test_mongodb_against_ferretdb_refused_item_is_dead_lettered_and_neighbours_d
     # FerretDB 1.24 refuses a field name that starts with "$" (MongoDB itself stores it since 5.0):
     # a server-side refusal of this item alone, as a write error in the insert's answer.
     bad = event("finished", str(uuid.uuid4()), 1, datetime.now(UTC), metadata={"$where": "1 == 1"})
-    batch = [*events[:2], bad, *events[2:]]
+    # And one that never reaches the server: BSON holds no integer over 64 bits.
+    huge = event("finished", str(uuid.uuid4()), 1, datetime.now(UTC), metadata={"wafer_count": 10**20})
+    batch = [*events[:2], bad, *events[2:4], huge, *events[4:]]
     sc = sidecar([mongo_backend(ferretdb, "badone")])
     assert sc.post(batch).status_code == 202
     wait_until(lambda: sc.lag("mongo") == 0, 60, "delivery past the refused item")
-    assert sc.health()["backends"]["mongo"]["dead_lettered_events"] == 1
+    assert sc.health()["backends"]["mongo"]["dead_lettered_events"] == 2
     lines = [json.loads(x) for x in (sc.spool_dir / "deadletter" / "mongo.jsonl").read_text().splitlines()]
-    assert [x["event"]["event_id"] for x in lines] == [bad["event_id"]]
-    assert "the server refused the document (code 2)" in lines[0]["reason"]
-    assert "$where" in lines[0]["reason"]
+    assert sorted(x["event"]["event_id"] for x in lines) == sorted([bad["event_id"], huge["event_id"]])
+    reasons = {x["event"]["event_id"]: x["reason"] for x in lines}
+    assert "the server refused the document (code 2)" in reasons[bad["event_id"]]
+    assert "$where" in reasons[bad["event_id"]]
+    assert "cannot be encoded as a BSON document" in reasons[huge["event_id"]]
     db = ferretdb.client()["badone"]
     assert sorted(d["_id"] for d in db.events.find({}, {"_id": 1})) == sorted(e["event_id"] for e in events)
     assert db.jobs.find_one({"_id": bad["entity_id"]}) is None  # a refused event sets no job state
+    assert db.jobs.find_one({"_id": huge["entity_id"]}) is None
 
 
 def test_mongodb_against_ferretdb_stopped_mid_stream_lags_alone_then_everything_arrives_once(

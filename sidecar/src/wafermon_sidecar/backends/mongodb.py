@@ -27,6 +27,7 @@ from typing import Annotated, Any
 
 import bson
 import msgspec
+from bson.raw_bson import RawBSONDocument
 from pymongo import AsyncMongoClient, uri_parser
 from pymongo.errors import BulkWriteError, InvalidURI, PyMongoError
 
@@ -203,24 +204,26 @@ class MongoDbBackend(Backend):
     async def send_batch(self, batch: Batch) -> None:
         events = batch.events()
         refused: dict[int, str] = {}
-        documents: list[dict[str, Any]] = []
+        documents: list[RawBSONDocument] = []
         positions: list[int] = []  # documents[i] is the event at batch position positions[i]
         for position, event in enumerate(events):
             try:
-                document = to_document(event)
-                size = len(bson.encode(document))
+                # Encoded here, once: a value BSON cannot hold (an integer over 64 bits, a NUL in a
+                # key) is this event's refusal, not the batch's, and insert_many sends these bytes.
+                encoded = bson.encode(to_document(event))
             except ValueError as exc:
                 refused[position] = f"no document for this event: {exc}"
                 continue
             except (bson.errors.InvalidDocument, OverflowError) as exc:
                 refused[position] = f"this event cannot be encoded as a BSON document: {exc}"
                 continue
-            if size > self.max_document_bytes:
+            if len(encoded) > self.max_document_bytes:
                 refused[position] = (
-                    f"the document is {size} bytes of BSON, over the server's limit of {self.max_document_bytes}"
+                    f"the document is {len(encoded)} bytes of BSON,"
+                    f" over the server's limit of {self.max_document_bytes}"
                 )
                 continue
-            documents.append(document)
+            documents.append(RawBSONDocument(encoded))
             positions.append(position)
         try:
             await self._ensure_index()
@@ -238,7 +241,7 @@ class MongoDbBackend(Backend):
             raise PermanentError(f"{len(refused)} of {len(batch)} event(s) refused; the first: {first}", refused)
 
     async def _insert_events(
-        self, documents: list[dict[str, Any]], positions: list[int], refused: dict[int, str]
+        self, documents: list[RawBSONDocument], positions: list[int], refused: dict[int, str]
     ) -> None:
         """insert_many(ordered=False); records the refused items in `refused`, TransientError when
         an item failed for a reason a later attempt can get past."""
