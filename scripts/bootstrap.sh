@@ -50,6 +50,8 @@ sidecar/peers/opensearch/fetch.sh
 sidecar/peers/kafka/fetch.sh
 # The NATS test peer (nats-server with JetStream, built from its Go module) into var/peers/.
 sidecar/peers/nats/fetch.sh
+sidecar/peers/ferretdb/fetch.sh  # the mongodb backend's peer: FerretDB built from its Go module
+sidecar/peers/cassandra/fetch.sh  # the cassandra backend's peer: cassandra-all's jars from Maven Central
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
