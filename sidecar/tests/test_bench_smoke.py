@@ -37,6 +37,8 @@ BENCHES = [
         180,
         ["2000 events in batches of 500", "the pipeline alone", "filter+fields+rename", "hook (Python)",
          "through a sidecar", "ratio 1.00"],
+    ),
+    (
         "mysql_backend.py",
         ["--events", "1000", "--jobs"],
         300,
