@@ -34,7 +34,7 @@ OBJECTS = [e for e in EXAMPLES if e.kind == "object"]
 EXPECTED = Counter({("000", "object"): 6, ("000", "list"): 4, ("000", "env"): 1, ("000", "sketch"): 1,
                     ("000", "secrets"): 1, ("002", "settings"): 1})  # fmt: skip
 #: backend type → the branch it comes from (the lead removes the marks when they pass after the merge)
-PENDING = {"zabbix": "wt/zabbix", "s3": "wt/aws"}
+PENDING = {"s3": "wt/aws"}
 #: per seed type, a key of its seed config and a value that key must refuse
 BAD_VALUES: dict[str, tuple[str, Any]] = {
     "local_api": ("base_url", "local-api:18000"),  # no scheme

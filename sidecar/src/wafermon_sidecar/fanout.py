@@ -2,7 +2,8 @@
 delivered spool segments, and answers for all of them (health, integrations, metrics).
 
 A disabled backend (`enabled: false`) gets none of these: no worker, no cursor read or kept (it does not
-hold the spool), no backend object; it is listed as disabled."""
+hold the spool), no backend object kept; it is listed as disabled. Its settings are checked all the
+same, so a bad key shows before someone turns it on."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .backends import load_backend_class
-from .config import Settings
+from .backends import ConfigurationError, load_backend_class
+from .config import BackendSettings, Settings
 from .cursor import Cursor
 from .deadletter import DeadLetters
 from .delivery import DeliveryWorker, batch_limits
@@ -39,6 +40,9 @@ class FanOut:
         for b, backend in self._backends:
             batch_limits(b, type(backend), settings.ingest)  # a batch size over the receiver's limit: ConfigError
             self._shapers[b.name] = build_shaper(b, type(backend))  # a pipeline the backend cannot take: ConfigError
+        for b in settings.backends:
+            if not b.enabled:
+                check_disabled(b, settings)
 
     def load_cursors(self) -> int:
         """Read every enabled backend's cursor; returns the highest (the spool never restarts below it)."""
@@ -124,3 +128,18 @@ class FanOut:
             w.refresh_metrics()
         self.metrics.spool_bytes.set(self.spool.bytes)
         self.metrics.spool_max_bytes.set(self.spool.max_bytes)
+
+
+def check_disabled(settings: BackendSettings, all_settings: Settings) -> None:
+    """Check a disabled backend's config, batch limits and pipeline as if it were enabled (a backend's
+    constructor opens nothing). Raises ConfigurationError / ConfigError naming the key; a type not
+    installed on this host only logs a warning, since that may be why it is disabled."""
+    try:
+        backend_class = load_backend_class(settings.type)
+    except ConfigurationError as exc:
+        log.warning("disabled backend %r is not checked: its type %r is not installed here (%s)",
+                    settings.name, settings.type, exc)  # fmt: skip
+        return
+    backend_class(settings.name, settings.config)
+    batch_limits(settings, backend_class, all_settings.ingest)
+    build_shaper(settings, backend_class)
