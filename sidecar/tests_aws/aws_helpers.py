@@ -1,0 +1,56 @@
+"""Helpers of the AWS stage: boto3 clients on the moto emulator (to read back what the sidecar
+wrote, through the AWS API), the mixed events, and a sidecar backend entry."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from wafermon_testkit.events import event, job_story
+from wafermon_testkit.moto_server import REGION, MotoServer
+
+
+def client(moto: MotoServer, service: str) -> Any:
+    return boto3.client(service, region_name=REGION, endpoint_url=moto.url)
+
+
+def new_bucket(moto: MotoServer, stem: str) -> str:
+    name = f"{stem}-{uuid.uuid4().hex[:8]}"
+    client(moto, "s3").create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return name
+
+
+def s3_backend(moto: MotoServer, bucket: str, name: str = "lake", **extra: Any) -> dict[str, Any]:
+    return {"type": "s3", "name": name, "config": {"bucket": bucket, "endpoint_url": moto.url, **extra}}
+
+
+def objects(moto: MotoServer, bucket: str) -> dict[str, bytes]:
+    """Every object of the bucket: key → body."""
+    s3 = client(moto, "s3")
+    found: dict[str, bytes] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            found[item["Key"]] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+    return found
+
+
+def ndjson_events(body: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in gzip.decompress(body).splitlines() if line]
+
+
+def mixed_events() -> list[dict[str, Any]]:
+    """Jobs with sub-jobs, a failed job, unicode and nested metadata, two sites, over two UTC days."""
+    day1 = datetime(2026, 3, 1, 23, 59, 58, tzinfo=UTC)
+    events = job_story(start=day1, subjobs=2, metadata={"recipe": "R-17", "lot": {"id": "L-9", "wafers": [1, 2]}})
+    events += job_story(start=day1 + timedelta(hours=3), outcome="failed", app="gravure-ätz", site_id="fab-β/ost=1")
+    events.append(
+        event(
+            "finished", str(uuid.uuid4()), 1, day1, metadata={"operator": "Zoë 東京", "deep": {"a": {"b": {"c": 1.5}}}}
+        )
+    )
+    return events
