@@ -54,3 +54,39 @@ def mixed_events() -> list[dict[str, Any]]:
         )
     )
     return events
+
+
+def new_queue(moto: MotoServer, stem: str, fifo: bool = False, **attributes: str) -> str:
+    """A fresh queue's URL (FIFO: name ending in .fifo, content-based de-duplication off)."""
+    name = f"{stem}-{uuid.uuid4().hex[:8]}" + (".fifo" if fifo else "")
+    if fifo:
+        attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "false", **attributes}
+    url: str = client(moto, "sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return url
+
+
+def receive_all(moto: MotoServer, url: str) -> list[dict[str, Any]]:
+    """Every message of the queue in the order received (each deleted once received, so a FIFO
+    group's next message becomes visible), with all attributes."""
+    sqs = client(moto, "sqs")
+    messages: list[dict[str, Any]] = []
+    empty = 0
+    while empty < 2:
+        answer = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"]
+        )
+        got = answer.get("Messages", [])
+        empty = 0 if got else empty + 1
+        for message in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        messages += got
+    return messages
+
+
+def queue_depth(moto: MotoServer, url: str) -> int:
+    attributes = client(moto, "sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def sqs_backend(url: str, moto: MotoServer, name: str = "queue", **extra: Any) -> dict[str, Any]:
+    return {"type": "sqs", "name": name, "config": {"queue_url": url, "endpoint_url": moto.url, **extra}}

@@ -13,6 +13,9 @@ from sidecar_tests_conftest import REPO
 BENCHES = [
     ("s3_backend.py", ["--events", "1000"], 240,
      ["moto S3 emulator, 1000 events in batches of 500", "s3 backend", "aiobotocore put_object", "ratio"]),
+    ("sqs_backend.py", ["--events", "200", "--batch", "100"], 240,
+     ["moto SQS emulator (standard queue), 200 events in batches of 100", "sqs backend",
+      "aiobotocore send_message_batch", "ratio"]),
 ]  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aws_helpers import client, ndjson_events, objects
+from aws_helpers import client, ndjson_events, objects, receive_all
 from sidecar_tests_conftest import REPO, SIDECAR_EXE, SidecarProc, make_events, wait_until
 
 from wafermon_testkit.moto_server import REGION, MotoServer
@@ -55,3 +56,22 @@ def test_s3_doc_example_checks_and_delivers_into_moto_emulator(
     assert all(k.startswith("wafermon/events/site=") and k.endswith(".ndjson.gz") for k in stored)
     head = s3.head_object(Bucket=bucket, Key=next(iter(stored)))
     assert head["ServerSideEncryption"] == "aws:kms"
+
+
+def test_sqs_doc_example_checks_and_delivers_into_moto_emulator(
+    tmp_path: Path, sidecar: Callable[..., SidecarProc], moto: MotoServer
+) -> None:
+    config = example("sqs")
+    check_config(tmp_path, config)
+    backend = config["backends"][0]
+    name = backend["config"]["queue_url"].rsplit("/", 1)[1]
+    sqs = client(moto, "sqs")
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"})[
+        "QueueUrl"
+    ]
+    sc = sidecar([{**backend, "config": {**backend["config"], "queue_url": url, "endpoint_url": moto.url}}])
+    events = make_events(20)
+    assert sc.post(events).status_code == 202
+    wait_until(lambda: sc.lag("job-events") == 0, 60, "delivery")
+    got = receive_all(moto, url)
+    assert sorted(json.loads(m["Body"])["event_id"] for m in got) == sorted(e["event_id"] for e in events)

@@ -64,7 +64,7 @@ class S3Config(AwsClientConfig, forbid_unknown_fields=True, kw_only=True):
     bucket: str = ""
     prefix: str = "wafermon"  # the keys' first part; no leading or trailing "/"
     format: Literal["ndjson", "parquet"] = "ndjson"  # parquet needs pyarrow (extra `parquet`)
-    object_events: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 500  # spool seqs per object span
+    object_events: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 500  # spool seqs per span (memory: one span)
     multipart_threshold_bytes: Annotated[int, msgspec.Meta(ge=1)] = 16 * MIB  # larger objects: multipart
     multipart_part_bytes: Annotated[int, msgspec.Meta(ge=MIN_PART_BYTES, le=MAX_PART_BYTES)] = 8 * MIB
     sse: Literal["AES256", "aws:kms"] | None = None  # server-side encryption asked on every PUT
