@@ -90,3 +90,33 @@ def queue_depth(moto: MotoServer, url: str) -> int:
 
 def sqs_backend(url: str, moto: MotoServer, name: str = "queue", **extra: Any) -> dict[str, Any]:
     return {"type": "sqs", "name": name, "config": {"queue_url": url, "endpoint_url": moto.url, **extra}}
+
+
+def recent_mixed_events() -> list[dict[str, Any]]:
+    """mixed_events() moved to end a minute ago (CloudWatch Logs takes events of the last 14 days only)."""
+    events = mixed_events()
+    base = max(datetime.fromisoformat(e["at"]) for e in events)
+    now = datetime.now(UTC) - timedelta(minutes=1)  # the latest a minute ago
+    for e in events:
+        moment = datetime.fromisoformat(e["at"]) - base + now
+        e["at"] = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return events
+
+
+def log_stream_messages(moto: MotoServer, group: str, stream: str) -> list[dict[str, Any]]:
+    """Every log event of the stream, oldest first: {"timestamp", "message"}."""
+    logs = client(moto, "logs")
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        extra = {"nextToken": token} if token else {}
+        answer = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True, **extra)
+        found += [{"timestamp": e["timestamp"], "message": e["message"]} for e in answer["events"]]
+        if not answer["events"] or answer.get("nextForwardToken") in (None, token):
+            return found
+        token = answer["nextForwardToken"]
+
+
+def cloudwatch_backend(moto: MotoServer, group: str, name: str = "logs", **extra: Any) -> dict[str, Any]:
+    config = {"log_group": group, "log_stream": "node-a", "endpoint_url": moto.url, **extra}
+    return {"type": "cloudwatch", "name": name, "config": config}

@@ -16,6 +16,9 @@ BENCHES = [
     ("sqs_backend.py", ["--events", "200", "--batch", "100"], 240,
      ["moto SQS emulator (standard queue), 200 events in batches of 100", "sqs backend",
       "aiobotocore send_message_batch", "ratio"]),
+    ("cloudwatch_backend.py", ["--events", "1000"], 240,
+     ["moto CloudWatch Logs emulator, 1000 events in batches of 500", "cloudwatch backend",
+      "aiobotocore put_log_events", "ratio"]),
 ]  # fmt: skip
 
 

@@ -7,11 +7,12 @@ import json
 import re
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from aws_helpers import client, ndjson_events, objects, receive_all
+from aws_helpers import client, log_stream_messages, ndjson_events, objects, receive_all
 from sidecar_tests_conftest import REPO, SIDECAR_EXE, SidecarProc, make_events, wait_until
 
 from wafermon_testkit.moto_server import REGION, MotoServer
@@ -75,3 +76,22 @@ def test_sqs_doc_example_checks_and_delivers_into_moto_emulator(
     wait_until(lambda: sc.lag("job-events") == 0, 60, "delivery")
     got = receive_all(moto, url)
     assert sorted(json.loads(m["Body"])["event_id"] for m in got) == sorted(e["event_id"] for e in events)
+
+
+def test_cloudwatch_doc_example_checks_and_delivers_into_moto_emulator(
+    tmp_path: Path, sidecar: Callable[..., SidecarProc], moto: MotoServer
+) -> None:
+    config = example("cloudwatch")
+    check_config(tmp_path, config)
+    backend = config["backends"][0]
+    sc = sidecar([{**backend, "config": {**backend["config"], "endpoint_url": moto.url}}])
+    events = make_events(20)
+    for e in events:  # CloudWatch Logs takes the last 14 days only; the vectors' events are older
+        e["at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert sc.post(events).status_code == 202
+    wait_until(lambda: sc.lag("cloudwatch") == 0, 60, "delivery")
+    messages = log_stream_messages(moto, "/wafermon/fab1/events", "node-a")
+    stored = [json.loads(m["message"]) for m in messages]
+    assert sorted(e["event_id"] for e in stored if "_aws" not in e) == sorted(e["event_id"] for e in events)
+    namespaces = {e["_aws"]["CloudWatchMetrics"][0]["Namespace"] for e in stored if "_aws" in e}
+    assert namespaces <= {"Wafermon/Fab1"}
