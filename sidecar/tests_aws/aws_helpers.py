@@ -120,3 +120,13 @@ def log_stream_messages(moto: MotoServer, group: str, stream: str) -> list[dict[
 def cloudwatch_backend(moto: MotoServer, group: str, name: str = "logs", **extra: Any) -> dict[str, Any]:
     config = {"log_group": group, "log_stream": "node-a", "endpoint_url": moto.url, **extra}
     return {"type": "cloudwatch", "name": name, "config": config}
+
+
+def trace_documents(moto: MotoServer, trace_ids: list[str]) -> list[str]:
+    """The raw segment documents moto holds for these traces (every copy it was sent)."""
+    xray = client(moto, "xray")
+    found: list[str] = []
+    for start in range(0, len(trace_ids), 5):
+        answer = xray.batch_get_traces(TraceIds=trace_ids[start : start + 5])
+        found += [s["Document"] for t in answer["Traces"] for s in t["Segments"]]
+    return found

@@ -19,6 +19,9 @@ BENCHES = [
     ("cloudwatch_backend.py", ["--events", "1000"], 240,
      ["moto CloudWatch Logs emulator, 1000 events in batches of 500", "cloudwatch backend",
       "aiobotocore put_log_events", "ratio"]),
+    ("xray_backend.py", ["--events", "600"], 240,
+     ["moto X-Ray emulator, 600 events in batches of 500", "xray backend", "aiobotocore put_trace_segments",
+      "ratio"]),
 ]  # fmt: skip
 
 

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aws_helpers import client, log_stream_messages, ndjson_events, objects, receive_all
+from aws_helpers import client, log_stream_messages, ndjson_events, objects, receive_all, trace_documents
 from sidecar_tests_conftest import REPO, SIDECAR_EXE, SidecarProc, make_events, wait_until
 
+from wafermon_sidecar.backends.xray import segment_id, trace_id
+from wafermon_testkit.events import job_story
 from wafermon_testkit.moto_server import REGION, MotoServer
 
 DOC = (REPO / "docs" / "sidecar.md").read_text()
@@ -95,3 +97,17 @@ def test_cloudwatch_doc_example_checks_and_delivers_into_moto_emulator(
     assert sorted(e["event_id"] for e in stored if "_aws" not in e) == sorted(e["event_id"] for e in events)
     namespaces = {e["_aws"]["CloudWatchMetrics"][0]["Namespace"] for e in stored if "_aws" in e}
     assert namespaces <= {"Wafermon/Fab1"}
+
+
+def test_xray_doc_example_checks_and_delivers_into_moto_emulator(
+    tmp_path: Path, sidecar: Callable[..., SidecarProc], moto: MotoServer
+) -> None:
+    config = example("xray")
+    check_config(tmp_path, config)
+    backend = config["backends"][0]
+    sc = sidecar([{**backend, "config": {**backend["config"], "endpoint_url": moto.url}}])
+    events = job_story(subjobs=1)
+    assert sc.post(events).status_code == 202
+    wait_until(lambda: sc.lag("traces") == 0, 60, "delivery")
+    documents = [json.loads(d) for d in trace_documents(moto, [trace_id(events[0])])]
+    assert {d["id"] for d in documents} == {segment_id(e["entity_id"]) for e in events}
