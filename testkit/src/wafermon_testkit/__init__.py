@@ -5,6 +5,7 @@
   ``sqlite_gateway``, ``clean_env``, ``console_script``
 - ``receiver``: the one stand-in HTTP receiver (``Receiver``, ``ingest_receiver``)
 - ``postgres``: a throwaway PostgreSQL server (``Postgres``, ``postgres_server``)
+- ``moto_server``: moto in server mode, an AWS protocol emulator (``MotoServer``)
 
 Not a product package: installed editable by scripts/bootstrap.sh, never built into a wheel.
 """
