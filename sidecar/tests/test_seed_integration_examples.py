@@ -3,11 +3,7 @@
 The examples are read out of the seed documents' code blocks (seed_examples.py), never copied here.
 Only these change: file paths move under the test's temporary directory, `${NAME}` secrets get a value
 in the environment, and a sketch's `{...}` is filled with the same seed's own example of that type.
-A disabled entry is checked once more enabled, because the sidecar does not build a disabled backend.
-
-Types whose backends are being written on other branches fail here with "no backend type ... is
-installed": exactly those cases are xfail(strict), raising BackendNotInstalled, so they turn into
-failures (to unmark) the day the backend lands, and a different failure of them is still a failure.
+A disabled entry is also checked once enabled (as it would run when turned on).
 """
 
 from __future__ import annotations
@@ -33,8 +29,6 @@ OBJECTS = [e for e in EXAMPLES if e.kind == "object"]
 #: where the examples are: a lost or unread one fails test_every_seed_example_is_found
 EXPECTED = Counter({("000", "object"): 6, ("000", "list"): 4, ("000", "env"): 1, ("000", "sketch"): 1,
                     ("000", "secrets"): 1, ("002", "settings"): 1})  # fmt: skip
-#: backend type → the branch it comes from (the lead removes the marks when they pass after the merge)
-PENDING = {"s3": "wt/aws"}
 #: per seed type, a key of its seed config and a value that key must refuse
 BAD_VALUES: dict[str, tuple[str, Any]] = {
     "local_api": ("base_url", "local-api:18000"),  # no scheme
@@ -49,18 +43,6 @@ BAD_VALUES: dict[str, tuple[str, Any]] = {
 }
 _SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PATH_KEYS = ("output_dir", "path")
-
-
-class BackendNotInstalled(Exception):
-    """The check failed only because a type on PENDING is not installed in this branch."""
-
-
-def _pending(types: set[str]) -> list[pytest.MarkDecorator]:
-    waiting = sorted(t for t in types if t in PENDING)
-    if not waiting:
-        return []
-    reason = "; ".join(f"{t} backend lands from branch {PENDING[t]}" for t in waiting)
-    return [pytest.mark.xfail(strict=True, raises=BackendNotInstalled, reason=reason)]
 
 
 def _types(items: list[dict[str, Any]], enabled_only: bool = True) -> set[str]:
@@ -107,16 +89,10 @@ def check_config(
 
 
 def expect_ok(done: subprocess.CompletedProcess[str]) -> None:
-    missing = re.search(r"no backend type '([^']+)' is installed", done.stderr)
-    if done.returncode != 0 and missing and missing.group(1) in PENDING:
-        raise BackendNotInstalled(done.stderr)
     assert done.returncode == 0 and "configuration OK" in done.stdout, done.stderr
 
 
 def expect_refused(done: subprocess.CompletedProcess[str], *needles: str) -> None:
-    missing = re.search(r"no backend type '([^']+)' is installed", done.stderr)
-    if missing and missing.group(1) in PENDING:
-        raise BackendNotInstalled(done.stderr)
     assert done.returncode == 2, (done.stdout, done.stderr)
     for needle in needles:
         assert needle in done.stderr, (needle, done.stderr)
@@ -160,8 +136,7 @@ def _as_written_cases() -> list[Any]:
             doc = example.doc
         else:
             continue
-        items = doc["backends"] if isinstance(doc, dict) else doc
-        cases.append(pytest.param(doc, id=example.id, marks=_pending(_types(items))))
+        cases.append(pytest.param(doc, id=example.id))
     return cases
 
 
@@ -170,25 +145,8 @@ def test_seed_example_loads_as_written(doc: Any, tmp_path: Path) -> None:
     expect_ok(check_config(tmp_path, _rebased(doc, tmp_path)))
 
 
-def _rest_cases() -> list[Any]:
-    cases = []
-    for case in _as_written_cases():
-        (doc,) = case.values
-        items = doc["backends"] if isinstance(doc, dict) else doc
-        rest = [e for e in items if e["type"] not in PENDING]
-        if _types(items) & PENDING.keys() and rest:  # an enabled pending type, and more
-            cases.append(pytest.param({**doc, "backends": rest} if isinstance(doc, dict) else rest, id=case.id))
-    return cases
-
-
-@pytest.mark.parametrize("doc", _rest_cases())
-def test_the_other_entries_of_an_example_with_a_pending_type_load(doc: Any, tmp_path: Path) -> None:
-    # the sidecar stops at the first type it cannot find: the entries after it are checked here
-    expect_ok(check_config(tmp_path, _rebased(doc, tmp_path)))
-
-
 def test_the_seed_list_loads_from_yaml_too(tmp_path: Path) -> None:
-    (example,) = [e for e in EXAMPLES if e.kind == "list" and "zabbix" not in _types(e.doc, False)][:1]
+    (example,) = [e for e in EXAMPLES if e.kind == "list"][:1]
     expect_ok(check_config(tmp_path, _rebased(example.doc, tmp_path), "integrations.yaml"))
 
 
@@ -215,7 +173,7 @@ def _disabled_cases() -> list[Any]:
         for entry in items:
             if entry.get("enabled", True) is False:
                 enabled = dict(entry, enabled=True)
-                cases.append(pytest.param(enabled, id=f"{example.id}-{entry['type']}", marks=_pending({entry["type"]})))
+                cases.append(pytest.param(enabled, id=f"{example.id}-{entry['type']}"))
     return cases
 
 
@@ -235,7 +193,7 @@ def test_the_secrets_fragment_works_in_the_seed_examples_that_take_its_keys(tmp_
     every = [entry for e in EXAMPLES if e.kind in ("object", "list") for entry in entries(e)]
     for key, reference in fragment.doc["config"].items():
         assert _SECRET.fullmatch(reference), reference
-        entry = next(e for e in every if key in e.get("config", {}) and e["type"] not in PENDING)
+        entry = next(e for e in every if key in e.get("config", {}))
         doc = [dict(entry, config={**entry["config"], key: reference})]
         expect_ok(check_config(tmp_path, _rebased(doc, tmp_path)))
         variable = _SECRET.fullmatch(reference).group(1)  # type: ignore[union-attr]
@@ -272,7 +230,7 @@ def _with(entry: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", ["unknown key", "bad value"])
-@pytest.mark.parametrize("seed_type", [pytest.param(t, marks=_pending({t})) for t in sorted(BAD_VALUES)])
+@pytest.mark.parametrize("seed_type", sorted(BAD_VALUES))
 def test_a_bad_seed_config_is_refused_naming_the_backend_and_the_key(seed_type: str, kind: str, tmp_path: Path) -> None:
     entry = FIRST[seed_type]
     key, value = ("colour", "blue") if kind == "unknown key" else BAD_VALUES[seed_type]
