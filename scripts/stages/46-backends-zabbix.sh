@@ -1,8 +1,6 @@
 # The zabbix backend against a real Zabbix server 6.0 (Debian's zabbix-server-pgsql over a PostgreSQL
 # the fixture initdb's), started once for the whole stage on free ports and stopped at the end.
 stage_backends_zabbix() {
-  ruff check bench/zabbix_backend.py
-  ruff format --check bench/zabbix_backend.py
   "$PY" -m pytest -q -p no:cacheprovider sidecar/tests_zabbix
 }
 

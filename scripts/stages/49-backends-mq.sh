@@ -1,8 +1,6 @@
 # The rabbitmq and redis backends against real peers: Debian's rabbitmq-server and redis-server, each
 # started by the tests as their own process (free ports, temp dirs, own epmd), stopped at the end.
 stage_backends_mq() {
-  ruff check bench/rabbitmq_backend.py bench/redis_backend.py
-  ruff format --check bench/rabbitmq_backend.py bench/redis_backend.py
   "$PY" -m pytest -q -p no:cacheprovider sidecar/tests_mq
 }
 

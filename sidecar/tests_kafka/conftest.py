@@ -1,32 +1,15 @@
-"""The Kafka stage's fixtures: one real broker per session, and the sidecar fixtures of
-sidecar/tests/conftest.py (loaded under another module name, since both files are `conftest`)."""
+"""The Kafka stage's fixtures: one real broker per session, and the sidecar fixtures
+(sidecar/tests/stage_fixtures.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from kafka_peer import KafkaBroker
 
-_path = Path(__file__).resolve().parents[1] / "tests" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("sidecar_tests_conftest", _path)
-assert _spec is not None and _spec.loader is not None
-_sidecar_conftest = importlib.util.module_from_spec(_spec)
-sys.modules["sidecar_tests_conftest"] = _sidecar_conftest
-_spec.loader.exec_module(_sidecar_conftest)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from stage_fixtures import procs, session_peer, sidecar  # procs, sidecar: fixtures, re-exported
 
-procs = _sidecar_conftest.procs  # fixtures, re-exported for this directory's tests
-sidecar = _sidecar_conftest.sidecar
-
-
-@pytest.fixture(scope="session")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
-    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
-    try:
-        broker.start()
-        yield broker
-    finally:
-        broker.stop()
+__all__ = ["procs", "sidecar"]
+kafka = session_peer(KafkaBroker, "kafka")

@@ -1,44 +1,18 @@
 """The message-queue stage's fixtures: one real RabbitMQ node and one real Redis server per session
-(Debian's packages, each started as the test's own process), and the sidecar fixtures of
-sidecar/tests/conftest.py (loaded under another module name, since both files are `conftest`)."""
+(Debian's packages, each started as the test's own process), and the sidecar fixtures
+(sidecar/tests/stage_fixtures.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from rabbitmq_peer import RabbitNode
 from redis_peer import RedisServer
 
-_path = Path(__file__).resolve().parents[1] / "tests" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("sidecar_tests_conftest", _path)
-assert _spec is not None and _spec.loader is not None
-_sidecar_conftest = importlib.util.module_from_spec(_spec)
-sys.modules["sidecar_tests_conftest"] = _sidecar_conftest
-_spec.loader.exec_module(_sidecar_conftest)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from stage_fixtures import procs, session_peer, sidecar  # procs, sidecar: fixtures, re-exported
 
-procs = _sidecar_conftest.procs  # fixtures, re-exported for this directory's tests
-sidecar = _sidecar_conftest.sidecar
-
-
-@pytest.fixture(scope="session")
-def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
-    node = RabbitNode(tmp_path_factory.mktemp("rabbitmq"))
-    try:
-        node.start()
-        yield node
-    finally:
-        node.shutdown()
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+__all__ = ["procs", "sidecar"]
+rabbit = session_peer(RabbitNode, "rabbit", stop="shutdown")
+redis_server = session_peer(RedisServer, "redis_server")

@@ -1,10 +1,8 @@
 """The Zabbix stage's fixtures: one real Zabbix server 6.0 (over its own PostgreSQL) per session,
-and the sidecar fixtures of sidecar/tests/conftest.py (loaded under another module name, since both
-files are `conftest`)."""
+and the sidecar fixtures (sidecar/tests/stage_fixtures.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,15 +10,10 @@ from pathlib import Path
 import pytest
 from zabbix_peer import DOCUMENTED_ITEMS, ZabbixServer
 
-_path = Path(__file__).resolve().parents[1] / "tests" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("sidecar_tests_conftest", _path)
-assert _spec is not None and _spec.loader is not None
-_sidecar_conftest = importlib.util.module_from_spec(_spec)
-sys.modules["sidecar_tests_conftest"] = _sidecar_conftest
-_spec.loader.exec_module(_sidecar_conftest)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from stage_fixtures import procs, sidecar  # procs, sidecar: fixtures, re-exported
 
-procs = _sidecar_conftest.procs  # fixtures, re-exported for this directory's tests
-sidecar = _sidecar_conftest.sidecar
+__all__ = ["procs", "sidecar"]
 
 #: one host per test, so tests never see each other's values; `wafer-partial` has the job items only;
 #: bench/zabbix_backend.py's two hosts for its smoke run

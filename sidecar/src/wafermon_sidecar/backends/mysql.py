@@ -30,6 +30,7 @@ import asyncmy
 import msgspec
 from asyncmy import errors as mysql_errors
 
+from . import tls
 from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
 from .mysql_rows import IDENTIFIER, event_row, events_ddl, insert_events, job_rows, jobs_ddl, upsert_jobs
 
@@ -121,21 +122,7 @@ class MysqlBackend(Backend):
         s = self.settings
         if not (s.tls or s.ca_file or s.cert_file):
             return None
-        try:
-            context = ssl.create_default_context(cafile=s.ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise TransientError(f"backend {self.name!r}: cannot load config.ca_file {s.ca_file!r}: {exc}") from exc
-        if s.cert_file:
-            try:
-                context.load_cert_chain(s.cert_file, s.key_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise TransientError(
-                    f"backend {self.name!r}: cannot load config.cert_file {s.cert_file!r} / config.key_file: {exc}"
-                ) from exc
-        if not s.verify_ssl:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return tls.client_context(self.name, s.ca_file, s.cert_file, s.key_file, s.verify_ssl, "verify_ssl")
 
     async def _connect(self) -> Any:
         """The open connection, made (session set up, tables created) when there is none."""

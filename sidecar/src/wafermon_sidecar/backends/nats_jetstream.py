@@ -32,6 +32,7 @@ import nats.errors
 import nats.js.errors
 from nats.js.api import StorageType, StreamConfig
 
+from . import tls
 from .base import Backend, Batch, ConfigurationError, PermanentError, TransientError, config_struct
 from .nats_subjects import DEFAULT_TEMPLATE, check_template, stream_subjects, subject_for
 
@@ -110,21 +111,7 @@ class NatsBackend(Backend):
         s = self.settings
         if not (s.tls or s.ca_file or s.cert_file or any(u.startswith("tls://") for u in s.servers)):
             return None
-        try:
-            context = ssl.create_default_context(cafile=s.ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise TransientError(f"backend {self.name!r}: cannot load config.ca_file {s.ca_file!r}: {exc}") from exc
-        if s.cert_file:
-            try:
-                context.load_cert_chain(s.cert_file, s.key_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise TransientError(
-                    f"backend {self.name!r}: cannot load config.cert_file {s.cert_file!r} / config.key_file: {exc}"
-                ) from exc
-        if not s.verify_ssl:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return tls.client_context(self.name, s.ca_file, s.cert_file, s.key_file, s.verify_ssl, "verify_ssl")
 
     async def _connect(self) -> Any:
         """The JetStream context, connecting (and adding the stream) first when needed."""

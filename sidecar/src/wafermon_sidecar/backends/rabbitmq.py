@@ -39,6 +39,7 @@ import aio_pika.abc
 import aiormq.exceptions
 import msgspec
 
+from . import tls
 from .base import Backend, BackendError, Batch, ConfigurationError, PermanentError, TransientError, config_struct
 
 #: the longest a routing-key part may be after escaping (bytes): 4 parts and 3 dots fit AMQP's 255
@@ -150,18 +151,10 @@ class RabbitMQBackend(Backend):
 
     def _ssl_context(self) -> ssl.SSLContext:
         s = self.settings
-        try:
-            context = ssl.create_default_context(cafile=s.ca_file)
-            if s.cert_file and s.key_file:
-                context.load_cert_chain(s.cert_file, s.key_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(
-                f"backend {self.name!r}: config.ca_file/cert_file/key_file unusable: {exc}"
-            ) from None
-        if not s.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        try:  # built with the backend: an unusable file fails the configuration check
+            return tls.client_context(self.name, s.ca_file, s.cert_file, s.key_file, s.verify_tls, "verify_tls")
+        except TransientError as exc:
+            raise ConfigurationError(str(exc)) from None
 
     async def initialize(self) -> None:
         """Nothing to open yet: the first send_batch connects (a broker down at start-up is a lag, not a crash)."""
