@@ -16,14 +16,14 @@ from typing import Any
 from cassandra.cluster import Cluster, Session  # type: ignore[import-untyped]
 
 from wafermon_testkit import free_port, wait_until
+from wafermon_testkit.peers import JAVA, LEAN_JVM_OPTIONS, laid_out, pom_property
 
 REPO = Path(__file__).resolve().parents[2]
 PEER = REPO / "sidecar" / "peers" / "cassandra"
-JAVA_HOME = os.environ.get("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")
 START_TIMEOUT_S = 240.0
 MAX_MUTATION_BYTES = 80 * 1024
 # Two cores shared by many: a small heap, the serial collector, the C1 compiler only.
-MEMORY_OPTIONS = ["-Xms512m", "-Xmx1g", "-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
+MEMORY_OPTIONS = ["-Xms512m", "-Xmx1g", "-Xss512k", *LEAN_JVM_OPTIONS]
 # Cassandra 5.0 on Java 17 reaches into JDK internals (off-heap memory, its security manager, the
 # JMX and attach APIs, Netty's direct buffers): the module opens and exports its own
 # conf/jvm17-server.options gives the server, and nothing more.
@@ -56,17 +56,13 @@ _LOGBACK = """<configuration>
 
 
 def peer_version() -> str:
-    pom = (PEER / "pom.xml").read_text()
-    return pom.split("<cassandra.version>", 1)[1].split("<", 1)[0]
+    return pom_property(PEER / "pom.xml", "cassandra.version")
 
 
 def lib_dir() -> Path:
     """The jars, fetched from Maven Central first when they are missing (fetch.sh)."""
     home = REPO / "var" / "peers" / f"cassandra-{peer_version()}"
-    if not (home / ".complete").exists():
-        done = subprocess.run([str(PEER / "fetch.sh"), str(home)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"cannot lay out the Cassandra peer with fetch.sh: {done.stderr[-2000:]}")
+    laid_out([str(PEER / "fetch.sh"), str(home)], home / ".complete", "Cassandra")
     return home / "lib"
 
 
@@ -121,7 +117,7 @@ class CassandraNode:
 
     def start(self) -> None:
         command = [
-            f"{JAVA_HOME}/bin/java",
+            str(JAVA),
             *MEMORY_OPTIONS,
             *JAVA17_OPTIONS,
             "-Dcassandra-foreground=yes",

@@ -17,27 +17,22 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from wafermon_testkit import free_port, wait_until
+from wafermon_testkit.peers import JAVA, LEAN_JVM_OPTIONS, laid_out, pom_property
 
 REPO = Path(__file__).resolve().parents[2]
 PEER = REPO / "sidecar" / "peers" / "kafka"
-JAVA_HOME = os.environ.get("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")
-# Two cores shared by many: a small heap, the serial collector, the C1 compiler only.
-JVM_OPTIONS = ["-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
+JVM_OPTIONS = ["-Xms256m", "-Xmx512m", *LEAN_JVM_OPTIONS]
 START_TIMEOUT_S = 180.0
 
 
 def peer_version() -> str:
-    pom = (PEER / "pom.xml").read_text()
-    return pom.split("<kafka.version>", 1)[1].split("<", 1)[0]
+    return pom_property(PEER / "pom.xml", "kafka.version")
 
 
 def broker_home() -> Path:
     """The cached jars, fetched from Maven Central first when they are missing (fetch.sh)."""
     home = REPO / "var" / "peers" / f"kafka-{peer_version()}"
-    if not (home / ".complete").exists():
-        done = subprocess.run([str(PEER / "fetch.sh"), str(home)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"cannot lay out the Kafka peer with fetch.sh: {done.stderr[-2000:]}")
+    laid_out([str(PEER / "fetch.sh"), str(home)], home / ".complete", "Kafka")
     return home
 
 
@@ -86,7 +81,7 @@ class KafkaBroker:
 
     def _java(self, *args: str) -> list[str]:
         return [
-            f"{JAVA_HOME}/bin/java",
+            str(JAVA),
             *JVM_OPTIONS,
             f"-Dlog4j2.configurationFile={self.home / 'config' / 'log4j2.properties'}",
             f"-Djava.io.tmpdir={self.workdir}",

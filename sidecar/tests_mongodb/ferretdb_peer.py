@@ -14,6 +14,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from wafermon_testkit import free_port, wait_until
+from wafermon_testkit.peers import laid_out
 
 REPO = Path(__file__).resolve().parents[2]
 PEER = REPO / "sidecar" / "peers" / "ferretdb"
@@ -30,10 +31,7 @@ def peer_version() -> str:
 def binary() -> Path:
     """The FerretDB binary, built first when it is missing (fetch.sh)."""
     dest = REPO / "var" / "peers" / f"ferretdb-{peer_version()}"
-    if not (dest / "ferretdb").exists():
-        done = subprocess.run([str(PEER / "fetch.sh"), str(dest)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"cannot build the FerretDB peer with fetch.sh: {done.stderr[-2000:]}")
+    laid_out([str(PEER / "fetch.sh"), str(dest)], dest / "ferretdb", "FerretDB")
     return dest / "ferretdb"
 
 

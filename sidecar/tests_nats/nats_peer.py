@@ -17,6 +17,7 @@ from typing import Any
 import nats
 
 from wafermon_testkit import free_port, wait_until
+from wafermon_testkit.peers import laid_out
 from wafermon_testkit.pki import Pki
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,10 +35,7 @@ def peer_version() -> str:
 def server_binary() -> Path:
     """The nats-server binary, built by fetch.sh first when it is missing."""
     binary = REPO / "var" / "peers" / f"nats-server-{peer_version()}" / "nats-server"
-    if not binary.exists():
-        done = subprocess.run([str(FETCH)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"cannot build the NATS peer with fetch.sh: {done.stderr[-2000:]}")
+    laid_out([str(FETCH)], binary, "NATS")
     return binary
 
 

@@ -14,27 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from wafermon_testkit import free_port, wait_until
+from wafermon_testkit.peers import JAVA, LEAN_JVM_OPTIONS, laid_out, pom_property
 
 REPO = Path(__file__).resolve().parents[2]
 PEER = REPO / "sidecar" / "peers" / "opensearch"
-JAVA_HOME = os.environ.get("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")
-# Two cores shared by many: a small heap, the serial collector, one processor's worth of threads.
-JVM_OPTIONS = ["-Xms512m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
+JVM_OPTIONS = ["-Xms512m", "-Xmx512m", *LEAN_JVM_OPTIONS]
 START_TIMEOUT_S = 180.0
 
 
 def peer_version() -> str:
-    pom = (PEER / "pom.xml").read_text()
-    return pom.split("<opensearch.version>", 1)[1].split("<", 1)[0]
+    return pom_property(PEER / "pom.xml", "opensearch.version")
 
 
 def node_home() -> Path:
     """The cached node home, fetched from Maven Central first when it is missing (fetch.sh)."""
     home = REPO / "var" / "peers" / f"opensearch-{peer_version()}"
-    if not (home / ".complete").exists():
-        done = subprocess.run([str(PEER / "fetch.sh"), str(home)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"cannot lay out the OpenSearch peer with fetch.sh: {done.stderr[-2000:]}")
+    laid_out([str(PEER / "fetch.sh"), str(home)], home / ".complete", "OpenSearch")
     return home
 
 
@@ -76,7 +71,7 @@ class OpenSearchNode:
     def start(self) -> None:
         conf = self.workdir / "config"
         command = [
-            f"{JAVA_HOME}/bin/java",
+            str(JAVA),
             *JVM_OPTIONS,
             # JNA finds no native library (none unpacked, none from the system): the node cannot
             # tell it runs as root and starts anyway (tests run as root in containers).

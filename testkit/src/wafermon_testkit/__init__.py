@@ -6,6 +6,7 @@
 - ``receiver``: the one stand-in HTTP receiver (``Receiver``, ``ingest_receiver``)
 - ``postgres``: a throwaway PostgreSQL server (``Postgres``, ``postgres_server``)
 - ``moto_server``: moto in server mode, an AWS protocol emulator (``MotoServer``)
+- ``peers``: laying out the backend tests' real peers (``laid_out``, ``pom_property``, ``JAVA``)
 
 Not a product package: installed editable by scripts/bootstrap.sh, never built into a wheel.
 """
