@@ -1,18 +1,23 @@
 """What the conftest of every backend stage (sidecar/tests_<peer>/) shares: the sidecar fixtures of
 sidecar/tests/conftest.py, loaded once under the module name `sidecar_tests_conftest` (both files are
-named `conftest`, so neither can import the other by name), and session_peer(), the fixture that
-starts one real peer for the whole session and always stops it."""
+named `conftest`, so neither can import the other by name), session_peer(), the fixture that
+starts one real peer for the whole session and always stops it, and ride_out_outage(), the peer
+stopped mid-stream story each stage tells."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
+
+from wafermon_testkit import wait_until
+from wafermon_testkit.events import job_story
 
 PeerT = TypeVar("PeerT")
 
@@ -32,6 +37,7 @@ def _sidecar_conftest() -> ModuleType:
 _conftest = _sidecar_conftest()
 procs = _conftest.procs  # fixtures, re-exported by each stage's conftest
 sidecar = _conftest.sidecar
+read_jsonl_ids = _conftest.read_jsonl_ids
 
 
 def session_peer(
@@ -50,3 +56,73 @@ def session_peer(
             getattr(started, stop)()
 
     return peer
+
+
+@dataclass
+class Outage:
+    """What ride_out_outage posted, and the error the backend showed while its peer was down."""
+
+    first: list[dict[str, Any]]
+    second: list[dict[str, Any]]
+    error: str
+
+    @property
+    def everything(self) -> list[dict[str, Any]]:
+        return self.first + self.second
+
+
+def ride_out_outage(
+    sc: Any,
+    backend: str,
+    files: Path,
+    stop: Callable[[], object],
+    start: Callable[[], object],
+    *,
+    stories: Callable[[], list[dict[str, Any]]] | None = None,
+    chunks: int = 2,
+    post: Callable[[list[dict[str, Any]]], None] | None = None,
+    after_first: Callable[[list[dict[str, Any]]], object] | None = None,
+    after_start: Callable[[], object] | None = None,
+    wait_s: float = 60.0,
+    catch_up_s: float = 120.0,
+) -> Outage:
+    """The outage story every backend stage tells, on a sidecar `sc` whose `backend` delivers beside a
+    filesystem backend named `files` writing under the directory `files`:
+
+    `first` delivered to both; the peer stopped (`stop`); `second` posted in `chunks` requests (through
+    `post`, default: each answered 202); the filesystem backend keeps delivering while the backend's
+    lag shows every undelivered event and its health a last error and a state other than ok; the
+    peer started again (`start`, then `after_start` for what a restarted peer needs); the backend
+    catches up; the filesystem holds every event once. The caller then reads its peer back."""
+    stories = stories or (lambda: [e for _ in range(10) for e in job_story(subjobs=2)])
+
+    def posted(chunk: list[dict[str, Any]]) -> None:
+        assert sc.post(chunk).status_code == 202
+
+    post = post or posted
+    first = stories()
+    post(first)
+    wait_until(lambda: sc.lag(backend) == 0 and sc.lag("files") == 0, wait_s, "delivery before the outage")
+    if after_first is not None:
+        after_first(first)
+    stop()
+    try:
+        second = stories()
+        size = -(-len(second) // chunks)
+        for i in range(0, len(second), size):
+            post(second[i : i + size])
+        wait_until(lambda: sc.lag("files") == 0, wait_s, "the filesystem backend to keep delivering")
+        wait_until(lambda: sc.lag(backend) == len(second), wait_s, "the lag to show every undelivered event")
+        status = wait_until(
+            lambda: (s := sc.health()["backends"][backend])["last_error"] and s["state"] != "ok" and s,
+            wait_s,
+            "the failed attempts to show in /v1/healthz",
+        )
+    finally:
+        start()
+    if after_start is not None:
+        after_start()
+    wait_until(lambda: sc.lag(backend) == 0, catch_up_s, "catching up once the peer is back")
+    outage = Outage(first, second, status["last_error"])
+    assert sorted(read_jsonl_ids(files)) == sorted(e["event_id"] for e in outage.everything)
+    return outage

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from aws_helpers import client, cloudwatch_backend, log_stream_messages, recent_mixed_events
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_sidecar.backends.cloudwatch import (
     MAX_REQUEST_BYTES,
@@ -105,23 +106,10 @@ def test_cloudwatch_against_moto_emulator_stopped_mid_stream_lags_alone_then_eve
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("logs") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    moto.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.health()["backends"]["logs"]["state"] != "ok", 30, "the backend to report failing")
-        assert "CloudWatch Logs" in sc.health()["backends"]["logs"]["last_error"]
-        assert sc.lag("logs") == len(second)
-    finally:
-        moto.start()
-    # moto forgot the group and stream with its memory: the backend creates them again by itself.
-    wait_until(lambda: sc.lag("logs") == 0, 120, "catching up once CloudWatch Logs is back")
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in first + second)
+    # moto forgets the group and stream with its memory: the backend creates them again by itself.
+    outage = ride_out_outage(sc, "logs", tmp_path / "files", moto.stop, moto.start)
+    assert "CloudWatch Logs" in outage.error
+    second = outage.second
     ids = [json.loads(m["message"])["event_id"] for m in log_stream_messages(moto, group, "node-a")]
     assert sorted(ids) == sorted(e["event_id"] for e in second)  # each once
 

@@ -20,7 +20,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from aws_helpers import client, mixed_events, ndjson_events, new_bucket, objects, s3_backend
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_sidecar.backends.base import Batch, PermanentError
 from wafermon_sidecar.backends.s3 import S3Backend, partition
@@ -114,27 +115,20 @@ def test_s3_against_moto_emulator_stopped_mid_stream_lags_alone_then_everything_
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("lake") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    assert set(stored_events(moto, bucket)) == {e["event_id"] for e in first}
-    moto.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.lag("lake") == len(second), 30, "the lag to show every undelivered event")
-        wait_until(lambda: sc.health()["backends"]["lake"]["state"] != "ok", 30, "the backend to report failing")
-        assert "s3://" in sc.health()["backends"]["lake"]["last_error"]
-        assert sc.lag("lake") == len(second)
-    finally:
-        moto.start()
-    # moto keeps its state in memory: the restarted emulator has no bucket until it is made again
-    # (the backend retries NoSuchBucket meanwhile, as it would for a real bucket someone recreates).
-    client(moto, "s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    wait_until(lambda: sc.lag("lake") == 0, 120, "catching up once S3 is back")
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in first + second)
+
+    def first_stored(first: list[dict[str, Any]]) -> None:
+        assert set(stored_events(moto, bucket)) == {e["event_id"] for e in first}
+
+    def bucket_again() -> None:
+        # moto keeps its state in memory: the restarted emulator has no bucket until it is made again
+        # (the backend retries NoSuchBucket meanwhile, as it would for a real bucket someone recreates).
+        client(moto, "s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+
+    outage = ride_out_outage(
+        sc, "lake", tmp_path / "files", moto.stop, moto.start, after_first=first_stored, after_start=bucket_again
+    )
+    assert "s3://" in outage.error
+    first, second = outage.first, outage.second
     stored = stored_events(moto, bucket)  # once each: asserted while reading
     assert {e["event_id"] for e in second} <= set(stored)
     # The objects of the span open before the outage were completed from the backend's memory, so

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from aws_helpers import client, mixed_events, new_queue, queue_depth, receive_all, sqs_backend
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_sidecar.backends.base import Batch, PermanentError, TransientError
 from wafermon_sidecar.backends.sqs import ATTRIBUTE_FIELDS, SqsBackend, message_group_id
@@ -95,28 +96,21 @@ def test_sqs_against_moto_emulator_stopped_mid_stream_lags_alone_then_arrives_in
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("queue") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    assert by_group(receive_all(moto, url)) == expected_groups(first)
-    moto.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.health()["backends"]["queue"]["state"] != "ok", 30, "the backend to report failing")
-        assert "SQS" in sc.health()["backends"]["queue"]["last_error"]
-        assert sc.lag("queue") == len(second)
-    finally:
-        moto.start()
-    # moto keeps its state in memory: the restarted emulator needs the queue made again (same URL).
-    name = url.rsplit("/", 1)[1]
-    client(moto, "sqs").create_queue(
-        QueueName=name, Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+
+    def first_received(first: list[dict[str, Any]]) -> None:
+        assert by_group(receive_all(moto, url)) == expected_groups(first)
+
+    def queue_again() -> None:
+        # moto keeps its state in memory: the restarted emulator needs the queue made again (same URL).
+        client(moto, "sqs").create_queue(
+            QueueName=url.rsplit("/", 1)[1], Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+        )
+
+    outage = ride_out_outage(
+        sc, "queue", tmp_path / "files", moto.stop, moto.start, after_first=first_received, after_start=queue_again
     )
-    wait_until(lambda: sc.lag("queue") == 0, 120, "catching up once SQS is back")
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in first + second)
+    assert "SQS" in outage.error
+    second = outage.second
     assert by_group(receive_all(moto, url)) == expected_groups(second)  # all, once, in order per job
 
 

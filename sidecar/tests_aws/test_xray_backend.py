@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from aws_helpers import trace_documents
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_sidecar.backends.xray import segment_id, to_document, trace_id
 from wafermon_testkit.events import job_story
@@ -123,21 +124,11 @@ def test_xray_against_moto_emulator_stopped_mid_stream_lags_alone_then_everythin
         ],
         ingest={"max_batch_size": 100},
     )
-    first = stories(5)
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("traces") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    moto.stop()
-    try:
-        second = stories(5)
-        assert sc.post(second).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.health()["backends"]["traces"]["state"] != "ok", 30, "the backend to report failing")
-        assert "X-Ray" in sc.health()["backends"]["traces"]["last_error"]
-        assert sc.lag("traces") == len(second)
-    finally:
-        moto.start()
-    wait_until(lambda: sc.lag("traces") == 0, 120, "catching up once X-Ray is back")
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in first + second)
+    outage = ride_out_outage(
+        sc, "traces", tmp_path / "files", moto.stop, moto.start, stories=lambda: stories(5), chunks=1
+    )
+    assert "X-Ray" in outage.error
+    second = outage.second
     stored = {json.loads(d)["id"] for d in trace_documents(moto, sorted({trace_id(e) for e in second}))}
     assert stored == {segment_id(e["entity_id"]) for e in second if e["event_kind"] in ("started", "finished")}
 

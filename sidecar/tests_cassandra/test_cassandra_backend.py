@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from cassandra_peer import MAX_MUTATION_BYTES, CassandraNode
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_sidecar.backends.cassandra import COLUMNS, to_row
 from wafermon_testkit.events import event, job_story
@@ -120,26 +121,9 @@ def test_cassandra_node_stopped_mid_stream_lags_alone_then_everything_arrives_on
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("cass") == 0 and sc.lag("files") == 0, 120, "delivery before the outage")
-    cassandra.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.lag("cass") == len(second), 60, "the lag to show every undelivered event")
-        wait_until(
-            lambda: (s := sc.health()["backends"]["cass"])["last_error"] is not None and s["state"] != "ok",
-            60,
-            "the failed attempts to show in /v1/healthz",
-        )
-    finally:
-        cassandra.start()
-    wait_until(lambda: sc.lag("cass") == 0, 240, "catching up once Cassandra is back")
-    everything = first + second
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
+    everything = ride_out_outage(
+        sc, "cass", tmp_path / "files", cassandra.stop, cassandra.start, wait_s=120, catch_up_s=240
+    ).everything
     assert sorted(rows(cassandra, "outage")) == sorted(e["event_id"] for e in everything)
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from confluent_kafka import Message
 from kafka_peer import KafkaBroker, headers
-from sidecar_tests_conftest import SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_testkit.events import event, job_story
 
@@ -161,29 +162,19 @@ def test_broker_stopped_mid_stream_lags_alone_then_everything_arrives_in_order(
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("stream") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    kafka.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        # each chunk posted while the backend waits for delivery reports that cannot come (3 s each):
-        # the producer is polled off the event loop, so ingest answers at its usual pace
-        for chunk in (second[:20], second[20:40], second[40:60], second[60:]):
-            started = time.monotonic()
-            assert sc.post(chunk).status_code == 202
-            assert time.monotonic() - started < 2.0
-            time.sleep(0.5)
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.lag("stream") == len(second), 30, "the lag to show every undelivered event")
-        # each attempt waits delivery_timeout_s (3 s) for its delivery reports before it fails
-        status = wait_until(lambda: (s := sc.health()["backends"]["stream"])["last_error"] and s, 30, "an error", 0.2)
-        assert status["state"] != "ok" and "not acknowledged" in status["last_error"], status
-    finally:
-        kafka.start()
-    wait_until(lambda: sc.lag("stream") == 0, 120, "catching up once Kafka is back")
-    everything = first + second
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
+
+    def post_in_time(chunk: list[dict[str, Any]]) -> None:
+        # posted while the backend waits for delivery reports that cannot come (3 s each): the
+        # producer is polled off the event loop, so ingest answers at its usual pace
+        started = time.monotonic()
+        assert sc.post(chunk).status_code == 202
+        assert time.monotonic() - started < 2.0
+        time.sleep(0.5)
+
+    outage = ride_out_outage(sc, "stream", tmp_path / "files", kafka.stop, kafka.start, chunks=4, post=post_in_time)
+    # each attempt waits delivery_timeout_s (3 s) for its delivery reports before it fails
+    assert "not acknowledged" in outage.error, outage.error
+    everything = outage.everything
     messages = kafka.read("outage", len(everything))
     assert {headers(m)["event_id"] for m in messages} == {e["event_id"] for e in everything}
     assert_order_per_job(messages, everything)

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from mariadb_peer import MariaDbServer
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_sidecar.backends import Batch
 from wafermon_sidecar.backends.base import PermanentError, TransientError
@@ -216,23 +217,7 @@ def test_server_stopped_mid_stream_lags_alone_then_everything_arrives_once(
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("sql") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    mariadb.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.lag("sql") == len(second), 30, "the lag to show every undelivered event")
-        status = sc.health()["backends"]["sql"]
-        assert status["last_error"] and status["state"] != "ok"
-    finally:
-        mariadb.start()
-    wait_until(lambda: sc.lag("sql") == 0, 120, "catching up once MariaDB is back")
-    everything = first + second
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
+    everything = ride_out_outage(sc, "sql", tmp_path / "files", mariadb.stop, mariadb.start).everything
     rows = mariadb.query("SELECT event_id FROM outage")
     assert sorted(r["event_id"] for r in rows) == sorted(e["event_id"] for e in everything)  # once each
     assert mariadb.count("outage_jobs") == len({e["entity_id"] for e in everything})

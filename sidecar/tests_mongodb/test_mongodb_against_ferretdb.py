@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ferretdb_peer import FerretDb
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_sidecar.backends.mongodb import event_time, to_document
 from wafermon_testkit.events import event, job_story
@@ -149,26 +150,7 @@ def test_mongodb_against_ferretdb_stopped_mid_stream_lags_alone_then_everything_
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("mongo") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    ferretdb.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.lag("mongo") == len(second), 30, "the lag to show every undelivered event")
-        wait_until(
-            lambda: (s := sc.health()["backends"]["mongo"])["last_error"] is not None and s["state"] != "ok",
-            30,
-            "the failed attempts to show in /v1/healthz",
-        )
-    finally:
-        ferretdb.start()
-    wait_until(lambda: sc.lag("mongo") == 0, 120, "catching up once FerretDB is back")
-    everything = first + second
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
+    everything = ride_out_outage(sc, "mongo", tmp_path / "files", ferretdb.stop, ferretdb.start).everything
     db = ferretdb.client()["outage"]
     assert db.events.count_documents({}) == len(everything)  # _id = event_id: once each
     assert sorted(d["_id"] for d in db.events.find({}, {"_id": 1})) == sorted(e["event_id"] for e in everything)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from rabbitmq_peer import MAX_MESSAGE_BYTES, RabbitNode, bind_queue, drain
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_sidecar.backends.rabbitmq import message_properties, routing_key
 from wafermon_testkit.events import event, job_story
@@ -186,23 +187,7 @@ def test_broker_stopped_mid_stream_lags_alone_then_everything_arrives(
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("amqp") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    rabbit.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.lag("amqp") == len(second), 30, "the lag to show every undelivered event")
-        status = sc.health()["backends"]["amqp"]
-        assert status["last_error"] and status["state"] != "ok"
-    finally:
-        rabbit.start()
-    wait_until(lambda: sc.lag("amqp") == 0, 120, "catching up once RabbitMQ is back")
-    everything = first + second
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
+    everything = ride_out_outage(sc, "amqp", tmp_path / "files", rabbit.stop, rabbit.start).everything
     got = drain(rabbit.url, queue, len(everything))  # persistent messages in a durable queue: kept
     assert sorted(m["message_id"] for m in got) == sorted(e["event_id"] for e in everything)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from redis_peer import RedisServer
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 from tls_certs import make_tls_files
 
 from wafermon_sidecar.backends.redis_streams import entry_fields
@@ -186,23 +187,8 @@ def test_server_stopped_mid_stream_lags_alone_then_everything_arrives_once(
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("streams") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    redis_server.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.lag("streams") == len(second), 30, "the lag to show every undelivered event")
-        status = sc.health()["backends"]["streams"]
-        assert status["last_error"] and status["state"] != "ok"
-    finally:
-        redis_server.start()
-    wait_until(lambda: sc.lag("streams") == 0, 120, "catching up once Redis is back")
-    everything = first + second
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
+    outage = ride_out_outage(sc, "streams", tmp_path / "files", redis_server.stop, redis_server.start)
+    everything = outage.everything
     assert stream_ids(redis_server, "outage") == [e["event_id"] for e in everything]  # once each, in order
 
 

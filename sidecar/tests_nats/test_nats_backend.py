@@ -19,7 +19,8 @@ import nats
 import pytest
 from nats.js.api import DiscardPolicy, StreamConfig
 from nats_peer import MAX_PAYLOAD, NatsServer
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_sidecar.backends import Batch
 from wafermon_sidecar.backends.base import PermanentError, TransientError
@@ -173,25 +174,7 @@ def test_server_stopped_mid_stream_lags_alone_then_everything_arrives_once(
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("bus") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    nats_server.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.lag("bus") == len(second), 30, "the lag to show every undelivered event")
-        status = wait_until(
-            lambda: sc.health()["backends"]["bus"]["last_error"] and sc.health()["backends"]["bus"], 30, "the error"
-        )
-        assert status["state"] != "ok", status
-    finally:
-        nats_server.start()
-    wait_until(lambda: sc.lag("bus") == 0, 120, "catching up once NATS is back")
-    everything = first + second
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
+    everything = ride_out_outage(sc, "bus", tmp_path / "files", nats_server.stop, nats_server.start).everything
     stored = [m["headers"]["Nats-Msg-Id"] for m in nats_server.messages("OUTAGE")]
     assert sorted(stored) == sorted(e["event_id"] for e in everything)  # once each
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from opensearch_peer import OpenSearchNode
-from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SIDECAR_EXE, SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 
 from wafermon_sidecar.backends.elasticsearch import index_name, to_document
 from wafermon_testkit.events import event, job_story
@@ -113,23 +114,7 @@ def test_node_stopped_mid_stream_lags_alone_then_everything_arrives_once(
         ],
         ingest={"max_batch_size": 100},
     )
-    first = [e for _ in range(10) for e in job_story(subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("search") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    opensearch.stop()
-    try:
-        second = [e for _ in range(10) for e in job_story(subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.lag("search") == len(second), 30, "the lag to show every undelivered event")
-        status = sc.health()["backends"]["search"]
-        assert status["last_error"] and status["state"] != "ok"
-    finally:
-        opensearch.start()
-    wait_until(lambda: sc.lag("search") == 0, 120, "catching up once OpenSearch is back")
-    everything = first + second
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
+    everything = ride_out_outage(sc, "search", tmp_path / "files", opensearch.stop, opensearch.start).everything
     assert opensearch.count("outage-*") == len(everything)  # _id = event_id: once each
     docs = opensearch.request(
         "POST",

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidecar_tests_conftest import SidecarProc, read_jsonl_ids, wait_until
+from sidecar_tests_conftest import SidecarProc, wait_until
+from stage_fixtures import ride_out_outage
 from zabbix_peer import DOCUMENTED_ITEMS, ZabbixServer
 
 from wafermon_sidecar.backends.base import Batch, PermanentError, TransientError
@@ -133,23 +134,14 @@ def test_server_stopped_mid_stream_lags_alone_then_everything_arrives(
         ingest={"max_batch_size": 100},
     )
     start = datetime.now(UTC) - timedelta(minutes=20)
-    first = [e for i in range(10) for e in job_story(start=start + timedelta(seconds=i), subjobs=2)]
-    assert sc.post(first).status_code == 202
-    wait_until(lambda: sc.lag("zbx") == 0 and sc.lag("files") == 0, 60, "delivery before the outage")
-    zabbix.stop()
-    try:
-        second = [e for i in range(10) for e in job_story(start=start + timedelta(seconds=60 + i), subjobs=2)]
-        for chunk in (second[:40], second[40:]):
-            assert sc.post(chunk).status_code == 202
-        wait_until(lambda: sc.lag("files") == 0, 60, "the filesystem backend to keep delivering")
-        wait_until(lambda: sc.lag("zbx") == len(second), 30, "the lag to show every undelivered event")
-        status = sc.health()["backends"]["zbx"]
-        assert status["last_error"] and status["state"] != "ok"
-    finally:
-        zabbix.start()
-    wait_until(lambda: sc.lag("zbx") == 0, 120, "catching up once Zabbix is back")
-    everything = first + second
-    assert sorted(read_jsonl_ids(tmp_path / "files")) == sorted(e["event_id"] for e in everything)
+    start = datetime.now(UTC) - timedelta(minutes=20)
+    rounds = iter((0, 60))  # the second story a minute after the first, each job a second apart
+
+    def stories() -> list[dict[str, Any]]:
+        offset = next(rounds)
+        return [e for i in range(10) for e in job_story(start=start + timedelta(seconds=offset + i), subjobs=2)]
+
+    everything = ride_out_outage(sc, "zbx", tmp_path / "files", zabbix.stop, zabbix.start, stories=stories).everything
     want = expected(everything, "outage")
     wait_until(lambda: stored_everything(zabbix, "outage", want), 30, "the values in history")
     for key, values in want.items():  # each value once
