@@ -2,11 +2,13 @@
 sidecar/tests/conftest.py, loaded once under the module name `sidecar_tests_conftest` (both files are
 named `conftest`, so neither can import the other by name), session_peer(), the fixture that
 starts one real peer for the whole session and always stops it, and ride_out_outage(), the peer
-stopped mid-stream story each stage tells."""
+stopped mid-stream story each stage tells, and checked_doc_example() for each stage's docs example."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 
 from wafermon_testkit import wait_until
 from wafermon_testkit.events import job_story
@@ -126,3 +129,21 @@ def ride_out_outage(
     outage = Outage(first, second, status["last_error"])
     assert sorted(read_jsonl_ids(files)) == sorted(e["event_id"] for e in outage.everything)
     return outage
+
+
+def checked_doc_example(name: str, tmp_path: Path, **env: str) -> dict[str, Any]:
+    """The YAML example docs/sidecar.md marks `<!-- doc-test-<name>: config -->`, parsed, after
+    asserting that `wafermon-sidecar --check-config` accepts it as written: only its spool path moves
+    under tmp_path, and `env` (its `${SECRETS}`) is the whole environment of the check."""
+    docs = (_conftest.REPO / "docs" / "sidecar.md").read_text()
+    example = re.search(rf"<!-- doc-test-{re.escape(name)}: config -->\n```yaml\n(.*?)```", docs, re.DOTALL)
+    assert example is not None, f"docs/sidecar.md lost its {name} example"
+    config: dict[str, Any] = yaml.safe_load(example.group(1))
+    config["spool"]["path"] = str(tmp_path / "spool")
+    path = tmp_path / "sidecar.yaml"
+    path.write_text(yaml.safe_dump(config))
+    done = subprocess.run(
+        [_conftest.SIDECAR_EXE, "--config", str(path), "--check-config"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return config

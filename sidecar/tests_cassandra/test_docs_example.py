@@ -3,35 +3,20 @@ the real node once its contact points, replication and credentials are pointed a
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
 from cassandra_peer import CassandraNode
-from sidecar_tests_conftest import REPO, SIDECAR_EXE, SidecarProc, make_events, wait_until
-
-DOC = (REPO / "docs" / "sidecar.md").read_text()
-EXAMPLE = re.search(r"<!-- doc-test-cassandra: config -->\n```yaml\n(.*?)```", DOC, re.DOTALL)
+from sidecar_tests_conftest import REPO, SidecarProc, make_events, wait_until
+from stage_fixtures import checked_doc_example
 
 
 def test_cassandra_doc_example_checks_and_delivers(
     tmp_path: Path, sidecar: Callable[..., SidecarProc], cassandra: CassandraNode
 ) -> None:
-    assert EXAMPLE is not None, "docs/sidecar.md lost its cassandra example"
-    config = yaml.safe_load(EXAMPLE.group(1))
-    config["spool"]["path"] = str(tmp_path / "spool")
-    path = tmp_path / "sidecar.yaml"
-    path.write_text(yaml.safe_dump(config))
-    done = subprocess.run(
-        [SIDECAR_EXE, "--config", str(path), "--check-config"],
-        capture_output=True,
-        text=True,
-        env={"CASSANDRA_PASSWORD": "s"},
-    )
-    assert done.returncode == 0, done.stderr
+    config = checked_doc_example("cassandra", tmp_path, CASSANDRA_PASSWORD="s")
     # The same block against the test's node: one node in the driver's default data centre, no users.
     backend = config["backends"][0]
     test_config = dict(

@@ -4,35 +4,19 @@ real broker once its servers are pointed at the test's (PLAINTEXT there: the SAS
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
 from kafka_peer import KafkaBroker
-from sidecar_tests_conftest import REPO, SIDECAR_EXE, SidecarProc, make_events, wait_until
-
-DOC = (REPO / "docs" / "sidecar.md").read_text()
-EXAMPLE = re.search(r"<!-- doc-test-kafka: config -->\n```yaml\n(.*?)```", DOC, re.DOTALL)
+from sidecar_tests_conftest import SidecarProc, make_events, wait_until
+from stage_fixtures import checked_doc_example
 
 
 def test_doc_example_checks_and_delivers(
     tmp_path: Path, sidecar: Callable[..., SidecarProc], kafka: KafkaBroker
 ) -> None:
-    assert EXAMPLE is not None, "docs/sidecar.md lost its kafka example"
-    config = yaml.safe_load(EXAMPLE.group(1))
-    config["spool"]["path"] = str(tmp_path / "spool")
-    path = tmp_path / "sidecar.yaml"
-    path.write_text(yaml.safe_dump(config))
-    done = subprocess.run(
-        [SIDECAR_EXE, "--config", str(path), "--check-config"],
-        capture_output=True,
-        text=True,
-        env={"KAFKA_PASSWORD": "s"},
-    )
-    assert done.returncode == 0, done.stderr
+    config = checked_doc_example("kafka", tmp_path, KAFKA_PASSWORD="s")
     backend = config["backends"][0]
     security = ("sasl.", "ssl.", "security.")
     producer_config = {k: v for k, v in backend["config"]["producer_config"].items() if not k.startswith(security)}

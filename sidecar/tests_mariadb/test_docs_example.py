@@ -3,34 +3,18 @@ real server once its host, port, credentials and database are pointed at the tes
 
 from __future__ import annotations
 
-import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
 from mariadb_peer import MariaDbServer
-from sidecar_tests_conftest import REPO, SIDECAR_EXE, SidecarProc, make_events, wait_until
-
-DOC = (REPO / "docs" / "sidecar.md").read_text()
-EXAMPLE = re.search(r"<!-- doc-test-mysql: config -->\n```yaml\n(.*?)```", DOC, re.DOTALL)
+from sidecar_tests_conftest import SidecarProc, make_events, wait_until
+from stage_fixtures import checked_doc_example
 
 
 def test_doc_example_checks_and_delivers(
     tmp_path: Path, sidecar: Callable[..., SidecarProc], mariadb: MariaDbServer
 ) -> None:
-    assert EXAMPLE is not None, "docs/sidecar.md lost its mysql example"
-    config = yaml.safe_load(EXAMPLE.group(1))
-    config["spool"]["path"] = str(tmp_path / "spool")
-    path = tmp_path / "sidecar.yaml"
-    path.write_text(yaml.safe_dump(config))
-    done = subprocess.run(
-        [SIDECAR_EXE, "--config", str(path), "--check-config"],
-        capture_output=True,
-        text=True,
-        env={"MYSQL_PASSWORD": "s"},
-    )
-    assert done.returncode == 0, done.stderr
+    config = checked_doc_example("mysql", tmp_path, MYSQL_PASSWORD="s")
     # The same block against the test's server: its address and user, no TLS (it has no certificate).
     backend = config["backends"][0]
     test_config = {**backend["config"], **mariadb.backend_config()}

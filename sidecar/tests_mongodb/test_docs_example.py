@@ -3,34 +3,19 @@ the real FerretDB server once its URI is pointed at the test's."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
 from ferretdb_peer import FerretDb
 from sidecar_tests_conftest import REPO, SIDECAR_EXE, SidecarProc, make_events, wait_until
-
-DOC = (REPO / "docs" / "sidecar.md").read_text()
-EXAMPLE = re.search(r"<!-- doc-test-mongodb: config -->\n```yaml\n(.*?)```", DOC, re.DOTALL)
+from stage_fixtures import checked_doc_example
 
 
 def test_mongodb_doc_example_checks_and_delivers_into_ferretdb(
     tmp_path: Path, sidecar: Callable[..., SidecarProc], ferretdb: FerretDb
 ) -> None:
-    assert EXAMPLE is not None, "docs/sidecar.md lost its mongodb example"
-    config = yaml.safe_load(EXAMPLE.group(1))
-    config["spool"]["path"] = str(tmp_path / "spool")
-    path = tmp_path / "sidecar.yaml"
-    path.write_text(yaml.safe_dump(config))
-    done = subprocess.run(
-        [SIDECAR_EXE, "--config", str(path), "--check-config"],
-        capture_output=True,
-        text=True,
-        env={"MONGO_PASSWORD": "s"},
-    )
-    assert done.returncode == 0, done.stderr
+    config = checked_doc_example("mongodb", tmp_path, MONGO_PASSWORD="s")
     # The same block against the test's server: its URI (no users there), the rest as written.
     backend = config["backends"][0]
     sc = sidecar([{**backend, "config": {**backend["config"], "uri": ferretdb.uri}}])

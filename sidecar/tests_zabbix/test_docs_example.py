@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import yaml
-from sidecar_tests_conftest import REPO, SIDECAR_EXE, SidecarProc, wait_until
+from sidecar_tests_conftest import REPO, SidecarProc, wait_until
+from stage_fixtures import checked_doc_example
 from zabbix_peer import CHAR, FLOAT, LOG, TEXT, UNSIGNED, ZabbixServer
 
 from wafermon_testkit.events import job_story
 
 DOC = (REPO / "docs" / "sidecar.md").read_text()
-EXAMPLE = re.search(r"<!-- doc-test-zabbix: config -->\n```yaml\n(.*?)```", DOC, re.DOTALL)
-SECTION = DOC.split("### zabbix\n", 1)[-1].split("\n## ", 1)[0]
+SECTION = re.split(r"\n##+ ", DOC.split("### zabbix\n", 1)[-1], maxsplit=1)[0]
 TYPES = {"Numeric (float)": FLOAT, "Character": CHAR, "Log": LOG, "Numeric (unsigned)": UNSIGNED, "Text": TEXT}
 
 
@@ -39,13 +37,7 @@ def test_doc_item_table_is_what_the_test_server_has(zabbix: ZabbixServer) -> Non
 def test_doc_example_checks_and_delivers(
     tmp_path: Path, sidecar: Callable[..., SidecarProc], zabbix: ZabbixServer
 ) -> None:
-    assert EXAMPLE is not None, "docs/sidecar.md lost its zabbix example"
-    config = yaml.safe_load(EXAMPLE.group(1))
-    config["spool"]["path"] = str(tmp_path / "spool")
-    path = tmp_path / "sidecar.yaml"
-    path.write_text(yaml.safe_dump(config))
-    done = subprocess.run([SIDECAR_EXE, "--config", str(path), "--check-config"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    config = checked_doc_example("zabbix", tmp_path)
     backend = config["backends"][0]
     sc = sidecar([{**backend, "config": dict(backend["config"], zabbix_server=f"http://{zabbix.address}")}])
     events = job_story(start=datetime.now(UTC) - timedelta(minutes=2), subjobs=1, outcome="failed")
