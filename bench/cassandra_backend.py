@@ -25,11 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "sidecar" / "tests_cassandra"))
 
+from backend_timing import send_batch_rate  # noqa: E402
 from cassandra.concurrent import execute_concurrent  # type: ignore[import-untyped]  # noqa: E402
 from cassandra.query import BatchStatement, BatchType  # type: ignore[import-untyped]  # noqa: E402
 from cassandra_peer import CassandraNode  # noqa: E402
 
-from wafermon_sidecar.backends import Batch  # noqa: E402
 from wafermon_sidecar.backends.cassandra import (  # noqa: E402
     COLUMNS,
     CassandraBackend,
@@ -55,14 +55,8 @@ def make_events(n: int) -> list[bytes]:
 
 async def through_backend(port: int, raw: list[bytes], batch: int) -> float:
     backend = CassandraBackend("bench", {"contact_points": ["127.0.0.1"], "port": port, "keyspace": "bench_backend"})
-    await backend.initialize()
-    await backend.send_batch(Batch(raw[:1]))  # connection, schema, prepare: outside the clock
-    started = time.perf_counter()
-    for i in range(1, len(raw), batch):
-        await backend.send_batch(Batch(raw[i : i + batch]))
-    elapsed = time.perf_counter() - started
-    await backend.close()
-    return (len(raw) - 1) / elapsed
+    # connection, schema, prepare (the first event, sent before the clock starts)
+    return await send_batch_rate(backend, raw, batch)
 
 
 def through_driver(node: CassandraNode, raw: list[bytes], batch: int) -> float:

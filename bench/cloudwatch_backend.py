@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiobotocore.session import AioSession
+from backend_timing import send_batch_rate
 
-from wafermon_sidecar.backends import Batch
 from wafermon_sidecar.backends.cloudwatch import CloudWatchBackend, log_events
 from wafermon_testkit.events import event
 from wafermon_testkit.moto_server import CREDENTIALS, REGION, MotoServer
@@ -45,14 +45,8 @@ def make_events(n: int) -> list[bytes]:
 
 async def through_backend(url: str, raw: list[bytes], batch: int) -> float:
     backend = CloudWatchBackend("bench", {"log_group": GROUP, "log_stream": "backend", "endpoint_url": url})
-    await backend.initialize()
-    await backend.send_batch(Batch(raw[:1]))  # creates the group and the stream, outside the clock
-    started = time.perf_counter()
-    for i in range(1, len(raw), batch):
-        await backend.send_batch(Batch(raw[i : i + batch], i))
-    elapsed = time.perf_counter() - started
-    await backend.close()
-    return (len(raw) - 1) / elapsed
+    # creates the group and the stream (the first event, sent before the clock starts)
+    return await send_batch_rate(backend, raw, batch)
 
 
 async def through_aiobotocore(url: str, raw: list[bytes], batch: int, stream: str = "client") -> float:

@@ -26,10 +26,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "sidecar" / "tests_mongodb"))
 
+from backend_timing import send_batch_rate  # noqa: E402
 from ferretdb_peer import FerretDb  # noqa: E402
 from pymongo import AsyncMongoClient  # noqa: E402
 
-from wafermon_sidecar.backends import Batch  # noqa: E402
 from wafermon_sidecar.backends.mongodb import MongoDbBackend, to_document  # noqa: E402
 from wafermon_testkit.events import event  # noqa: E402
 
@@ -50,14 +50,8 @@ def make_events(n: int) -> list[bytes]:
 
 async def through_backend(uri: str, raw: list[bytes], batch: int, database: str, jobs: str) -> float:
     backend = MongoDbBackend("bench", {"uri": uri, "database": database, "jobs_collection": jobs})
-    await backend.initialize()
-    await backend.send_batch(Batch(raw[:1]))  # connection and index, outside the clock
-    started = time.perf_counter()
-    for i in range(1, len(raw), batch):
-        await backend.send_batch(Batch(raw[i : i + batch]))
-    elapsed = time.perf_counter() - started
-    await backend.close()
-    return (len(raw) - 1) / elapsed
+    # connection and index (the first event, sent before the clock starts)
+    return await send_batch_rate(backend, raw, batch)
 
 
 async def through_driver(uri: str, raw: list[bytes], batch: int, database: str) -> float:

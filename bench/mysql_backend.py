@@ -19,41 +19,24 @@ import json
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "sidecar" / "tests_mariadb"))
 
 import asyncmy  # noqa: E402
+from backend_timing import finished_events, send_batch_rate  # noqa: E402
 from mariadb_peer import MariaDbServer, peer_version  # noqa: E402
 
-from wafermon_sidecar.backends import Batch  # noqa: E402
 from wafermon_sidecar.backends.mysql import MysqlBackend  # noqa: E402
 from wafermon_sidecar.backends.mysql_rows import event_row, events_ddl, insert_events  # noqa: E402
-from wafermon_testkit.events import event  # noqa: E402
-
-
-def make_events(n: int) -> list[bytes]:
-    start = datetime.now(UTC) - timedelta(hours=1)
-    return [
-        json.dumps(event("finished", str(uuid.uuid4()), 1, start + timedelta(milliseconds=i))).encode()
-        for i in range(n)
-    ]
 
 
 async def through_backend(server: MariaDbServer, raw: list[bytes], batch: int, jobs: bool) -> float:
     extra = {"jobs_table": "bench_backend_jobs"} if jobs else {}
     backend = MysqlBackend("bench", server.backend_config(table="bench_backend", **extra))
-    await backend.initialize()
-    await backend.send_batch(Batch(raw[:1]))  # connecting and creating the tables, outside the clock
-    started = time.perf_counter()
-    for i in range(1, len(raw), batch):
-        await backend.send_batch(Batch(raw[i : i + batch]))
-    elapsed = time.perf_counter() - started
-    await backend.close()
-    return (len(raw) - 1) / elapsed
+    # connecting and creating the tables (the first event, sent before the clock starts)
+    return await send_batch_rate(backend, raw, batch)
 
 
 async def through_asyncmy(server: MariaDbServer, raw: list[bytes], batch: int) -> float:
@@ -86,10 +69,10 @@ def main() -> None:
         server = MariaDbServer(Path(tmp))
         server.start()
         try:
-            asyncio.run(through_asyncmy(server, make_events(args.events // 4 + 1), args.batch))  # warm-up
+            asyncio.run(through_asyncmy(server, finished_events(args.events // 4 + 1), args.batch))  # warm-up
             server.query("DROP TABLE bench_client")
-            backend_rate = asyncio.run(through_backend(server, make_events(args.events + 1), args.batch, args.jobs))
-            client_rate = asyncio.run(through_asyncmy(server, make_events(args.events + 1), args.batch))
+            backend_rate = asyncio.run(through_backend(server, finished_events(args.events + 1), args.batch, args.jobs))
+            client_rate = asyncio.run(through_asyncmy(server, finished_events(args.events + 1), args.batch))
             counted = server.count("bench_backend"), server.count("bench_client")
         finally:
             server.stop()

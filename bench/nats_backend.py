@@ -19,41 +19,24 @@ import json
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "sidecar" / "tests_nats"))
 
 import nats  # noqa: E402
+from backend_timing import finished_events, send_batch_rate  # noqa: E402
 from nats.js.api import StreamConfig  # noqa: E402
 from nats_peer import NatsServer, peer_version  # noqa: E402
 
-from wafermon_sidecar.backends import Batch  # noqa: E402
 from wafermon_sidecar.backends.nats_jetstream import NatsBackend  # noqa: E402
 from wafermon_sidecar.backends.nats_subjects import subject_for  # noqa: E402
-from wafermon_testkit.events import event  # noqa: E402
-
-
-def make_events(n: int) -> list[bytes]:
-    start = datetime.now(UTC) - timedelta(hours=1)
-    return [
-        json.dumps(event("finished", str(uuid.uuid4()), 1, start + timedelta(milliseconds=i))).encode()
-        for i in range(n)
-    ]
 
 
 async def through_backend(server: NatsServer, raw: list[bytes], batch: int) -> float:
     backend = NatsBackend("bench", server.backend_config("BACKEND"))
-    await backend.initialize()
-    await backend.send_batch(Batch(raw[:1]))  # connecting and adding the stream, outside the clock
-    started = time.perf_counter()
-    for i in range(1, len(raw), batch):
-        await backend.send_batch(Batch(raw[i : i + batch]))
-    elapsed = time.perf_counter() - started
-    await backend.close()
-    return (len(raw) - 1) / elapsed
+    # connecting and adding the stream (the first event, sent before the clock starts)
+    return await send_batch_rate(backend, raw, batch)
 
 
 async def through_nats_py(server: NatsServer, raw: list[bytes], batch: int, stream: str = "CLIENT") -> float:
@@ -88,9 +71,9 @@ def main() -> None:
         server = NatsServer(Path(tmp))
         server.start()
         try:
-            asyncio.run(through_nats_py(server, make_events(args.events // 4), args.batch, "WARMUP"))
-            backend_rate = asyncio.run(through_backend(server, make_events(args.events + 1), args.batch))
-            client_rate = asyncio.run(through_nats_py(server, make_events(args.events), args.batch))
+            asyncio.run(through_nats_py(server, finished_events(args.events // 4), args.batch, "WARMUP"))
+            backend_rate = asyncio.run(through_backend(server, finished_events(args.events + 1), args.batch))
+            client_rate = asyncio.run(through_nats_py(server, finished_events(args.events), args.batch))
             counted = server.stream_info("BACKEND").state.messages, server.stream_info("CLIENT").state.messages
         finally:
             server.stop()

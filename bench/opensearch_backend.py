@@ -18,39 +18,22 @@ import json
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "sidecar" / "tests_opensearch"))
 
+from backend_timing import finished_events, send_batch_rate  # noqa: E402
 from opensearch_peer import OpenSearchNode  # noqa: E402
 from opensearchpy import OpenSearch, helpers  # noqa: E402
 
-from wafermon_sidecar.backends import Batch  # noqa: E402
 from wafermon_sidecar.backends.elasticsearch import ElasticsearchBackend, index_name, to_document  # noqa: E402
-from wafermon_testkit.events import event  # noqa: E402
-
-
-def make_events(n: int) -> list[bytes]:
-    start = datetime.now(UTC) - timedelta(hours=1)
-    return [
-        json.dumps(event("finished", str(uuid.uuid4()), 1, start + timedelta(milliseconds=i))).encode()
-        for i in range(n)
-    ]
 
 
 async def through_backend(url: str, raw: list[bytes], batch: int) -> float:
     backend = ElasticsearchBackend("bench", {"elasticsearch_url": url, "index_prefix": "bench-backend"})
-    await backend.initialize()
-    await backend.send_batch(Batch(raw[:1]))  # the template, outside the clock
-    started = time.perf_counter()
-    for i in range(1, len(raw), batch):
-        await backend.send_batch(Batch(raw[i : i + batch]))
-    elapsed = time.perf_counter() - started
-    await backend.close()
-    return (len(raw) - 1) / elapsed
+    # the template (the first event, sent before the clock starts)
+    return await send_batch_rate(backend, raw, batch)
 
 
 def through_opensearch_py(url: str, raw: list[bytes], batch: int, prefix: str = "bench-client") -> float:
@@ -82,10 +65,10 @@ def main() -> None:
         node.start()
         try:
             # Warm the node's JIT first, so neither side pays for it.
-            through_opensearch_py(node.url, make_events(args.events // 4 + 1), args.batch, "bench-warmup")
-            raw = make_events(args.events + 1)
+            through_opensearch_py(node.url, finished_events(args.events // 4 + 1), args.batch, "bench-warmup")
+            raw = finished_events(args.events + 1)
             backend_rate = asyncio.run(through_backend(node.url, raw, args.batch))
-            client_rate = through_opensearch_py(node.url, make_events(args.events + 1), args.batch)
+            client_rate = through_opensearch_py(node.url, finished_events(args.events + 1), args.batch)
             counted = node.count("bench-backend-*")
         finally:
             node.stop()

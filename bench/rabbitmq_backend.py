@@ -20,39 +20,22 @@ import json
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "sidecar" / "tests_mq"))
 
 import aio_pika  # noqa: E402
+from backend_timing import finished_events, send_batch_rate  # noqa: E402
 from rabbitmq_peer import RabbitNode, bind_queue, peer_version  # noqa: E402
 
-from wafermon_sidecar.backends import Batch  # noqa: E402
 from wafermon_sidecar.backends.rabbitmq import RabbitMQBackend, message_properties, routing_key  # noqa: E402
-from wafermon_testkit.events import event  # noqa: E402
-
-
-def make_events(n: int) -> list[bytes]:
-    start = datetime.now(UTC) - timedelta(hours=1)
-    return [
-        json.dumps(event("finished", str(uuid.uuid4()), 1, start + timedelta(milliseconds=i))).encode()
-        for i in range(n)
-    ]
 
 
 async def through_backend(url: str, raw: list[bytes], batch: int) -> float:
     backend = RabbitMQBackend("bench", {"url": url, "exchange": "bench-backend"})
-    await backend.initialize()
-    await backend.send_batch(Batch(raw[:1]))  # connect and declare, outside the clock
-    started = time.perf_counter()
-    for i in range(1, len(raw), batch):
-        await backend.send_batch(Batch(raw[i : i + batch]))
-    elapsed = time.perf_counter() - started
-    await backend.close()
-    return (len(raw) - 1) / elapsed
+    # connect and declare (the first event, sent before the clock starts)
+    return await send_batch_rate(backend, raw, batch)
 
 
 async def through_aio_pika(url: str, raw: list[bytes], batch: int) -> float:
@@ -98,11 +81,11 @@ def main() -> None:
         try:
             url = node.url
             queues = {"backend": bind_queue(url, "bench-backend"), "client": bind_queue(url, "bench-client")}
-            asyncio.run(through_aio_pika(url, make_events(args.events // 4), args.batch))  # warm-up
+            asyncio.run(through_aio_pika(url, finished_events(args.events // 4), args.batch))  # warm-up
             asyncio.run(queue_depth(url, queues["client"]))
             sides = [
-                ("backend", lambda: through_backend(url, make_events(args.events + 1), args.batch)),
-                ("client", lambda: through_aio_pika(url, make_events(args.events), args.batch)),
+                ("backend", lambda: through_backend(url, finished_events(args.events + 1), args.batch)),
+                ("client", lambda: through_aio_pika(url, finished_events(args.events), args.batch)),
             ]
             for n in range(args.rounds):
                 for name, run in sides if n % 2 == 0 else sides[::-1]:

@@ -18,41 +18,24 @@ import json
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "sidecar" / "tests_mq"))
 
 import redis.asyncio  # noqa: E402
+from backend_timing import finished_events, send_batch_rate  # noqa: E402
 from redis_peer import RedisServer, peer_version  # noqa: E402
 
-from wafermon_sidecar.backends import Batch  # noqa: E402
 from wafermon_sidecar.backends.redis_streams import RedisStreamsBackend, entry_fields  # noqa: E402
-from wafermon_testkit.events import event  # noqa: E402
 
 MAXLEN = 10_000_000
 
 
-def make_events(n: int) -> list[bytes]:
-    start = datetime.now(UTC) - timedelta(hours=1)
-    return [
-        json.dumps(event("finished", str(uuid.uuid4()), 1, start + timedelta(milliseconds=i))).encode()
-        for i in range(n)
-    ]
-
-
 async def through_backend(url: str, stream: str, raw: list[bytes], batch: int, window: int) -> float:
     backend = RedisStreamsBackend("bench", {"url": url, "stream": stream, "maxlen": MAXLEN, "dedup_window_s": window})
-    await backend.initialize()
-    await backend.send_batch(Batch(raw[:1]))  # connect and load the script, outside the clock
-    started = time.perf_counter()
-    for i in range(1, len(raw), batch):
-        await backend.send_batch(Batch(raw[i : i + batch]))
-    elapsed = time.perf_counter() - started
-    await backend.close()
-    return (len(raw) - 1) / elapsed
+    # connect and load the script (the first event, sent before the clock starts)
+    return await send_batch_rate(backend, raw, batch)
 
 
 async def through_redis_py(url: str, stream: str, raw: list[bytes], batch: int) -> float:
@@ -84,9 +67,9 @@ def main() -> None:
             url = server.url
             for n in range(args.rounds):
                 sides = [
-                    ("dedup", lambda s: through_backend(url, s, make_events(args.events + 1), args.batch, 3600)),
-                    ("nodedup", lambda s: through_backend(url, s, make_events(args.events + 1), args.batch, 0)),
-                    ("client", lambda s: through_redis_py(url, s, make_events(args.events), args.batch)),
+                    ("dedup", lambda s: through_backend(url, s, finished_events(args.events + 1), args.batch, 3600)),
+                    ("nodedup", lambda s: through_backend(url, s, finished_events(args.events + 1), args.batch, 0)),
+                    ("client", lambda s: through_redis_py(url, s, finished_events(args.events), args.batch)),
                 ]
                 for name, run in sides if n % 2 == 0 else sides[::-1]:
                     rates[name].append(asyncio.run(run(f"bench-{name}-{n}")))

@@ -1,7 +1,7 @@
 # Sidecar: lint, types, then the tests (real sidecar processes, stand-in receivers, kill -9 loop).
 # The sidecar's benches: ingest, shaping, the exports, and one per backend (bench/<type>_backend.py).
 SIDECAR_BENCHES=(bench/sidecar_ingest.py bench/loki_push.py bench/file_exports.py bench/backend_shaping.py
-  bench/*_backend.py)
+  bench/backend_timing.py bench/*_backend.py)
 stage_lint_sidecar() {
   ruff check sidecar "${SIDECAR_BENCHES[@]}"
   ruff format --check sidecar "${SIDECAR_BENCHES[@]}"
