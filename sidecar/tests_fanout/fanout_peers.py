@@ -42,6 +42,7 @@ class Peers:
     ferretdb: FerretDb
     cassandra: CassandraNode
     moto: MotoServer
+    sqs_moto: MotoServer  # SQS alone: moto's queue slows as it grows, and must not slow S3/Logs/X-Ray
     loki: LokiDouble
     started_in_s: float = 0.0
 
@@ -67,6 +68,7 @@ def all_peers(root: Path) -> Iterator[Peers]:
         ferretdb=FerretDb(workdir("ferretdb")),
         cassandra=CassandraNode(workdir("cassandra")),
         moto=MotoServer(workdir("moto")),
+        sqs_moto=MotoServer(workdir("sqs-moto")),
         loki=LokiDouble(workdir("loki") / "store.jsonl"),
     )
     starts: list[Callable[[], Any]] = [
@@ -80,6 +82,7 @@ def all_peers(root: Path) -> Iterator[Peers]:
         peers.nats.start,
         peers.ferretdb.start,
         peers.moto.start,
+        peers.sqs_moto.start,
         peers.loki.start,
     ]
     stops: list[Callable[[], Any]] = [
@@ -93,6 +96,7 @@ def all_peers(root: Path) -> Iterator[Peers]:
         peers.nats.stop,
         peers.ferretdb.close,
         peers.moto.stop,
+        peers.sqs_moto.stop,
         peers.loki.stop,
     ]
     began = time.monotonic()
