@@ -37,7 +37,7 @@ def _sidecar_conftest() -> ModuleType:
     return module
 
 
-_conftest = _sidecar_conftest()
+_conftest = sidecar_tests_conftest = _sidecar_conftest()
 procs = _conftest.procs  # fixtures, re-exported by each stage's conftest
 sidecar = _conftest.sidecar
 read_jsonl_ids = _conftest.read_jsonl_ids

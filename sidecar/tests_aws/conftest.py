@@ -5,19 +5,16 @@ developer's ~/.aws."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from wafermon_testkit.moto_server import CREDENTIALS, MotoServer
+from wafermon_testkit.moto_server import MotoServer, use_test_credentials
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from stage_fixtures import procs, session_peer, sidecar  # procs, sidecar: fixtures, re-exported
 
 __all__ = ["procs", "sidecar"]
 
-os.environ.update(CREDENTIALS)
-for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
-    os.environ.pop(_name, None)
+use_test_credentials()
 
 moto = session_peer(MotoServer, "moto")

@@ -9,6 +9,7 @@ recreates what it needs); ``reset()`` empties every service between tests.
 
 from __future__ import annotations
 
+import os
 import sys
 import urllib.request
 from pathlib import Path
@@ -28,6 +29,14 @@ CREDENTIALS = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 REGION = CREDENTIALS["AWS_DEFAULT_REGION"]
+
+
+def use_test_credentials() -> None:
+    """Put CREDENTIALS in this process's environment (the AWS chain's first link, which the sidecars a
+    test starts inherit) and take out what would reach past them to a developer's profile or session."""
+    os.environ.update(CREDENTIALS)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
+        os.environ.pop(name, None)
 
 
 class MotoServer:
