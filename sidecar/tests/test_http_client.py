@@ -8,11 +8,9 @@ import asyncio
 import json
 import shutil
 import ssl
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,38 +22,14 @@ from wafermon_sidecar.backends.base import Backend, Batch, ConfigurationError, T
 from wafermon_sidecar.backends.managed_api import ManagedApiBackend
 from wafermon_sidecar.backends.webhook import WebhookBackend
 from wafermon_sidecar.config import build_settings
+from wafermon_testkit.pki import Pki, make_pki
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
 
-@dataclass
-class Pki:
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-
-
-def _openssl(*args: str | Path) -> None:
-    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    d = tmp_path_factory.mktemp("pki")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=wafermon test CA",
-             "-keyout", d / "ca.key", "-out", d / "ca.pem")  # fmt: skip
-    for who, ext in (
-        ("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
-        ("client", "extendedKeyUsage=clientAuth"),
-    ):
-        (d / f"{who}.ext").write_text(ext + "\n")
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=wafermon test {who}",
-                 "-keyout", d / f"{who}.key", "-out", d / f"{who}.csr")  # fmt: skip
-        _openssl("x509", "-req", "-in", d / f"{who}.csr", "-CA", d / "ca.pem", "-CAkey", d / "ca.key",
-                 "-CAcreateserial", "-days", "2", "-extfile", d / f"{who}.ext", "-out", d / f"{who}.pem")  # fmt: skip
-    return Pki(d / "ca.pem", d / "server.pem", d / "server.key", d / "client.pem", d / "client.key")
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @dataclass
